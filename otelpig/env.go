@@ -1,0 +1,27 @@
+package otelpig
+
+import (
+	"context"
+
+	"go.opentelemetry.io/contrib/propagators/envcar"
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// envPropagator reads W3C trace context and baggage, whatever the global
+// propagator is.
+var envPropagator = propagation.NewCompositeTextMapPropagator(
+	propagation.TraceContext{}, propagation.Baggage{},
+)
+
+// ContextFromEnv returns ctx carrying the trace context found in the
+// process environment: TRACEPARENT (and TRACESTATE) become the remote parent
+// of the next span started from the returned context, and BAGGAGE its
+// baggage. A scheduler, CI system or parent process that sets these
+// variables thus gets the job's run as a child of its own span.
+//
+// It works without [Setup] and ignores the global propagator. When
+// TRACEPARENT is unset or invalid, ctx is returned without a remote parent
+// (spans then start a new trace); it never fails.
+func ContextFromEnv(ctx context.Context) context.Context {
+	return envPropagator.Extract(ctx, &envcar.Carrier{})
+}

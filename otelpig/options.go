@@ -1,0 +1,105 @@
+package otelpig
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// DefaultShutdownTimeout bounds the shutdown function returned by [Setup]
+// when the context given to it has no deadline.
+const DefaultShutdownTimeout = 5 * time.Second
+
+// config holds the settings of one [Setup] call.
+type config struct {
+	exporter        sdktrace.SpanExporter
+	writer          io.Writer
+	serviceName     string
+	attrs           []attribute.KeyValue
+	shutdownTimeout time.Duration
+}
+
+// newConfig applies the defaults, then opts in order.
+func newConfig(opts ...Option) config {
+	cfg := config{
+		writer:          os.Stderr,
+		shutdownTimeout: DefaultShutdownTimeout,
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&cfg)
+		}
+	}
+	if cfg.writer == nil {
+		cfg.writer = os.Stderr
+	}
+	if cfg.shutdownTimeout <= 0 {
+		cfg.shutdownTimeout = DefaultShutdownTimeout
+	}
+	return cfg
+}
+
+// Option configures [Setup]. Options override the environment, except for
+// the service name (see [WithServiceName]).
+//
+// Option is sealed: only this package's With* functions provide one.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithExporter sends spans to e instead of the exporter named by
+// OTEL_TRACES_EXPORTER. Spans reach e through a batch span processor, and the
+// shutdown function returned by [Setup] shuts e down.
+//
+// Default: nil, which means the exporter is chosen from the environment
+// (console on stderr when OTEL_TRACES_EXPORTER is unset).
+func WithExporter(e sdktrace.SpanExporter) Option {
+	return optionFunc(func(c *config) { c.exporter = e })
+}
+
+// WithWriter sets where the console exporter writes its spans, one JSON
+// object per line. It has no effect unless the console exporter is in use.
+//
+// Default: os.Stderr, so that traces never mix with data the job writes to
+// stdout. A nil w restores the default.
+func WithWriter(w io.Writer) Option {
+	return optionFunc(func(c *config) { c.writer = w })
+}
+
+// WithServiceName sets the service.name resource attribute. Operators can
+// rename a job without changing code: OTEL_SERVICE_NAME, and a service.name
+// in OTEL_RESOURCE_ATTRIBUTES, win over this option.
+//
+// Default: the program's base name without extension ("etl" for
+// /usr/local/bin/etl or etl.exe).
+func WithServiceName(name string) Option {
+	return optionFunc(func(c *config) { c.serviceName = name })
+}
+
+// WithResourceAttributes adds attributes to the resource that describes the
+// process in every exported span. Attributes from OTEL_RESOURCE_ATTRIBUTES
+// win over these on a key conflict; [WithServiceName] wins over a
+// service.name given here. Repeated calls add to the list.
+//
+// Default: none beyond the service name and the telemetry SDK, host and
+// process attributes that [Setup] always detects.
+func WithResourceAttributes(kv ...attribute.KeyValue) Option {
+	return optionFunc(func(c *config) { c.attrs = append(c.attrs, kv...) })
+}
+
+// WithShutdownTimeout bounds the shutdown function returned by [Setup] when
+// the context given to it has no deadline. A context deadline, when present,
+// is used instead.
+//
+// Default: [DefaultShutdownTimeout] (5 s). Zero or negative d restores the
+// default.
+func WithShutdownTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.shutdownTimeout = d })
+}
