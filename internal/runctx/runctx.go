@@ -1,0 +1,59 @@
+// Package runctx carries a pigging run and the current stage through a
+// context.Context, so that the middleware package can log to the Tracker and
+// use its TracerProvider without a public hook on the Tracker.
+package runctx
+
+import (
+	"context"
+	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Run is what the middleware needs of a started Tracker.
+type Run interface {
+	// TracerProvider returns the provider the run's spans come from.
+	TracerProvider() trace.TracerProvider
+	// LogAttrs writes a record to the run's log file and adds it as a log
+	// event to the span in ctx (a stage span) or to the run span. It never
+	// fails: a record that cannot be written is reported on stderr.
+	LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr)
+	// LogError writes an ERROR record for err; when err is or wraps a
+	// panic, its stack follows as tab-continued lines. It does not mark the
+	// run failed.
+	LogError(ctx context.Context, msg string, err error, attrs ...slog.Attr)
+}
+
+type runKey struct{}
+
+type stageKey struct{}
+
+// WithRun returns a copy of ctx that carries r.
+func WithRun(ctx context.Context, r Run) context.Context {
+	return context.WithValue(ctx, runKey{}, r)
+}
+
+// FromContext returns the Run in ctx, or nil.
+func FromContext(ctx context.Context) Run {
+	r, _ := ctx.Value(runKey{}).(Run)
+	return r
+}
+
+// Stage names a stage call: its kind (extract, transform, load, stage) and
+// its name.
+type Stage struct {
+	Kind string
+	Name string
+}
+
+// WithStage returns a copy of ctx that says the code it reaches runs inside
+// the stage s.
+func WithStage(ctx context.Context, s *Stage) context.Context {
+	return context.WithValue(ctx, stageKey{}, s)
+}
+
+// StageFrom returns the stage ctx runs in, or nil.
+func StageFrom(ctx context.Context) *Stage {
+	s, _ := ctx.Value(stageKey{}).(*Stage)
+	return s
+}

@@ -1,0 +1,76 @@
+// Package pigging keeps a batch or ETL job honest: one run at a time (a
+// lock file), one readable log of the latest run (a log file truncated at
+// each start), and an OpenTelemetry span of every run.
+//
+// # Lifecycle
+//
+// A Tracker is made with New, which only checks its arguments, and used for
+// one run:
+//
+//	t, err := pigging.New("etl.log", "etl.lock", pigging.WithName("nightly"))
+//	ctx, err = t.Start(ctx) // lock, run span, fresh log, timer
+//	t.Info("loaded", "rows", n)
+//	if err := load(ctx); err != nil {
+//		return t.LogException(err) // the run fails: the lock stays
+//	}
+//	err = t.Stop() // TOTAL SCRIPT TIME, lock removed
+//
+// Run does all of that around a function, with a ctx cancelled on SIGINT
+// and SIGTERM and panics turned into *PanicError values. A deferred Stop
+// also records a panic in flight before letting it go on.
+//
+// # Locking
+//
+// Start takes an OS lock on the lock file (github.com/gofrs/flock) without
+// waiting, and writes JSON about the holder into it: pid, host, job, start
+// time, trace and span ids, status. The kernel releases the OS lock when the
+// process dies, so a held lock always means a live run: Start returns a
+// *LockError that unwraps to ErrLocked and names it.
+//
+// A run that succeeds removes the file. A run that fails (LogException was
+// called, Run's function returned an error or panicked) keeps it, with
+// status "failed" and the error; a cancelled run keeps it with status
+// "cancelled"; a run that dies leaves status "running". The next Start finds
+// such a stale file and, by default, refuses with ErrStaleLock, so that a
+// person reads the log before the job runs again: delete the lock file to
+// clear it. WithStaleLock(TakeOver) logs a WARN naming the previous run,
+// keeps its log as "<log>.prev", and goes on.
+//
+// # Log file
+//
+// Each successful Start truncates the log. A record is one line:
+//
+//	2026-11-27 20:17:06.123 | INFO: Starting logging job=nightly trace_id=4bf92f3577b34da6a3ce929d0e0e4736
+//	2026-11-27 20:17:07.002 | WARN: skipped rows rows=3 stage=clean
+//	2026-11-27 20:17:07.011 | INFO: TOTAL SCRIPT TIME: 888ms
+//
+// The time is UTC with milliseconds; the level is DEBUG, INFO, WARN or
+// ERROR; key=value pairs follow in logfmt, quoted when they hold spaces, '='
+// or quotes. Control characters are escaped, so a record is always one line;
+// only a panic's stack follows as continuation lines that start with a tab.
+// Each record reaches the kernel with one write(2) on a file opened with
+// O_APPEND, so a crash loses nothing already logged and concurrent records
+// never interleave; ERROR records and Stop also fsync. A refused Start
+// appends its "ERROR: Locked" line and never truncates. Symlinks at either
+// path are refused.
+//
+// Logger returns a *slog.Logger on the same file and spans, for code that
+// takes a logger.
+//
+// # Span events
+//
+// Start begins a span named after the job (attributes pigging.job,
+// pigging.log.path, pigging.lock.path) from the TracerProvider given with
+// WithTracerProvider, or the global one. Its events: "start"; "log" for each
+// record (log.severity, log.message and the record's key/values) while the
+// event budget lasts (WithEventBudget, default 100; past it records are
+// counted in pigging.events.dropped); "exception" for LogException and
+// panics; "stop" with pigging.duration_ms and pigging.status (ok, failed,
+// cancelled, or locked for a refused Start). A failed run's span has status
+// Error and error.type. A refused Start and a Start that finds a stale lock
+// link to the trace named in the lock file. Stop force-flushes the provider
+// when it has a ForceFlush method.
+//
+// pigging takes the OpenTelemetry API only; set up the SDK in the program,
+// for instance with the otelpig package.
+package pigging

@@ -1,0 +1,162 @@
+package pigging
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Errors returned by the Tracker. Compare with errors.Is.
+var (
+	// ErrLocked means another run holds the lock file, or a previous run
+	// left it behind. The error is a *LockError that names the holder.
+	ErrLocked = errors.New("pigging: locked")
+
+	// ErrStaleLock means the lock file was left by a run that failed, was
+	// cancelled or died. errors.Is(err, ErrLocked) is true for it too.
+	ErrStaleLock = fmt.Errorf("%w by a previous run that did not finish", ErrLocked)
+
+	// ErrInvalidLevel is returned by Log for a level other than DEBUG, INFO,
+	// WARN or ERROR.
+	ErrInvalidLevel = errors.New("pigging: invalid level")
+
+	// ErrNotStarted is returned when the Tracker is used before Start.
+	ErrNotStarted = errors.New("pigging: tracker not started")
+
+	// ErrAlreadyStarted is returned by a second Start.
+	ErrAlreadyStarted = errors.New("pigging: tracker already started")
+
+	// ErrStopped is returned when the Tracker is used after Stop.
+	ErrStopped = errors.New("pigging: tracker stopped")
+)
+
+// Lock statuses written to the lock file.
+const (
+	StatusRunning   = "running"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// LockInfo is what a lock file says about the run that holds or held it.
+type LockInfo struct {
+	PID     int       `json:"pid"`
+	Host    string    `json:"host"`
+	Job     string    `json:"job"`
+	Started time.Time `json:"started"`
+	TraceID string    `json:"trace_id,omitempty"`
+	SpanID  string    `json:"span_id,omitempty"`
+	Status  string    `json:"status"`
+	Error   string    `json:"error,omitempty"`
+}
+
+// LockError is returned by Start when the run may not go on because of the
+// lock file. It unwraps to ErrLocked (held by a live process) or
+// ErrStaleLock (left by a run that failed, was cancelled or died).
+type LockError struct {
+	// Path is the lock file.
+	Path string
+	// LogPath is the log file the refused run appended its ERROR line to.
+	LogPath string
+	// Holder is what the lock file says of the run that holds or left it;
+	// nil when the file is empty or unreadable.
+	Holder *LockInfo
+	// Err is ErrLocked or ErrStaleLock.
+	Err error
+	// Detail says why the file could not be read, when Holder is nil.
+	Detail string
+}
+
+// Error says who holds the lock, since when, and what to do.
+func (e *LockError) Error() string {
+	var b strings.Builder
+	b.WriteString("pigging: ")
+	if e.Err == ErrStaleLock {
+		if e.Holder == nil {
+			b.WriteString("stale lock ")
+			b.WriteString(e.Path)
+			b.WriteString(": the file does not say which run left it")
+			if e.Detail != "" {
+				b.WriteString(" (")
+				b.WriteString(e.Detail)
+				b.WriteString(")")
+			}
+		} else {
+			b.WriteString("previous run ")
+			b.WriteString(e.Holder.describe())
+			switch e.Holder.Status {
+			case StatusFailed:
+				b.WriteString(" failed")
+				if e.Holder.Error != "" {
+					b.WriteString(": ")
+					b.WriteString(e.Holder.Error)
+				}
+			case StatusCancelled:
+				b.WriteString(" was cancelled")
+				if e.Holder.Error != "" {
+					b.WriteString(": ")
+					b.WriteString(e.Holder.Error)
+				}
+			default:
+				b.WriteString(" died without stopping")
+			}
+		}
+		b.WriteString("; read ")
+		b.WriteString(e.LogPath)
+		b.WriteString(", then delete ")
+		b.WriteString(e.Path)
+		b.WriteString(" to run again")
+		return b.String()
+	}
+	b.WriteString(e.Path)
+	b.WriteString(" is held by ")
+	if e.Holder == nil {
+		b.WriteString("another run that has not written its details yet")
+	} else {
+		b.WriteString("run ")
+		b.WriteString(e.Holder.describe())
+	}
+	b.WriteString("; another run is in progress: wait for it to finish")
+	return b.String()
+}
+
+// Unwrap returns ErrLocked or ErrStaleLock.
+func (e *LockError) Unwrap() error { return e.Err }
+
+func (i *LockInfo) describe() string {
+	var b strings.Builder
+	b.WriteString("pid ")
+	b.WriteString(strconv.Itoa(i.PID))
+	if i.Host != "" {
+		b.WriteString(" on ")
+		b.WriteString(i.Host)
+	}
+	if i.Job != "" {
+		b.WriteString(" (job ")
+		b.WriteString(i.Job)
+		b.WriteString(")")
+	}
+	if !i.Started.IsZero() {
+		b.WriteString(" started ")
+		b.WriteString(i.Started.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+// PathError is returned by New and Start for a log or lock path that cannot
+// be used: empty, the same for both, a directory, a symlink, or in a missing
+// directory. Op names the role of the path ("log" or "lock").
+type PathError struct {
+	Op   string
+	Path string
+	Err  error
+}
+
+// Error names the path, its role and the problem.
+func (e *PathError) Error() string {
+	return "pigging: " + e.Op + " path " + strconv.Quote(e.Path) + ": " + e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *PathError) Unwrap() error { return e.Err }

@@ -1,0 +1,80 @@
+package pigging
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+)
+
+// handler is the slog.Handler behind Tracker.Logger. It formats records
+// as the Tracker does and adds them as log events to the span in the
+// record's ctx, or to the run span.
+type handler struct {
+	t     *Tracker
+	text  []byte               // " k=v" of the attributes from WithAttrs
+	kvs   []attribute.KeyValue // the same attributes for span events
+	group string               // dotted prefix for the record's attributes
+}
+
+var _ slog.Handler = (*handler)(nil)
+
+// Enabled reports whether level, mapped down to DEBUG, INFO, WARN or ERROR,
+// is at or above the Tracker's minimum level.
+func (h *handler) Enabled(_ context.Context, level slog.Level) bool {
+	return standardLevel(level) >= h.t.cfg.minLevel.Level()
+}
+
+// Handle writes the record. A zero record time is left out of the line.
+// Outside a run it writes the record to stderr and returns ErrNotStarted or
+// ErrStopped.
+func (h *handler) Handle(ctx context.Context, rec slog.Record) error {
+	buf := getBuffer()
+	rec.Attrs(func(a slog.Attr) bool {
+		buf.attrs = append(buf.attrs, a)
+		return true
+	})
+	level := standardLevel(rec.Level)
+	var err error
+	if r := h.t.run.Load(); r != nil {
+		err = r.emit(ctx, level, rec.Time, rec.Message, buf, h, nil, true)
+	} else {
+		err = h.t.lifecycleErr()
+		tm := rec.Time
+		if tm.IsZero() {
+			tm = time.Now()
+		}
+		line := appendLine(buf, tm, level, rec.Message, h, nil)
+		h.t.fallback(append(line, '\n'), err)
+	}
+	putBuffer(buf)
+	return err
+}
+
+// WithAttrs returns a handler whose records all carry attrs.
+func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
+	h2 := *h
+	h2.text = slices.Clip(h.text)
+	h2.kvs = slices.Clip(h.kvs)
+	for _, a := range attrs {
+		h2.text = appendAttrText(h2.text, h.group, a)
+		h2.kvs = appendAttrKVs(h2.kvs, h.group, a)
+	}
+	return &h2
+}
+
+// WithGroup returns a handler that puts the record's attributes under name,
+// written as dotted keys (name.key=value).
+func (h *handler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	h2 := *h
+	h2.group = h.group + name + "."
+	return &h2
+}

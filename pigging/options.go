@@ -1,0 +1,157 @@
+package pigging
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// StalePolicy says what Start does with a lock file left by a run that
+// failed, was cancelled or died.
+type StalePolicy int
+
+const (
+	// Refuse makes Start return ErrStaleLock until a person has read the log
+	// and deleted the lock file. It is the default.
+	Refuse StalePolicy = iota
+	// TakeOver makes Start log a WARN naming the previous run, keep its log
+	// as "<log path>.prev", and go on.
+	TakeOver
+)
+
+// String returns "refuse" or "take-over".
+func (p StalePolicy) String() string {
+	switch p {
+	case Refuse:
+		return "refuse"
+	case TakeOver:
+		return "take-over"
+	}
+	return fmt.Sprintf("StalePolicy(%d)", int(p))
+}
+
+// DefaultEventBudget is the number of log events a run adds to its spans
+// unless WithEventBudget says otherwise.
+const DefaultEventBudget = 100
+
+// An Option configures a Tracker. Options are made by the With* functions.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	name        string
+	provider    trace.TracerProvider
+	stale       StalePolicy
+	output      io.Writer
+	minLevel    slog.Leveler
+	eventBudget int
+	fileMode    fs.FileMode
+}
+
+func newConfig(opts []Option) (config, error) {
+	c := config{
+		name:        defaultJobName(),
+		stale:       Refuse,
+		output:      os.Stdout,
+		minLevel:    slog.LevelInfo,
+		eventBudget: DefaultEventBudget,
+		fileMode:    0o644,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	var errs []error
+	if strings.TrimSpace(c.name) == "" {
+		errs = append(errs, errors.New("pigging: WithName: job name is empty"))
+	}
+	if c.stale != Refuse && c.stale != TakeOver {
+		errs = append(errs, fmt.Errorf("pigging: WithStaleLock: unknown policy %v", c.stale))
+	}
+	if c.eventBudget < 0 {
+		errs = append(errs, fmt.Errorf("pigging: WithEventBudget: negative budget %d", c.eventBudget))
+	}
+	if c.fileMode&^fs.ModePerm != 0 {
+		errs = append(errs, fmt.Errorf("pigging: WithFileMode: %v is not a permission mode", c.fileMode))
+	}
+	if c.provider == nil {
+		c.provider = otel.GetTracerProvider()
+	}
+	if c.output == nil {
+		c.output = io.Discard
+	}
+	if c.minLevel == nil {
+		c.minLevel = slog.LevelInfo
+	}
+	return c, errors.Join(errs...)
+}
+
+func defaultJobName() string {
+	name := filepath.Base(os.Args[0])
+	if ext := filepath.Ext(name); ext != "" && ext != name {
+		name = strings.TrimSuffix(name, ext)
+	}
+	if name == "" || name == "." || name == string(filepath.Separator) {
+		return "pigging"
+	}
+	return name
+}
+
+// WithName sets the job's name: the run span's name, the "job" in the log
+// header and in the lock file. The default is the program's base name
+// without its extension ("etl", not "etl.exe").
+func WithName(job string) Option {
+	return optionFunc(func(c *config) { c.name = job })
+}
+
+// WithTracerProvider sets the provider the run span comes from. The default
+// is the global provider (otel.GetTracerProvider) at the time New is called.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) { c.provider = tp })
+}
+
+// WithStaleLock sets what Start does with a lock file left by a run that
+// failed, was cancelled or died. The default is Refuse.
+func WithStaleLock(p StalePolicy) Option {
+	return optionFunc(func(c *config) { c.stale = p })
+}
+
+// WithOutput sets where Stop prints "TOTAL SCRIPT TIME: ...". The default is
+// os.Stdout; nil discards it.
+func WithOutput(w io.Writer) Option {
+	return optionFunc(func(c *config) { c.output = w })
+}
+
+// WithMinLevel sets the lowest level written to the log and the spans. The
+// default is slog.LevelInfo. pigging's own records are always written.
+func WithMinLevel(l slog.Leveler) Option {
+	return optionFunc(func(c *config) { c.minLevel = l })
+}
+
+// WithEventBudget sets how many log events a run adds to its spans; past
+// it, log records still go to the file but are only counted on the span
+// (pigging.events.dropped). The start, stop and exception events always fit.
+// The default is DefaultEventBudget (100); 0 adds no log events.
+func WithEventBudget(n int) Option {
+	return optionFunc(func(c *config) { c.eventBudget = n })
+}
+
+// WithFileMode sets the permission bits of the log and lock files when Start
+// creates them (before the umask). The default is 0644.
+func WithFileMode(perm fs.FileMode) Option {
+	return optionFunc(func(c *config) { c.fileMode = perm })
+}

@@ -1,0 +1,89 @@
+package pigging
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Reasons a PathError gives.
+var (
+	errEmptyPath = errors.New("is empty")
+	errSymlink   = errors.New("is a symlink; pigging does not follow links, so that a job cannot be made to truncate or lock another file")
+	errIsDir     = errors.New("is a directory")
+	errNotFile   = errors.New("is not a regular file")
+)
+
+func pathError(role, path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	switch {
+	case errors.Is(err, syscall.ELOOP):
+		err = errSymlink
+	case errors.Is(err, syscall.EISDIR):
+		err = errIsDir
+	}
+	return &PathError{Op: role, Path: path, Err: err}
+}
+
+// checkPath refuses a path that is a symlink, a directory or some other
+// non-regular file, or whose directory does not exist. It touches nothing.
+func checkPath(role, path string) error {
+	fi, err := os.Lstat(path)
+	if err == nil {
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return &PathError{Op: role, Path: path, Err: errSymlink}
+		case fi.IsDir():
+			return &PathError{Op: role, Path: path, Err: errIsDir}
+		case !fi.Mode().IsRegular():
+			return &PathError{Op: role, Path: path, Err: errNotFile}
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return pathError(role, path, err)
+	}
+	dir := filepath.Dir(path)
+	di, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return &PathError{Op: role, Path: path, Err: &dirError{dir: dir, err: fs.ErrNotExist}}
+		}
+		return pathError(role, path, err)
+	}
+	if !di.IsDir() {
+		return &PathError{Op: role, Path: path, Err: &dirError{dir: dir, err: syscall.ENOTDIR}}
+	}
+	return nil
+}
+
+// dirError says the directory a path should be in is missing.
+type dirError struct {
+	dir string
+	err error
+}
+
+func (e *dirError) Error() string {
+	if errors.Is(e.err, fs.ErrNotExist) {
+		return "its directory " + e.dir + " does not exist"
+	}
+	return e.dir + " is not a directory"
+}
+
+func (e *dirError) Unwrap() error { return e.err }
+
+// sameFilePath reports whether a and b name the same file once cleaned and
+// made absolute.
+func sameFilePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	if err1 != nil || err2 != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return aa == bb
+}

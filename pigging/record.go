@@ -1,0 +1,218 @@
+package pigging
+
+import (
+	"encoding"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/pigging-go/pigging/internal/logfmt"
+)
+
+const badKey = "!BADKEY"
+
+// buffer is the scratch space for one record: the line and its attributes.
+// Buffers are pooled so that logging allocates nothing for the line.
+type buffer struct {
+	line  []byte
+	attrs []slog.Attr
+}
+
+var bufPool = sync.Pool{New: func() any {
+	return &buffer{line: make([]byte, 0, 512), attrs: make([]slog.Attr, 0, 8)}
+}}
+
+func getBuffer() *buffer { return bufPool.Get().(*buffer) }
+
+func putBuffer(b *buffer) {
+	// Do not keep huge buffers alive for the whole run.
+	if cap(b.line) > 64<<10 {
+		return
+	}
+	b.line = b.line[:0]
+	clear(b.attrs)
+	b.attrs = b.attrs[:0]
+	bufPool.Put(b)
+}
+
+// levelName returns the name written to the log for one of the four levels.
+func levelName(l slog.Level) string {
+	switch {
+	case l < slog.LevelInfo:
+		return "DEBUG"
+	case l < slog.LevelWarn:
+		return "INFO"
+	case l < slog.LevelError:
+		return "WARN"
+	}
+	return "ERROR"
+}
+
+// standardLevel maps any slog level down to the nearest of the four.
+func standardLevel(l slog.Level) slog.Level {
+	switch {
+	case l < slog.LevelInfo:
+		return slog.LevelDebug
+	case l < slog.LevelWarn:
+		return slog.LevelInfo
+	case l < slog.LevelError:
+		return slog.LevelWarn
+	}
+	return slog.LevelError
+}
+
+func validLevel(l slog.Level) bool {
+	return l == slog.LevelDebug || l == slog.LevelInfo || l == slog.LevelWarn || l == slog.LevelError
+}
+
+// appendArgs turns slog-style alternating keys and values into attributes,
+// as slog.Logger does: a string key takes the next argument as its value,
+// an slog.Attr stands alone, anything else gets the key "!BADKEY".
+func appendArgs(dst []slog.Attr, args []any) []slog.Attr {
+	for len(args) > 0 {
+		switch x := args[0].(type) {
+		case string:
+			if len(args) == 1 {
+				dst = append(dst, slog.String(badKey, x))
+				args = nil
+				continue
+			}
+			dst = append(dst, slog.Any(x, args[1]))
+			args = args[2:]
+		case slog.Attr:
+			dst = append(dst, x)
+			args = args[1:]
+		default:
+			dst = append(dst, slog.Any(badKey, x))
+			args = args[1:]
+		}
+	}
+	return dst
+}
+
+// appendHead appends "<time> | LEVEL: message". A zero time is left out,
+// as slog handlers must do.
+func appendHead(b []byte, t time.Time, level slog.Level, msg string) []byte {
+	if !t.IsZero() {
+		b = logfmt.AppendTime(b, t)
+		b = append(b, " | "...)
+	}
+	b = append(b, levelName(level)...)
+	b = append(b, ": "...)
+	return logfmt.AppendText(b, msg)
+}
+
+// appendAttrText appends " key=value" for a, flattening groups into dotted
+// keys under prefix. Empty attributes and empty groups are left out.
+func appendAttrText(b []byte, prefix string, a slog.Attr) []byte {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return b
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		group := a.Value.Group()
+		if len(group) == 0 {
+			return b
+		}
+		p := prefix
+		if a.Key != "" {
+			p = prefix + a.Key + "."
+		}
+		for _, ga := range group {
+			b = appendAttrText(b, p, ga)
+		}
+		return b
+	}
+	b = append(b, ' ')
+	if prefix == "" {
+		b = logfmt.AppendValue(b, a.Key)
+	} else {
+		b = logfmt.AppendValue(b, prefix+a.Key)
+	}
+	b = append(b, '=')
+	return appendValueText(b, a.Value)
+}
+
+func appendValueText(b []byte, v slog.Value) []byte {
+	switch v.Kind() {
+	case slog.KindString:
+		return logfmt.AppendValue(b, v.String())
+	case slog.KindInt64:
+		return strconv.AppendInt(b, v.Int64(), 10)
+	case slog.KindUint64:
+		return strconv.AppendUint(b, v.Uint64(), 10)
+	case slog.KindFloat64:
+		return strconv.AppendFloat(b, v.Float64(), 'g', -1, 64)
+	case slog.KindBool:
+		return strconv.AppendBool(b, v.Bool())
+	case slog.KindDuration:
+		return logfmt.AppendValue(b, v.Duration().String())
+	case slog.KindTime:
+		return logfmt.AppendValue(b, v.Time().UTC().Format(time.RFC3339Nano))
+	}
+	return logfmt.AppendValue(b, anyText(v.Any()))
+}
+
+func anyText(x any) string {
+	switch x := x.(type) {
+	case nil:
+		return "<nil>"
+	case error:
+		return x.Error()
+	case encoding.TextMarshaler:
+		if t, err := x.MarshalText(); err == nil {
+			return string(t)
+		}
+	case []byte:
+		return string(x)
+	}
+	return fmt.Sprint(x)
+}
+
+// appendAttrKVs appends a as span attributes, flattening groups into
+// dotted keys under prefix.
+func appendAttrKVs(dst []attribute.KeyValue, prefix string, a slog.Attr) []attribute.KeyValue {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return dst
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		p := prefix
+		if a.Key != "" {
+			p = prefix + a.Key + "."
+		}
+		for _, ga := range a.Value.Group() {
+			dst = appendAttrKVs(dst, p, ga)
+		}
+		return dst
+	}
+	key := a.Key
+	if prefix != "" {
+		key = prefix + a.Key
+	}
+	v := a.Value
+	switch v.Kind() {
+	case slog.KindString:
+		return append(dst, attribute.String(key, v.String()))
+	case slog.KindInt64:
+		return append(dst, attribute.Int64(key, v.Int64()))
+	case slog.KindUint64:
+		if u := v.Uint64(); u <= 1<<63-1 {
+			return append(dst, attribute.Int64(key, int64(u)))
+		}
+		return append(dst, attribute.String(key, strconv.FormatUint(v.Uint64(), 10)))
+	case slog.KindFloat64:
+		return append(dst, attribute.Float64(key, v.Float64()))
+	case slog.KindBool:
+		return append(dst, attribute.Bool(key, v.Bool()))
+	case slog.KindDuration:
+		return append(dst, attribute.String(key, v.Duration().String()))
+	case slog.KindTime:
+		return append(dst, attribute.String(key, v.Time().UTC().Format(time.RFC3339Nano)))
+	}
+	return append(dst, attribute.String(key, anyText(v.Any())))
+}

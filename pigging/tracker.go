@@ -1,0 +1,768 @@
+package pigging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/pigging-go/pigging/internal/logfmt"
+	"github.com/pigging-go/pigging/internal/runctx"
+)
+
+// ScopeName is the instrumentation scope of the spans pigging makes.
+const ScopeName = "github.com/pigging-go/pigging"
+
+// Version is the version of pigging reported with its instrumentation scope.
+const Version = "0.1.0"
+
+// flushTimeout bounds the ForceFlush at the end of a run.
+const flushTimeout = 5 * time.Second
+
+// Attribute keys on pigging's spans and events.
+const (
+	keyJob           = attribute.Key("pigging.job")
+	keyLogPath       = attribute.Key("pigging.log.path")
+	keyLockPath      = attribute.Key("pigging.lock.path")
+	keyDurationMS    = attribute.Key("pigging.duration_ms")
+	keyStatus        = attribute.Key("pigging.status")
+	keyEventsDropped = attribute.Key("pigging.events.dropped")
+	keyLinkReason    = attribute.Key("pigging.link.reason")
+	keyPrevStatus    = attribute.Key("pigging.previous.status")
+	keyErrorType     = attribute.Key("error.type")
+	keyExcType       = attribute.Key("exception.type")
+	keyExcMessage    = attribute.Key("exception.message")
+	keyExcStack      = attribute.Key("exception.stacktrace")
+	keyLogSeverity   = attribute.Key("log.severity")
+	keyLogMessage    = attribute.Key("log.message")
+)
+
+// Run outcomes, as pigging.status on the stop event.
+const (
+	outcomeOK        = "ok"
+	outcomeFailed    = "failed"
+	outcomeCancelled = "cancelled"
+	outcomeLocked    = "locked"
+)
+
+const (
+	stateNew int32 = iota
+	stateStarted
+	stateStopped
+)
+
+// Tracker keeps one run of a job honest: it holds the lock file while the
+// run goes on, writes a fresh log file of the run, and traces it as a span.
+//
+// A Tracker is for one run: New, Start, logging, Stop. Its logging methods
+// are safe for concurrent use; Start and Stop are meant to be called once
+// each, from one goroutine.
+type Tracker struct {
+	logPath  string
+	lockPath string
+	cfg      config
+	tracer   trace.Tracer
+	logger   *slog.Logger
+
+	mu    sync.Mutex // serialises Start, Stop and failures
+	state atomic.Int32
+	run   atomic.Pointer[run]
+}
+
+// run is the state of a started run.
+type run struct {
+	t       *Tracker
+	file    *os.File
+	span    trace.Span
+	lock    *lockFile
+	ctx     context.Context
+	info    LockInfo
+	started time.Time
+	events  atomic.Int64
+
+	failMu  sync.Mutex
+	failure error
+}
+
+type trackerKey struct{}
+
+// New returns a Tracker for the log file at logPath and the lock file at
+// lockPath. It only checks what needs no I/O (paths not empty, not the same
+// file, options valid) and touches no file; Start reports file system
+// problems. The error is a *PathError for a bad path, or names the option.
+func New(logPath, lockPath string, opts ...Option) (*Tracker, error) {
+	var errs []error
+	if logPath == "" {
+		errs = append(errs, &PathError{Op: "log", Path: logPath, Err: errEmptyPath})
+	}
+	if lockPath == "" {
+		errs = append(errs, &PathError{Op: "lock", Path: lockPath, Err: errEmptyPath})
+	}
+	if logPath != "" && lockPath != "" && sameFilePath(logPath, lockPath) {
+		errs = append(errs, &PathError{Op: "lock", Path: lockPath, Err: errors.New("is the same file as the log path; give the lock its own file")})
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	t := &Tracker{
+		logPath:  logPath,
+		lockPath: lockPath,
+		cfg:      cfg,
+		tracer:   cfg.provider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version)),
+	}
+	t.logger = slog.New(&handler{t: t})
+	return t, nil
+}
+
+// FromContext returns the Tracker that Start put in ctx, or nil.
+func FromContext(ctx context.Context) *Tracker {
+	t, _ := ctx.Value(trackerKey{}).(*Tracker)
+	return t
+}
+
+// Job returns the job's name.
+func (t *Tracker) Job() string { return t.cfg.name }
+
+// LogPath returns the path of the log file.
+func (t *Tracker) LogPath() string { return t.logPath }
+
+// LockPath returns the path of the lock file.
+func (t *Tracker) LockPath() string { return t.lockPath }
+
+// Start begins the run: it takes the lock without waiting, starts the run
+// span as a child of the span in ctx, writes the holder's details into the
+// lock file, starts a fresh log file and the timer. It returns a ctx that
+// carries the run span and the Tracker.
+//
+// When another process holds the lock, Start returns a *LockError that
+// unwraps to ErrLocked; when a previous run left it (failed, cancelled or
+// died) and the policy is Refuse, one that unwraps to ErrStaleLock. A
+// refused Start appends an "ERROR: Locked" line to the existing log without
+// truncating it, leaves a short span with the reason, and leaves the
+// Tracker unstarted so that Start may be tried again. A bad path gives a
+// *PathError. Start after Start returns ErrAlreadyStarted, after Stop
+// ErrStopped. On any error the returned ctx is the one given.
+func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch t.state.Load() {
+	case stateStarted:
+		return ctx, ErrAlreadyStarted
+	case stateStopped:
+		return ctx, ErrStopped
+	}
+	if err := checkPath("log", t.logPath); err != nil {
+		return ctx, err
+	}
+	if err := checkPath("lock", t.lockPath); err != nil {
+		return ctx, err
+	}
+	res, err := acquireLock(t.lockPath, t.cfg.fileMode)
+	if err != nil {
+		return ctx, err
+	}
+	if res.lock == nil {
+		return ctx, t.refuse(ctx, &LockError{Path: t.lockPath, LogPath: t.logPath, Holder: res.holder, Err: ErrLocked, Detail: res.detail})
+	}
+	if res.stale && t.cfg.stale == Refuse {
+		lerr := &LockError{Path: t.lockPath, LogPath: t.logPath, Holder: res.holder, Err: ErrStaleLock, Detail: res.detail}
+		if err := res.lock.abort(); err != nil {
+			return ctx, errors.Join(lerr, err)
+		}
+		return ctx, t.refuse(ctx, lerr)
+	}
+
+	now := time.Now()
+	startOpts := []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithTimestamp(now),
+		trace.WithAttributes(t.spanAttrs()...),
+	}
+	if res.stale {
+		if l, ok := holderLink(res.holder, "took over stale lock"); ok {
+			startOpts = append(startOpts, trace.WithLinks(l))
+		}
+	}
+	runCtx, span := t.tracer.Start(ctx, t.cfg.name, startOpts...)
+	sc := span.SpanContext()
+
+	host, _ := os.Hostname()
+	r := &run{
+		t:       t,
+		span:    span,
+		lock:    res.lock,
+		ctx:     ctx,
+		started: now,
+		info: LockInfo{
+			PID:     os.Getpid(),
+			Host:    host,
+			Job:     t.cfg.name,
+			Started: now.UTC(),
+			Status:  StatusRunning,
+		},
+	}
+	if sc.IsValid() {
+		r.info.TraceID = sc.TraceID().String()
+		r.info.SpanID = sc.SpanID().String()
+	}
+	fail := func(err error) (context.Context, error) {
+		err = errors.Join(err, res.lock.abort())
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		span.End()
+		return ctx, err
+	}
+	if err := res.lock.write(&r.info, false); err != nil {
+		return fail(pathError("lock", t.lockPath, err))
+	}
+	prevLog := ""
+	if res.stale {
+		prevLog = t.logPath + ".prev"
+		if err := os.Rename(t.logPath, prevLog); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				return fail(pathError("log", t.logPath, fmt.Errorf("keeping the previous run's log as %s: %w", prevLog, err)))
+			}
+			prevLog = ""
+		}
+	}
+	f, err := os.OpenFile(t.logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND|oNoFollow, t.cfg.fileMode)
+	if err != nil {
+		return fail(pathError("log", t.logPath, err))
+	}
+	r.file = f
+	t.run.Store(r)
+	t.state.Store(stateStarted)
+
+	span.AddEvent("start", trace.WithTimestamp(now), trace.WithAttributes(
+		attribute.Int("process.pid", r.info.PID),
+		attribute.String("host.name", host),
+	))
+	header := []slog.Attr{slog.String("job", t.cfg.name)}
+	if sc.IsValid() {
+		header = append(header, slog.String("trace_id", r.info.TraceID))
+	}
+	r.write(context.Background(), slog.LevelInfo, now, "Starting logging", header, nil, nil, false)
+	if res.stale {
+		r.write(context.Background(), slog.LevelWarn, time.Now(), "Took over a stale lock: "+staleText(res.holder, res.detail), takeOverAttrs(res.holder, prevLog), nil, nil, true)
+	}
+
+	runCtx = context.WithValue(runCtx, trackerKey{}, t)
+	runCtx = runctx.WithRun(runCtx, hook{t})
+	return runCtx, nil
+}
+
+func (t *Tracker) spanAttrs() []attribute.KeyValue {
+	return []attribute.KeyValue{
+		keyJob.String(t.cfg.name),
+		keyLogPath.String(t.logPath),
+		keyLockPath.String(t.lockPath),
+	}
+}
+
+// holderLink returns a link to the run the lock file names, when it names
+// a valid trace.
+func holderLink(h *LockInfo, reason string) (trace.Link, bool) {
+	if h == nil {
+		return trace.Link{}, false
+	}
+	tid, err1 := trace.TraceIDFromHex(h.TraceID)
+	sid, err2 := trace.SpanIDFromHex(h.SpanID)
+	if err1 != nil || err2 != nil {
+		return trace.Link{}, false
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true})
+	attrs := []attribute.KeyValue{keyLinkReason.String(reason), attribute.Int("process.pid", h.PID)}
+	if h.Status != "" {
+		attrs = append(attrs, keyPrevStatus.String(h.Status))
+	}
+	return trace.Link{SpanContext: sc, Attributes: attrs}, true
+}
+
+func staleText(h *LockInfo, detail string) string {
+	if h == nil {
+		return "the lock file did not say which run left it (" + detail + ")"
+	}
+	s := "previous run " + h.describe()
+	switch h.Status {
+	case StatusFailed:
+		s += " failed"
+	case StatusCancelled:
+		s += " was cancelled"
+	default:
+		return s + " died without stopping"
+	}
+	if h.Error != "" {
+		s += ": " + h.Error
+	}
+	return s
+}
+
+func takeOverAttrs(h *LockInfo, prevLog string) []slog.Attr {
+	var attrs []slog.Attr
+	if h != nil {
+		attrs = append(attrs, slog.Int("previous_pid", h.PID))
+		if h.TraceID != "" {
+			attrs = append(attrs, slog.String("previous_trace_id", h.TraceID))
+		}
+	}
+	if prevLog != "" {
+		attrs = append(attrs, slog.String("previous_log", prevLog))
+	}
+	return attrs
+}
+
+// refuse records a Start that may not go on: an ERROR line appended to the
+// existing log, and a short span saying who holds the lock.
+func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
+	now := time.Now()
+	opts := []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithTimestamp(now),
+		trace.WithAttributes(t.spanAttrs()...),
+	}
+	reason := "lock held"
+	if lerr.Err == ErrStaleLock {
+		reason = "stale lock"
+	}
+	if l, ok := holderLink(lerr.Holder, reason); ok {
+		opts = append(opts, trace.WithLinks(l))
+	}
+	_, span := t.tracer.Start(ctx, t.cfg.name, opts...)
+	span.AddEvent("start", trace.WithTimestamp(now), trace.WithAttributes(attribute.Int("process.pid", os.Getpid())))
+	msg := lerr.Error()
+	span.AddEvent("exception", trace.WithAttributes(
+		keyExcType.String(errorType(lerr)),
+		keyExcMessage.String(msg),
+	))
+
+	var errs []error
+	errs = append(errs, lerr)
+	line := appendHead(nil, time.Now(), slog.LevelError, "Locked: "+strings.TrimPrefix(msg, "pigging: "))
+	line = appendAttrText(line, "", slog.String("lock", t.lockPath))
+	if lerr.Holder != nil {
+		line = appendAttrText(line, "", slog.Int("holder_pid", lerr.Holder.PID))
+	}
+	line = append(line, '\n')
+	if err := appendToLog(t.logPath, t.cfg.fileMode, line); err != nil {
+		errs = append(errs, err)
+		os.Stderr.Write(line)
+	}
+
+	span.AddEvent("stop", trace.WithAttributes(keyDurationMS.Int64(time.Since(now).Milliseconds()), keyStatus.String(outcomeLocked)))
+	span.SetAttributes(keyErrorType.String(errorType(lerr)))
+	span.SetStatus(codes.Error, msg)
+	span.End()
+	t.flush()
+	return errors.Join(errs...)
+}
+
+// appendToLog appends line to the log at path, creating it if needed, and
+// syncs it. It never truncates.
+func appendToLog(path string, mode fs.FileMode, line []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|oNoFollow, mode)
+	if err != nil {
+		return pathError("log", path, err)
+	}
+	_, err = f.Write(line)
+	return errors.Join(err, f.Sync(), f.Close())
+}
+
+// Info logs msg at INFO with slog-style key/value pairs. It is safe for
+// concurrent use. A record that cannot be written to the log file (before
+// Start, after Stop, or on a write error) goes to stderr instead.
+func (t *Tracker) Info(msg string, args ...any) { t.log(slog.LevelInfo, msg, args) }
+
+// Warn logs msg at WARN; see Info.
+func (t *Tracker) Warn(msg string, args ...any) { t.log(slog.LevelWarn, msg, args) }
+
+// Error logs msg at ERROR and syncs the log file; see Info. It does not
+// mark the run failed: LogException does.
+func (t *Tracker) Error(msg string, args ...any) { t.log(slog.LevelError, msg, args) }
+
+// Log logs msg at level, which must be slog.LevelDebug, LevelInfo,
+// LevelWarn or LevelError, with slog-style key/value pairs. Records below
+// the minimum level (WithMinLevel) are dropped. It returns ErrInvalidLevel
+// for any other level, ErrNotStarted before Start, ErrStopped after Stop,
+// or the write error; in every case but the invalid level the record goes
+// to stderr instead, so it is not lost. It is safe for concurrent use.
+func (t *Tracker) Log(level slog.Level, msg string, args ...any) error {
+	if !validLevel(level) {
+		return fmt.Errorf("%w %v: use slog.LevelDebug, LevelInfo, LevelWarn or LevelError", ErrInvalidLevel, level)
+	}
+	return t.log(level, msg, args)
+}
+
+func (t *Tracker) log(level slog.Level, msg string, args []any) error {
+	if level < t.cfg.minLevel.Level() {
+		return nil
+	}
+	buf := getBuffer()
+	buf.attrs = appendArgs(buf.attrs, args)
+	var err error
+	if r := t.run.Load(); r != nil {
+		err = r.emit(context.Background(), level, time.Now(), msg, buf, nil, nil, true)
+	} else {
+		err = t.lifecycleErr()
+		t.fallback(appendLine(buf, time.Now(), level, msg, nil, nil), err)
+	}
+	putBuffer(buf)
+	return err
+}
+
+func (t *Tracker) lifecycleErr() error {
+	if t.state.Load() == stateStopped {
+		return ErrStopped
+	}
+	return ErrNotStarted
+}
+
+// fallback writes a record that could not reach the log file to stderr.
+func (t *Tracker) fallback(line []byte, err error) {
+	msg := make([]byte, 0, len(line)+64)
+	msg = append(msg, "pigging: not written to "...)
+	msg = append(msg, t.logPath...)
+	msg = append(msg, " ("...)
+	msg = append(msg, err.Error()...)
+	msg = append(msg, "): "...)
+	msg = append(msg, line...)
+	os.Stderr.Write(msg)
+}
+
+// appendLine formats a whole record, newline included, into buf.line.
+func appendLine(buf *buffer, tm time.Time, level slog.Level, msg string, h *handler, stage *runctx.Stage) []byte {
+	b := appendHead(buf.line[:0], tm, level, msg)
+	group := ""
+	if h != nil {
+		b = append(b, h.text...)
+		group = h.group
+	}
+	for _, a := range buf.attrs {
+		b = appendAttrText(b, group, a)
+	}
+	if stage != nil {
+		b = append(b, " stage="...)
+		b = logfmt.AppendValue(b, stage.Name)
+	}
+	buf.line = b
+	return b
+}
+
+// emit writes one record to the file with one write(2), and adds it as a
+// log event while the event budget lasts.
+func (r *run) emit(ctx context.Context, level slog.Level, tm time.Time, msg string, buf *buffer, h *handler, stack []byte, event bool) error {
+	stage := runctx.StageFrom(ctx)
+	b := appendLine(buf, tm, level, msg, h, stage)
+	if len(stack) > 0 {
+		b = logfmt.AppendStack(b, string(stack))
+	}
+	b = append(b, '\n')
+	buf.line = b
+	_, err := r.file.Write(b)
+	if err == nil && level >= slog.LevelError {
+		err = r.file.Sync()
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrClosed) {
+			err = ErrStopped
+		}
+		r.t.fallback(b, err)
+	}
+	if event {
+		r.logEvent(ctx, level, msg, buf.attrs, h)
+	}
+	return err
+}
+
+// write formats and emits a record from attrs; for pigging's own records.
+func (r *run) write(ctx context.Context, level slog.Level, tm time.Time, msg string, attrs []slog.Attr, h *handler, stack []byte, event bool) error {
+	buf := getBuffer()
+	buf.attrs = append(buf.attrs, attrs...)
+	err := r.emit(ctx, level, tm, msg, buf, h, stack, event)
+	putBuffer(buf)
+	return err
+}
+
+func (r *run) logEvent(ctx context.Context, level slog.Level, msg string, attrs []slog.Attr, h *handler) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		span = r.span
+		if !span.IsRecording() {
+			return
+		}
+	}
+	if r.events.Add(1) > int64(r.t.cfg.eventBudget) {
+		return
+	}
+	n := 2 + len(attrs)
+	group := ""
+	if h != nil {
+		n += len(h.kvs)
+		group = h.group
+	}
+	kvs := make([]attribute.KeyValue, 0, n)
+	kvs = append(kvs, keyLogSeverity.String(levelName(level)), keyLogMessage.String(msg))
+	if h != nil {
+		kvs = append(kvs, h.kvs...)
+	}
+	for _, a := range attrs {
+		kvs = appendAttrKVs(kvs, group, a)
+	}
+	span.AddEvent("log", trace.WithAttributes(kvs...))
+}
+
+// LogException logs err at ERROR (with its stack when it is a
+// *PanicError), adds an exception event to the run span, marks the run
+// failed so that Stop keeps the lock, and returns err unchanged so that
+// "return t.LogException(err)" reads naturally. A nil err is ignored.
+// Before Start or after Stop it writes the record to stderr and returns err
+// joined with ErrNotStarted or ErrStopped.
+func (t *Tracker) LogException(err error) error {
+	if err == nil {
+		return nil
+	}
+	r := t.run.Load()
+	if r == nil {
+		lerr := t.lifecycleErr()
+		buf := getBuffer()
+		t.fallback(append(appendLine(buf, time.Now(), slog.LevelError, err.Error(), nil, nil), '\n'), lerr)
+		putBuffer(buf)
+		return fmt.Errorf("%w (%w)", err, lerr)
+	}
+	r.fail(context.Background(), err, r.span)
+	return err
+}
+
+// fail records err as the run's failure: an ERROR line, an exception event
+// on span, and the first failure kept for Stop.
+func (r *run) fail(ctx context.Context, err error, span trace.Span) {
+	r.failMu.Lock()
+	if r.failure == nil {
+		r.failure = err
+	}
+	r.failMu.Unlock()
+	r.recordError(ctx, err.Error(), err, span)
+}
+
+// recordError writes an ERROR line for err (with the stack of a panic) and
+// adds an exception event to span.
+func (r *run) recordError(ctx context.Context, msg string, err error, span trace.Span) {
+	stack := panicStack(err)
+	r.write(ctx, slog.LevelError, time.Now(), msg, nil, nil, stack, false)
+	addException(span, err)
+}
+
+func panicStack(err error) []byte {
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		return pe.Stack
+	}
+	return nil
+}
+
+// addException adds an exception event for err to span, as the semantic
+// conventions describe it.
+func addException(span trace.Span, err error) {
+	attrs := []attribute.KeyValue{
+		keyExcType.String(errorType(err)),
+		keyExcMessage.String(err.Error()),
+	}
+	if stack := panicStack(err); len(stack) > 0 {
+		attrs = append(attrs, keyExcStack.String(string(stack)))
+	}
+	span.AddEvent("exception", trace.WithAttributes(attrs...))
+}
+
+// errorType returns the type name of the most specific error in err's
+// chain, skipping the generic wrappers made by fmt.Errorf and errors.Join.
+func errorType(err error) string {
+	for {
+		name := fmt.Sprintf("%T", err)
+		if name != "*fmt.wrapError" && name != "*fmt.wrapErrors" {
+			if name == "*errors.errorString" {
+				return "_OTHER"
+			}
+			return name
+		}
+		next := errors.Unwrap(err)
+		if next == nil {
+			if ws, ok := err.(interface{ Unwrap() []error }); ok && len(ws.Unwrap()) > 0 {
+				next = ws.Unwrap()[0]
+			}
+		}
+		if next == nil {
+			return name
+		}
+		err = next
+	}
+}
+
+// Stop ends the run: it logs and prints "TOTAL SCRIPT TIME", syncs and
+// closes the log, adds the stop event and ends the run span, flushes the
+// tracer provider when it can (5 s at most), and settles the lock: removed
+// after a run that succeeded; kept with status "failed" and the error after
+// a run that failed (LogException was called, or a panic is in flight);
+// kept with status "cancelled" after a run whose ctx was done, unless the
+// stale policy is TakeOver.
+//
+// Deferred directly (defer t.Stop()), it records a panic in flight with its
+// stack before letting it go on. It returns ErrNotStarted before Start,
+// ErrStopped after Stop, or the errors of stopping itself (closing the log,
+// writing the lock), joined.
+func (t *Tracker) Stop() error {
+	if v := recover(); v != nil {
+		defer panic(v)
+		if r := t.run.Load(); r != nil {
+			r.fail(context.Background(), &PanicError{Value: v, Stack: debug.Stack()}, r.span)
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch t.state.Load() {
+	case stateNew:
+		return ErrNotStarted
+	case stateStopped:
+		return ErrStopped
+	}
+	r := t.run.Load()
+	r.failMu.Lock()
+	failure := r.failure
+	r.failMu.Unlock()
+
+	outcome := outcomeOK
+	switch {
+	case failure != nil:
+		outcome = outcomeFailed
+	case r.ctx.Err() != nil:
+		outcome = outcomeCancelled
+		cause := context.Cause(r.ctx)
+		r.write(context.Background(), slog.LevelWarn, time.Now(), "Run cancelled: "+cause.Error(), nil, nil, nil, true)
+		failure = cause
+	}
+
+	end := time.Now()
+	dur := end.Sub(r.started)
+	r.write(context.Background(), slog.LevelInfo, end, "TOTAL SCRIPT TIME: "+dur.String(), nil, nil, nil, false)
+	if _, err := fmt.Fprintf(t.cfg.output, "TOTAL SCRIPT TIME: %s\n", dur); err != nil {
+		otel.Handle(fmt.Errorf("pigging: printing TOTAL SCRIPT TIME: %w", err))
+	}
+
+	t.state.Store(stateStopped)
+	t.run.Store(nil)
+	var errs []error
+	if err := r.file.Sync(); err != nil {
+		errs = append(errs, pathError("log", t.logPath, err))
+	}
+	if err := r.file.Close(); err != nil {
+		errs = append(errs, pathError("log", t.logPath, err))
+	}
+
+	switch {
+	case outcome == outcomeOK || outcome == outcomeCancelled && t.cfg.stale == TakeOver:
+		if err := r.lock.release(); err != nil {
+			errs = append(errs, pathError("lock", t.lockPath, err))
+		}
+	default:
+		info := r.info
+		info.Status = StatusFailed
+		if outcome == outcomeCancelled {
+			info.Status = StatusCancelled
+		}
+		info.Error = failure.Error()
+		if err := r.lock.keep(&info); err != nil {
+			errs = append(errs, pathError("lock", t.lockPath, err))
+		}
+	}
+
+	stopAttrs := []attribute.KeyValue{keyDurationMS.Int64(dur.Milliseconds()), keyStatus.String(outcome)}
+	r.span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(stopAttrs...))
+	if dropped := r.events.Load() - int64(t.cfg.eventBudget); dropped > 0 {
+		r.span.SetAttributes(keyEventsDropped.Int64(dropped))
+	}
+	if outcome == outcomeFailed {
+		r.span.SetAttributes(keyErrorType.String(errorType(failure)))
+		r.span.SetStatus(codes.Error, failure.Error())
+	}
+	r.span.End(trace.WithTimestamp(end))
+	t.flush()
+	return errors.Join(errs...)
+}
+
+// flush asks the tracer provider to export what it holds, when it can, and
+// waits at most flushTimeout.
+func (t *Tracker) flush() {
+	f, ok := t.cfg.provider.(interface{ ForceFlush(context.Context) error })
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	if err := f.ForceFlush(ctx); err != nil {
+		otel.Handle(fmt.Errorf("pigging: flushing spans: %w", err))
+	}
+}
+
+// Logger returns a *slog.Logger that writes to the run's log file and adds
+// log events to the span in the ctx given to its *Context methods (a stage
+// span) or to the run span. Records carry "stage=<name>" when that ctx is
+// inside a middleware stage. The Logger may be taken before Start; records
+// logged outside a run go to stderr.
+func (t *Tracker) Logger() *slog.Logger { return t.logger }
+
+// hook gives the middleware what it needs of a run.
+type hook struct{ t *Tracker }
+
+var _ runctx.Run = hook{}
+
+func (h hook) TracerProvider() trace.TracerProvider { return h.t.cfg.provider }
+
+func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	level = standardLevel(level)
+	if level < h.t.cfg.minLevel.Level() {
+		return
+	}
+	r := h.t.run.Load()
+	buf := getBuffer()
+	buf.attrs = append(buf.attrs, attrs...)
+	if r != nil {
+		r.emit(ctx, level, time.Now(), msg, buf, nil, nil, true)
+	} else {
+		h.t.fallback(append(appendLine(buf, time.Now(), level, msg, nil, runctx.StageFrom(ctx)), '\n'), h.t.lifecycleErr())
+	}
+	putBuffer(buf)
+}
+
+func (h hook) LogError(ctx context.Context, msg string, err error, attrs ...slog.Attr) {
+	r := h.t.run.Load()
+	buf := getBuffer()
+	buf.attrs = append(buf.attrs, attrs...)
+	if r != nil {
+		r.emit(ctx, slog.LevelError, time.Now(), msg, buf, nil, panicStack(err), true)
+	} else {
+		line := appendLine(buf, time.Now(), slog.LevelError, msg, nil, runctx.StageFrom(ctx))
+		line = logfmt.AppendStack(line, string(panicStack(err)))
+		h.t.fallback(append(line, '\n'), h.t.lifecycleErr())
+	}
+	putBuffer(buf)
+}
+
+// String describes the Tracker for debugging.
+func (t *Tracker) String() string {
+	return "pigging.Tracker{job=" + strconv.Quote(t.cfg.name) + " log=" + strconv.Quote(t.logPath) + " lock=" + strconv.Quote(t.lockPath) + "}"
+}
