@@ -1,0 +1,378 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A run's expected outcome.
+type outcome struct {
+	args     []string
+	exitCode int
+	status   string // pigging.status on the stop event
+	failed   bool   // run span status error with an exception event
+	keepLock bool   // etl.lock stays after the run
+}
+
+var (
+	okRun   = outcome{exitCode: 0, status: "ok"}
+	failRun = outcome{args: []string{"-fail"}, exitCode: 1, status: "failed", failed: true, keepLock: true}
+)
+
+// stageWant is one expected child span of the run span.
+type stageWant struct {
+	name       string // span name
+	kind       string // pigging.stage.kind
+	stage      string // pigging.stage.name
+	recordsIn  bool   // pigging.records.in must be set
+	recordsOut bool   // pigging.records.out must be set
+	retried    bool   // has attempt child spans with pigging.attempt
+	failsOnErr bool   // fails (status error, exception event) when the run fails
+}
+
+// etlStages is the examples/etl pipeline, in order; each stage's output is
+// the next one's input.
+var etlStages = []stageWant{
+	{name: "extract orders-csv", kind: "extract", stage: "orders-csv", recordsOut: true},
+	{name: "transform clean", kind: "transform", stage: "clean", recordsIn: true, recordsOut: true},
+	{name: "transform aggregate", kind: "transform", stage: "aggregate", recordsIn: true, recordsOut: true},
+	{name: "load warehouse", kind: "load", stage: "warehouse", recordsIn: true, retried: true, failsOnErr: true},
+}
+
+const runSpanName = "etl" // the job's name
+
+// TestJaegerTraces runs the job against a real Jaeger over OTLP/HTTP and
+// OTLP/gRPC, succeeding and failing, and checks each trace read back through
+// Jaeger's query API.
+func TestJaegerTraces(t *testing.T) {
+	buildJob(t) // report a broken job before spending time on Jaeger
+	j := startJaeger(t)
+
+	for _, tc := range []struct {
+		name     string
+		protocol string // OTEL_EXPORTER_OTLP_PROTOCOL
+		endpoint string
+		want     outcome
+	}{
+		{"http/ok", "http/protobuf", j.OTLPHTTP, okRun},
+		{"grpc/ok", "grpc", j.OTLPGRPC, okRun},
+		{"http/fail", "http/protobuf", j.OTLPHTTP, failRun},
+		{"grpc/fail", "grpc", j.OTLPGRPC, failRun},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			service := uniqueService("etl-e2e")
+			since := time.Now()
+			res := runJob(t, map[string]string{
+				"OTEL_TRACES_EXPORTER":        "otlp",
+				"OTEL_METRICS_EXPORTER":       "none",
+				"OTEL_LOGS_EXPORTER":          "none",
+				"OTEL_EXPORTER_OTLP_PROTOCOL": tc.protocol,
+				"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + tc.endpoint,
+				"OTEL_SERVICE_NAME":           service,
+			}, tc.want.args...)
+			checkOutcome(t, res, tc.want)
+			spans := waitSpans(t, j, service, since, traceComplete)
+			checkTrace(t, spans, tc.want)
+		})
+	}
+}
+
+// traceComplete tells whether the run span and every stage span (and one
+// load attempt) have arrived.
+func traceComplete(spans []Span) bool {
+	names := map[string]bool{}
+	attempts := 0
+	for _, s := range spans {
+		names[s.Name] = true
+		if _, ok := s.Attrs["pigging.attempt"]; ok {
+			attempts++
+		}
+	}
+	if !names[runSpanName] || attempts == 0 {
+		return false
+	}
+	for _, st := range etlStages {
+		if !names[st.name] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkOutcome checks the exit code and the files a run leaves behind.
+func checkOutcome(t *testing.T, res jobResult, want outcome) {
+	t.Helper()
+	if res.ExitCode != want.exitCode {
+		t.Fatalf("etl %s: want exit code %d\n%s", strings.Join(want.args, " "), want.exitCode, res)
+	}
+	log, err := os.ReadFile(filepath.Join(res.Dir, "etl.log"))
+	if err != nil || len(log) == 0 {
+		t.Errorf("etl.log missing or empty (%v)\n%s", err, res)
+	}
+	_, err = os.Stat(filepath.Join(res.Dir, "etl.lock"))
+	switch lockExists := err == nil; {
+	case want.keepLock && !lockExists:
+		t.Errorf("etl.lock is gone after a %s run; it must stay (%v)\n%s", want.status, err, res)
+	case !want.keepLock && lockExists:
+		t.Errorf("etl.lock is still there after a %s run\n%s", want.status, res)
+	}
+}
+
+// checkTrace checks one run's trace as read back from Jaeger.
+func checkTrace(t *testing.T, spans []Span, want outcome) {
+	t.Helper()
+	var problems []string
+	fail := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf(format, args...))
+	}
+	defer func() {
+		if len(problems) > 0 {
+			t.Errorf("the trace in Jaeger is not as expected:\n- %s\n%s",
+				strings.Join(problems, "\n- "), describeSpans(spans))
+		}
+	}()
+
+	traces := map[string]bool{}
+	for _, s := range spans {
+		traces[s.TraceID] = true
+	}
+	if len(traces) != 1 {
+		fail("want the run in exactly one trace, got %d traces", len(traces))
+	}
+
+	// The run span: a root, internal, with start, log and stop events.
+	var runs []Span
+	for _, s := range spans {
+		if s.Name == runSpanName {
+			runs = append(runs, s)
+		}
+	}
+	if len(runs) != 1 {
+		fail("want one run span %q, got %d", runSpanName, len(runs))
+		return
+	}
+	run := runs[0]
+	if run.ParentSpanID != "" {
+		fail("run span has a parent %s; want a root span", run.ParentSpanID)
+	}
+	if run.Kind != "internal" {
+		fail("run span kind %s; want internal", run.Kind)
+	}
+	if got := run.Attrs["pigging.job"]; got != runSpanName {
+		fail("run span pigging.job=%q; want %q", got, runSpanName)
+	}
+	for _, name := range []string{"start", "log", "stop"} {
+		if len(run.EventsNamed(name)) == 0 {
+			fail("run span has no %q event", name)
+		}
+	}
+	for _, e := range run.EventsNamed("log") {
+		if e.Attrs["log.severity"] == "" || e.Attrs["log.message"] == "" {
+			fail("log event without log.severity and log.message: %v", sortedMap(e.Attrs))
+		}
+	}
+	if stops := run.EventsNamed("stop"); len(stops) == 1 {
+		if got := stops[0].Attrs["pigging.status"]; got != want.status {
+			fail("stop event pigging.status=%q; want %q", got, want.status)
+		}
+		if ms, err := strconv.ParseInt(stops[0].Attrs["pigging.duration_ms"], 10, 64); err != nil || ms < 0 {
+			fail("stop event pigging.duration_ms=%q; want a count of milliseconds", stops[0].Attrs["pigging.duration_ms"])
+		}
+	} else {
+		fail("want one stop event, got %d", len(stops))
+	}
+	exceptions := run.EventsNamed("exception")
+	if want.failed {
+		if run.StatusCode != "error" {
+			fail("failed run: run span status %s; want error", run.StatusCode)
+		}
+		if len(exceptions) == 0 {
+			fail("failed run: run span has no exception event")
+		}
+		for _, e := range exceptions {
+			if e.Attrs["exception.message"] == "" {
+				fail("exception event without exception.message: %v", sortedMap(e.Attrs))
+			}
+		}
+	} else {
+		if run.StatusCode == "error" {
+			fail("successful run: run span status error")
+		}
+		if len(exceptions) != 0 {
+			fail("successful run: run span has %d exception events", len(exceptions))
+		}
+	}
+
+	// The stage spans: children of the run span, in one chain of records.
+	byName := map[string][]Span{}
+	children := map[string][]Span{}
+	for _, s := range spans {
+		byName[s.Name] = append(byName[s.Name], s)
+		children[s.ParentSpanID] = append(children[s.ParentSpanID], s)
+	}
+	prevOut := ""
+	for i, st := range etlStages {
+		got := byName[st.name]
+		if len(got) != 1 {
+			fail("want one %q span, got %d", st.name, len(got))
+			prevOut = ""
+			continue
+		}
+		s := got[0]
+		if s.ParentSpanID != run.SpanID {
+			fail("%q has parent %q; want the run span %s", st.name, s.ParentSpanID, run.SpanID)
+		}
+		if s.Attrs["pigging.stage.kind"] != st.kind || s.Attrs["pigging.stage.name"] != st.stage {
+			fail("%q: pigging.stage.kind=%q pigging.stage.name=%q; want %q, %q", st.name,
+				s.Attrs["pigging.stage.kind"], s.Attrs["pigging.stage.name"], st.kind, st.stage)
+		}
+		in, hasIn := s.Attrs["pigging.records.in"]
+		out, hasOut := s.Attrs["pigging.records.out"]
+		if st.recordsIn && !isCount(in) {
+			fail("%q: pigging.records.in=%q (set %v); want a count", st.name, in, hasIn)
+		}
+		if st.recordsOut && !isCount(out) {
+			fail("%q: pigging.records.out=%q (set %v); want a count", st.name, out, hasOut)
+		}
+		if i > 0 && st.recordsIn && prevOut != "" && in != prevOut {
+			fail("%q: pigging.records.in=%s; want %s, the records.out of %q", st.name, in, prevOut, etlStages[i-1].name)
+		}
+		prevOut = out
+
+		stageFails := want.failed && st.failsOnErr
+		if stageFails {
+			if s.StatusCode != "error" {
+				fail("%q: status %s; want error in a failed run", st.name, s.StatusCode)
+			}
+			if len(s.EventsNamed("exception")) == 0 {
+				fail("%q: no exception event in a failed run", st.name)
+			}
+		} else if s.StatusCode == "error" {
+			fail("%q: status error; want it to succeed", st.name)
+		}
+
+		if st.retried {
+			checkAttempts(s, children[s.SpanID], stageFails, fail)
+		}
+	}
+
+	// Nothing else: the run span, the stages and the load attempts.
+	wantSpans := 1 + len(etlStages)
+	for _, st := range etlStages {
+		if got := byName[st.name]; st.retried && len(got) == 1 {
+			wantSpans += len(children[got[0].SpanID])
+		}
+	}
+	if len(spans) != wantSpans {
+		fail("want %d spans (run, stages, attempts), got %d", wantSpans, len(spans))
+	}
+}
+
+// checkAttempts checks the attempt spans under a retried stage: numbered
+// 1..n by pigging.attempt; one that succeeds last when the stage succeeds,
+// several that all fail when it fails for good.
+func checkAttempts(stage Span, attempts []Span, stageFails bool, fail func(string, ...any)) {
+	var nums []int
+	for _, a := range attempts {
+		n, err := strconv.Atoi(a.Attrs["pigging.attempt"])
+		if err != nil {
+			fail("%q: child %q has pigging.attempt=%q; want a number", stage.Name, a.Name, a.Attrs["pigging.attempt"])
+			return
+		}
+		nums = append(nums, n)
+		if stageFails && a.StatusCode != "error" {
+			fail("%q: attempt %d status %s; want error when the stage fails", stage.Name, n, a.StatusCode)
+		}
+	}
+	sort.Ints(nums)
+	for i, n := range nums {
+		if n != i+1 {
+			fail("%q: attempts numbered %v; want 1..%d", stage.Name, nums, len(nums))
+			break
+		}
+	}
+	switch {
+	case len(nums) == 0:
+		fail("%q: no attempt spans with pigging.attempt", stage.Name)
+	case stageFails && len(nums) < 2:
+		fail("%q: failed with %d attempt; want it retried", stage.Name, len(nums))
+	case !stageFails:
+		for _, a := range attempts {
+			if a.Attrs["pigging.attempt"] == strconv.Itoa(len(nums)) && a.StatusCode == "error" {
+				fail("%q succeeded but its last attempt %d has status error", stage.Name, len(nums))
+			}
+		}
+	}
+}
+
+func isCount(s string) bool {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return err == nil && n >= 0
+}
+
+// exportBound is how long a run may spend waiting on an unreachable
+// collector: otelpig's default shutdown bound (5 s).
+const exportBound = 5 * time.Second
+
+// exportSlack covers process start, SDK setup and scheduling on a loaded CI
+// machine; it is not meant to hide a second full wait.
+const exportSlack = 3 * time.Second
+
+var totalTimeRE = regexp.MustCompile(`TOTAL SCRIPT TIME: (\S+)`)
+
+// TestCollectorDown runs the job with its OTLP endpoint on a closed port: the
+// run must end as it would with a collector (exit code, log, lock) and spend
+// no more than the shutdown bound waiting on export.
+func TestCollectorDown(t *testing.T) {
+	buildJob(t)
+	for _, tc := range []struct {
+		name     string
+		protocol string
+		want     outcome
+	}{
+		{"http/ok", "http/protobuf", okRun},
+		{"grpc/ok", "grpc", okRun},
+		{"http/fail", "http/protobuf", failRun},
+		{"grpc/fail", "grpc", failRun},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := runJob(t, map[string]string{
+				"OTEL_TRACES_EXPORTER":        "otlp",
+				"OTEL_METRICS_EXPORTER":       "none",
+				"OTEL_LOGS_EXPORTER":          "none",
+				"OTEL_EXPORTER_OTLP_PROTOCOL": tc.protocol,
+				"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + closedPort(t),
+				"OTEL_SERVICE_NAME":           uniqueService("etl-down"),
+			}, tc.want.args...)
+			checkOutcome(t, res, tc.want)
+
+			// The job's own time (Start to Stop) is in its log; the rest of
+			// the process's life is setup and waiting on export.
+			log, _ := os.ReadFile(filepath.Join(res.Dir, "etl.log"))
+			m := totalTimeRE.FindSubmatch(log)
+			if m == nil {
+				t.Fatalf("no TOTAL SCRIPT TIME in etl.log\n%s", res)
+			}
+			runTime, err := time.ParseDuration(string(m[1]))
+			if err != nil {
+				t.Fatalf("TOTAL SCRIPT TIME %q: %v\n%s", m[1], err, res)
+			}
+			waited := res.Elapsed - runTime
+			t.Logf("process %s, run %s, outside the run %s", res.Elapsed.Round(time.Millisecond),
+				runTime.Round(time.Millisecond), waited.Round(time.Millisecond))
+			if limit := exportBound + exportSlack; waited > limit {
+				t.Errorf("spent %s outside the run (waiting on export); want at most %s (%s bound + %s slack)\n%s",
+					waited.Round(time.Millisecond), limit, exportBound, exportSlack, res)
+			}
+		})
+	}
+}
