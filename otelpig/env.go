@@ -21,7 +21,8 @@ var envPropagator = propagation.NewCompositeTextMapPropagator(
 //
 // It works without [Setup] and ignores the global propagator. When
 // TRACEPARENT is unset or invalid, ctx is returned without a remote parent
-// (spans then start a new trace); it never fails.
+// (spans then start a new trace); it never fails. It is safe for concurrent
+// use.
 func ContextFromEnv(ctx context.Context) context.Context {
 	return envPropagator.Extract(ctx, &envcar.Carrier{})
 }

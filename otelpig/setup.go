@@ -19,16 +19,17 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
-// EnvTracesExporter is the standard environment variable that names the
+// envTracesExporter is the standard environment variable that names the
 // span exporter: "console" (the default), "otlp" or "none".
-const EnvTracesExporter = "OTEL_TRACES_EXPORTER"
+const envTracesExporter = "OTEL_TRACES_EXPORTER"
 
 // errAbandoned is the cause given to exports still running when the
 // shutdown bound ends.
 var errAbandoned = errors.New("otelpig: export abandoned at shutdown")
 
 // Setup installs an OpenTelemetry SDK tracer provider as the global one and
-// sets the global propagator to W3C trace context plus baggage.
+// sets the global propagator to W3C trace context plus baggage. Call it once,
+// near the start of main: each call replaces the global provider.
 //
 // The exporter is [WithExporter] when given, else the one named by
 // OTEL_TRACES_EXPORTER: "console" (the default when unset) writes spans as
@@ -97,7 +98,7 @@ func newExporter(ctx context.Context, cfg config) (sdktrace.SpanExporter, error)
 	console := func(context.Context) (sdktrace.SpanExporter, error) {
 		return stdouttrace.New(stdouttrace.WithWriter(cfg.writer))
 	}
-	name := os.Getenv(EnvTracesExporter)
+	name := os.Getenv(envTracesExporter)
 	switch name {
 	case "console":
 		return console(ctx)
@@ -106,7 +107,7 @@ func newExporter(ctx context.Context, cfg config) (sdktrace.SpanExporter, error)
 	}
 	exp, err := autoexport.NewSpanExporter(ctx, autoexport.WithFallbackSpanExporter(console))
 	if err != nil {
-		return nil, fmt.Errorf("otelpig: %s=%q: %w (use console, otlp or none)", EnvTracesExporter, name, err)
+		return nil, fmt.Errorf("otelpig: %s=%q: %w (use console, otlp or none)", envTracesExporter, name, err)
 	}
 	if autoexport.IsNoneSpanExporter(exp) {
 		return nil, nil
