@@ -324,7 +324,7 @@ const exportBound = 5 * time.Second
 
 // exportSlack covers process start, SDK setup and scheduling on a loaded CI
 // machine; it is not meant to hide a second full wait.
-const exportSlack = 3 * time.Second
+const exportSlack = 4 * time.Second
 
 var totalTimeRE = regexp.MustCompile(`TOTAL SCRIPT TIME: (\S+)`)
 

@@ -92,7 +92,7 @@ func launchJaeger(t *testing.T, bin, cfg string) (*jaeger, error) {
 	)
 	cmd.Stdout = j.out
 	cmd.Stderr = j.out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("exec %s: %w", bin, err)
 	}
@@ -141,12 +141,11 @@ func (j *jaeger) stop() {
 		return
 	default:
 	}
-	pgid := j.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	signalGroup(j.cmd, syscall.SIGTERM)
 	select {
 	case <-j.done:
 	case <-time.After(jaegerStopTimeout):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		signalGroup(j.cmd, syscall.SIGKILL)
 		<-j.done
 	}
 }
