@@ -1,0 +1,137 @@
+package middleware
+
+import (
+	"reflect"
+	"sync/atomic"
+)
+
+// lener is a collection that knows its length.
+type lener interface{ Len() int }
+
+var lenerType = reflect.TypeFor[lener]()
+
+// countKind says how records of a type are counted; it is worked out once
+// per wrapper, so a type that cannot be counted costs nothing per call.
+type countKind uint8
+
+const (
+	countNone    countKind = iota // not a collection
+	countLen                      // slice, array, map or string
+	countLener                    // has a Len() int method
+	countSeq                      // iter.Seq or iter.Seq2 shape: count items pulled
+	countDynamic                  // interface type: decided per value
+)
+
+// counter counts the records in values of type T.
+type counter[T any] struct {
+	kind countKind
+	ptr  bool // T is a pointer: a nil one is not counted
+	typ  reflect.Type
+}
+
+func counterFor[T any]() counter[T] {
+	t := reflect.TypeFor[T]()
+	c := counter[T]{typ: t, ptr: t.Kind() == reflect.Pointer}
+	switch {
+	case t.Kind() == reflect.Interface:
+		c.kind = countDynamic
+	case t.Implements(lenerType):
+		c.kind = countLener
+	case t.Kind() == reflect.Slice, t.Kind() == reflect.Array, t.Kind() == reflect.Map, t.Kind() == reflect.String:
+		c.kind = countLen
+	case isSeq(t):
+		c.kind = countSeq
+	}
+	return c
+}
+
+// isSeq tells whether t has the shape of iter.Seq or iter.Seq2:
+// func(yield func(V) bool) or func(yield func(K, V) bool).
+func isSeq(t reflect.Type) bool {
+	if t.Kind() != reflect.Func || t.NumIn() != 1 || t.NumOut() != 0 || t.IsVariadic() {
+		return false
+	}
+	y := t.In(0)
+	return y.Kind() == reflect.Func && (y.NumIn() == 1 || y.NumIn() == 2) &&
+		y.NumOut() == 1 && y.Out(0).Kind() == reflect.Bool && !y.IsVariadic()
+}
+
+// count returns the number of records in v, and whether v has one.
+func (c counter[T]) count(v T) (int64, bool) {
+	switch c.kind {
+	case countLen:
+		// Common types without reflection; others by reflection.
+		switch x := any(v).(type) {
+		case []byte:
+			return int64(len(x)), true
+		case string:
+			return int64(len(x)), true
+		case []string:
+			return int64(len(x)), true
+		case []any:
+			return int64(len(x)), true
+		case map[string]any:
+			return int64(len(x)), true
+		case map[string]string:
+			return int64(len(x)), true
+		}
+		return int64(reflect.ValueOf(&v).Elem().Len()), true
+	case countLener:
+		if c.ptr && reflect.ValueOf(&v).Elem().IsNil() {
+			return 0, false
+		}
+		return int64(any(v).(lener).Len()), true
+	case countDynamic:
+		return dynamicLen(any(v))
+	}
+	return 0, false
+}
+
+// dynamicLen counts the records in x, whose type is known only now.
+func dynamicLen(x any) (int64, bool) {
+	switch x := x.(type) {
+	case nil:
+		return 0, false
+	case []byte:
+		return int64(len(x)), true
+	case string:
+		return int64(len(x)), true
+	case lener:
+		rv := reflect.ValueOf(x)
+		if rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return 0, false
+		}
+		return int64(x.Len()), true
+	}
+	switch rv := reflect.ValueOf(x); rv.Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map, reflect.String:
+		return int64(rv.Len()), true
+	}
+	return 0, false
+}
+
+// wrap returns, for a sequence, one that counts the items the consumer
+// pulls from it, and the count; for anything else v itself and nil. The
+// count goes up as each item is handed over, so it says how many the
+// stage's function took, whether or not it ranged to the end. It buffers
+// nothing. Each item then costs a reflective call.
+func (c counter[T]) wrap(v T) (T, *atomic.Int64) {
+	if c.kind != countSeq {
+		return v, nil
+	}
+	seq := reflect.ValueOf(&v).Elem()
+	if seq.IsNil() {
+		return v, nil
+	}
+	n := new(atomic.Int64)
+	yieldType := c.typ.In(0)
+	counted := reflect.MakeFunc(c.typ, func(args []reflect.Value) []reflect.Value {
+		yield := args[0]
+		countingYield := reflect.MakeFunc(yieldType, func(item []reflect.Value) []reflect.Value {
+			n.Add(1)
+			return yield.Call(item)
+		})
+		return seq.Call([]reflect.Value{countingYield})
+	})
+	return counted.Interface().(T), n
+}

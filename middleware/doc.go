@@ -1,0 +1,126 @@
+// Package middleware wraps the stages of a batch or ETL job (extract,
+// transform, load, and plain steps) so that each call is a span of the
+// run's trace and a line of the run's log, and a failure or a panic in it
+// is recorded and returned as an error.
+//
+// # Stages
+//
+// Each wrapper takes a name and a function, and returns a function of the
+// same signature; the type parameters are inferred:
+//
+//	extract := middleware.Extract("orders-csv", readOrders)   // func(ctx) ([]Order, error)
+//	clean := middleware.Transform("clean", cleanOrders)        // func(ctx, []Order) ([]Order, error)
+//	load := middleware.Load("warehouse", writeOrders,
+//		middleware.WithRetry(3, time.Second))                  // func(ctx, []Customer) error
+//	vacuum := middleware.Stage("vacuum", vacuumDB)             // func(ctx) error
+//
+// Wrap once, at start-up or in a package variable, and call the result as
+// often as needed: the wrapper works out at wrap time what it can (span
+// name, attributes, how to count records). The returned functions are safe
+// for concurrent use when the wrapped functions are.
+//
+// # Spans
+//
+// A call starts a span, child of the span in ctx, named "extract <name>",
+// "transform <name>", "load <name>" or "stage <name>", with the attributes
+// pigging.stage.kind and pigging.stage.name, the ones given with
+// WithAttributes, and pigging.timeout_ms when WithTimeout is set.
+//
+// The spans come from the Tracker's TracerProvider when ctx comes from a
+// started pigging.Tracker (so the run and its stages form one trace), else
+// from the provider given with WithTracerProvider, else from the global
+// one. Without a Tracker in ctx the wrappers trace all the same and log
+// nothing: they are usable in any program. The tracer is built once per
+// wrapper and provider, not per call. The instrumentation scope is
+// ScopeName.
+//
+// The stage's function gets a ctx that carries the stage span and the
+// stage's name, so that a record logged with the Tracker's slog.Logger and
+// that ctx,
+//
+//	t.Logger().InfoContext(ctx, "skipped rows", "rows", n)
+//
+// becomes a log event on the stage span and a line in the log file that
+// ends with "stage=<name>".
+//
+// # Record counts
+//
+// When the input or the output is a collection, the stage span gets
+// pigging.records.in or pigging.records.out: for a slice, an array, a map
+// or a string, its length; for a type with a Len() int method, what that
+// returns (a nil pointer is not counted). Extract counts its output, Load
+// its input, Transform both. Common types are counted without reflection,
+// the rest with one reflective call; a type that is no collection costs
+// nothing.
+//
+// Sequences (iter.Seq and iter.Seq2, or any function of their shape) are
+// lazy: their items exist only when someone ranges over them, so the
+// middleware never buffers them to count. A sequence given to Transform or
+// Load is handed to the function wrapped, and pigging.records.in is the
+// number of items the function pulled from it before returning (each item
+// then costs a reflective call). A sequence returned by Extract or
+// Transform is returned as it is, and its items are not counted:
+// pigging.records.out is left out, because they are produced after the
+// stage's span has ended; the stage that consumes the sequence counts them
+// as its records in.
+//
+// # Log lines
+//
+// When ctx carries a Tracker, a call that succeeds writes one INFO line
+// with its duration and record counts:
+//
+//	2026-11-27 20:17:06.412 | INFO: transform clean done duration=12ms records_in=5000 records_out=4990 stage=clean
+//
+// A call that fails writes one ERROR line naming the stage, and a panic's
+// stack follows it as tab-continued lines:
+//
+//	2026-11-27 20:17:07.010 | ERROR: load warehouse failed: connection refused duration=3.2s records_in=1200 stage=warehouse
+//
+// # Errors and panics
+//
+// The error from the stage's function is returned unchanged (the same
+// value, so errors.Is and errors.As work as without the middleware), and
+// recorded on the stage span: an "exception" event with exception.type and
+// exception.message, status Error, and error.type.
+//
+// A panic in the stage's function is recovered and returned as a
+// *PanicError holding the value and the full stack (debug.Stack); the
+// exception event carries the stack as exception.stacktrace and the log
+// line is followed by it. PanicError is pigging.PanicError, and unwraps to
+// the panic value when that is an error.
+//
+// A failed stage does not fail the run by itself: the pipeline decides what
+// a failure means. The run fails when the error reaches
+// Tracker.LogException, or is returned from the function given to
+// pigging.Run.
+//
+// Bad input never panics. A nil function, an empty name or an option out of
+// range is reported when the stage is called, not when it is wrapped (the
+// wrapper returns a function, not an error): every call then returns an
+// error that wraps ErrNilFunc, ErrEmptyName or ErrInvalidOption and names
+// the stage and the argument, without calling anything, and is recorded on
+// a stage span and in the log like any other failure.
+//
+// # Retries and timeouts
+//
+// WithRetry(attempts, backoff) makes a call try its function up to attempts
+// times in all. Each try is a child span of the stage span, named
+// "attempt <n>", with pigging.attempt = n; a failed try has the exception
+// event and status Error, and, when it will be retried, logs a WARN line.
+// Before try n the call waits a random time in [0, backoff·2^(n-2)], capped
+// at MaxBackoff (30 s): exponential backoff with full jitter. A panic is
+// not retried. The stage span gets pigging.attempts, the number of tries
+// made. When retries run out, the last try's error is returned unchanged.
+// When ctx ends during a wait, the call returns at once with an error for
+// which both errors.Is(err, ctx.Err()) and errors.Is(err, lastErr) hold.
+//
+// WithTimeout(d) gives each try a ctx with a deadline d later. A try that
+// fails after its deadline passed (while the caller's ctx was still live)
+// is marked pigging.timed_out=true, and its error.type is
+// context.DeadlineExceeded when the error wraps that. A timed-out try is
+// retried like any other failure.
+//
+// With WithTimeout, the ctx given to the stage's function is cancelled when
+// the try returns: a sequence returned lazily must not rely on it
+// afterwards.
+package middleware

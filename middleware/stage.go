@@ -1,0 +1,399 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/pigging-go/pigging/internal/runctx"
+	"github.com/pigging-go/pigging/pigging"
+)
+
+// ScopeName is the instrumentation scope of the spans the middleware makes.
+const ScopeName = "github.com/pigging-go/pigging/middleware"
+
+// PanicError is a panic recovered in a stage, returned as an error with the
+// panic value and the full stack. It is the same type as pigging.PanicError,
+// so one errors.As serves both packages; Unwrap gives the value when it is
+// an error.
+type PanicError = pigging.PanicError
+
+// Errors for bad input. A wrapper never panics: a call of a stage made with
+// bad input returns one of these, wrapped with the stage and the argument,
+// without calling anything, and records it on the stage span like any other
+// failure.
+var (
+	// ErrNilFunc means the function given to the wrapper is nil.
+	ErrNilFunc = errors.New("middleware: function is nil")
+	// ErrEmptyName means the stage name given to the wrapper is empty.
+	ErrEmptyName = errors.New("middleware: stage name is empty")
+	// ErrInvalidOption means an option's value is out of range (WithRetry
+	// attempts below 1, a negative backoff or timeout).
+	ErrInvalidOption = errors.New("middleware: invalid option")
+)
+
+// Stage kinds, as pigging.stage.kind.
+const (
+	kindExtract   = "extract"
+	kindTransform = "transform"
+	kindLoad      = "load"
+	kindStage     = "stage"
+)
+
+// Attribute keys on stage and attempt spans.
+const (
+	keyStageKind  = attribute.Key("pigging.stage.kind")
+	keyStageName  = attribute.Key("pigging.stage.name")
+	keyRecordsIn  = attribute.Key("pigging.records.in")
+	keyRecordsOut = attribute.Key("pigging.records.out")
+	keyAttempt    = attribute.Key("pigging.attempt")
+	keyAttempts   = attribute.Key("pigging.attempts")
+	keyTimeoutMS  = attribute.Key("pigging.timeout_ms")
+	keyTimedOut   = attribute.Key("pigging.timed_out")
+	keyErrorType  = attribute.Key("error.type")
+	keyExcType    = attribute.Key("exception.type")
+	keyExcMessage = attribute.Key("exception.message")
+	keyExcStack   = attribute.Key("exception.stacktrace")
+)
+
+// Extract wraps fn, a function that produces data, as the stage
+// "extract <name>". The returned function has fn's signature; each call
+// makes a span, counts the records fn returns, logs to the Tracker in ctx,
+// recovers panics and retries as the options say. See the package doc.
+//
+// It never panics: a nil fn, an empty name or a bad option makes each call
+// return an error (ErrNilFunc, ErrEmptyName, ErrInvalidOption) that names
+// the stage. The returned function is safe for concurrent use when fn is.
+func Extract[T any](name string, fn func(ctx context.Context) (T, error), opts ...Option) func(ctx context.Context) (T, error) {
+	s := newStage(kindExtract, name, fn == nil, opts)
+	out := counterFor[T]()
+	return func(ctx context.Context) (T, error) {
+		var res T
+		c := s.begin(ctx)
+		if s.err != nil {
+			return res, c.end(s.err)
+		}
+		err := c.do(func(ctx context.Context) error {
+			var err error
+			res, err = fn(ctx)
+			return err
+		})
+		if err == nil {
+			c.out, c.hasOut = out.count(res)
+		}
+		return res, c.end(err)
+	}
+}
+
+// Transform wraps fn, a function from one form of the data to another, as
+// the stage "transform <name>": see Extract. It counts records both in
+// and out.
+func Transform[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error), opts ...Option) func(ctx context.Context, in In) (Out, error) {
+	s := newStage(kindTransform, name, fn == nil, opts)
+	inc := counterFor[In]()
+	outc := counterFor[Out]()
+	return func(ctx context.Context, in In) (Out, error) {
+		var res Out
+		c := s.begin(ctx)
+		if s.err != nil {
+			return res, c.end(s.err)
+		}
+		c.in, c.hasIn = inc.count(in)
+		in, pulled := inc.wrap(in)
+		err := c.do(func(ctx context.Context) error {
+			var err error
+			res, err = fn(ctx, in)
+			return err
+		})
+		if pulled != nil {
+			c.in, c.hasIn = pulled.Load(), true
+		}
+		if err == nil {
+			c.out, c.hasOut = outc.count(res)
+		}
+		return res, c.end(err)
+	}
+}
+
+// Load wraps fn, a function that writes data somewhere, as the stage
+// "load <name>": see Extract. It counts the records given to it.
+func Load[T any](name string, fn func(ctx context.Context, in T) error, opts ...Option) func(ctx context.Context, in T) error {
+	s := newStage(kindLoad, name, fn == nil, opts)
+	inc := counterFor[T]()
+	return func(ctx context.Context, in T) error {
+		c := s.begin(ctx)
+		if s.err != nil {
+			return c.end(s.err)
+		}
+		c.in, c.hasIn = inc.count(in)
+		in, pulled := inc.wrap(in)
+		err := c.do(func(ctx context.Context) error { return fn(ctx, in) })
+		if pulled != nil {
+			c.in, c.hasIn = pulled.Load(), true
+		}
+		return c.end(err)
+	}
+}
+
+// Stage wraps fn, a step that neither takes nor returns records (a vacuum,
+// a refresh, a notification), as the stage "stage <name>": see Extract.
+func Stage(name string, fn func(ctx context.Context) error, opts ...Option) func(ctx context.Context) error {
+	s := newStage(kindStage, name, fn == nil, opts)
+	return func(ctx context.Context) error {
+		c := s.begin(ctx)
+		if s.err != nil {
+			return c.end(s.err)
+		}
+		return c.end(c.do(fn))
+	}
+}
+
+// stage is what a wrapper knows of itself, built once at wrap time.
+type stage struct {
+	kind, name string
+	cfg        config
+	err        error // bad input: every call returns it
+
+	spanName  string
+	doneMsg   string
+	failMsg   string
+	attempt   []string // attempt span names, "attempt 1"...
+	rstage    *runctx.Stage
+	startOpts []trace.SpanStartOption
+
+	tracer atomic.Pointer[tracerEntry] // the last provider's tracer
+}
+
+type tracerEntry struct {
+	tp trace.TracerProvider
+	tr trace.Tracer
+}
+
+func newStage(kind, name string, nilFn bool, opts []Option) *stage {
+	cfg, cfgErr := newConfig(opts)
+	s := &stage{kind: kind, name: name, cfg: cfg, spanName: kind}
+	if name != "" {
+		s.spanName = kind + " " + name
+		s.rstage = &runctx.Stage{Kind: kind, Name: name}
+	}
+	s.doneMsg = s.spanName + " done"
+	s.failMsg = s.spanName + " failed: "
+
+	var errs []error
+	if name == "" {
+		errs = append(errs, fmt.Errorf("%s: name: %w", kind, ErrEmptyName))
+	}
+	if nilFn {
+		errs = append(errs, fmt.Errorf("%s: fn: %w", s.spanName, ErrNilFunc))
+	}
+	if cfgErr != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", s.spanName, cfgErr))
+	}
+	s.err = errors.Join(errs...)
+
+	attrs := make([]attribute.KeyValue, 0, 3+len(cfg.attrs))
+	attrs = append(attrs, keyStageKind.String(kind), keyStageName.String(name))
+	if cfg.timeout > 0 {
+		attrs = append(attrs, keyTimeoutMS.Int64(cfg.timeout.Milliseconds()))
+	}
+	attrs = append(attrs, cfg.attrs...)
+	s.startOpts = []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attrs...),
+	}
+	if cfg.attempts > 1 {
+		s.attempt = make([]string, cfg.attempts)
+		for i := range s.attempt {
+			s.attempt[i] = fmt.Sprintf("attempt %d", i+1)
+		}
+	}
+	return s
+}
+
+// tracerFor returns the stage's tracer from tp, building it only when tp
+// differs from the provider of the previous call.
+func (s *stage) tracerFor(tp trace.TracerProvider) trace.Tracer {
+	if e := s.tracer.Load(); e != nil && sameProvider(e.tp, tp) {
+		return e.tr
+	}
+	tr := tp.Tracer(ScopeName, trace.WithInstrumentationVersion(pigging.Version))
+	s.tracer.Store(&tracerEntry{tp: tp, tr: tr})
+	return tr
+}
+
+// sameProvider reports whether a and b are the same provider. Providers
+// are nearly always pointers; a provider of a type that cannot be compared
+// is never the same.
+func sameProvider(a, b trace.TracerProvider) (same bool) {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	if ta != tb || !ta.Comparable() {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+// call is one call of a stage.
+type call struct {
+	s        *stage
+	tracker  runctx.Run // nil without a Tracker
+	ctx      context.Context
+	span     trace.Span
+	tracer   trace.Tracer
+	start    time.Time
+	attempts int
+	timedOut bool
+
+	in, out       int64
+	hasIn, hasOut bool
+}
+
+// begin starts the stage span and the stage ctx.
+func (s *stage) begin(ctx context.Context) *call {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c := &call{s: s, tracker: runctx.FromContext(ctx)}
+	var tp trace.TracerProvider
+	switch {
+	case c.tracker != nil:
+		tp = c.tracker.TracerProvider()
+	case s.cfg.provider != nil:
+		tp = s.cfg.provider
+	default:
+		tp = otel.GetTracerProvider()
+	}
+	c.tracer = s.tracerFor(tp)
+	c.start = time.Now()
+	ctx, c.span = c.tracer.Start(ctx, s.spanName, s.startOpts...)
+	if s.rstage != nil {
+		ctx = runctx.WithStage(ctx, s.rstage)
+	}
+	c.ctx = ctx
+	return c
+}
+
+// end records the outcome of the call on its span and in the log, ends the
+// span and returns err unchanged.
+func (c *call) end(err error) error {
+	d := time.Since(c.start)
+	span := c.span
+	recording := span.IsRecording()
+	if recording {
+		if c.hasIn {
+			span.SetAttributes(keyRecordsIn.Int64(c.in))
+		}
+		if c.hasOut {
+			span.SetAttributes(keyRecordsOut.Int64(c.out))
+		}
+		if c.s.attempt != nil && c.attempts > 0 {
+			span.SetAttributes(keyAttempts.Int(c.attempts))
+		}
+		if c.timedOut && err != nil {
+			span.SetAttributes(keyTimedOut.Bool(true))
+		}
+	}
+	if err != nil {
+		if recording {
+			recordError(span, err)
+		}
+		if c.tracker != nil {
+			c.tracker.LogError(c.ctx, c.s.failMsg+err.Error(), err, c.logAttrs(d)...)
+		}
+	} else if c.tracker != nil {
+		c.tracker.LogAttrs(c.ctx, slog.LevelInfo, c.s.doneMsg, c.logAttrs(d)...)
+	}
+	span.End()
+	return err
+}
+
+func (c *call) logAttrs(d time.Duration) []slog.Attr {
+	attrs := make([]slog.Attr, 0, 4)
+	attrs = append(attrs, slog.Duration("duration", roundDuration(d)))
+	if c.hasIn {
+		attrs = append(attrs, slog.Int64("records_in", c.in))
+	}
+	if c.hasOut {
+		attrs = append(attrs, slog.Int64("records_out", c.out))
+	}
+	if c.s.attempt != nil && c.attempts > 1 {
+		attrs = append(attrs, slog.Int("attempts", c.attempts))
+	}
+	return attrs
+}
+
+// roundDuration keeps three significant digits or so: 12ms, 1.234ms,
+// 850µs.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= 10*time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d >= 10*time.Microsecond:
+		return d.Round(time.Microsecond)
+	}
+	return d
+}
+
+// recordError marks span failed by err: an exception event (with the stack
+// of a panic), status Error and error.type.
+func recordError(span trace.Span, err error) {
+	typ := errorType(err)
+	attrs := []attribute.KeyValue{
+		keyExcType.String(typ),
+		keyExcMessage.String(err.Error()),
+	}
+	var pe *PanicError
+	if errors.As(err, &pe) && len(pe.Stack) > 0 {
+		attrs = append(attrs, keyExcStack.String(string(pe.Stack)))
+	}
+	span.AddEvent("exception", trace.WithAttributes(attrs...))
+	span.SetAttributes(keyErrorType.String(typ))
+	span.SetStatus(codes.Error, err.Error())
+}
+
+// errorType names the most specific error in err's chain, skipping the
+// generic wrappers made by fmt.Errorf and errors.Join; context errors are
+// named as the variables callers compare with, and an error made by
+// errors.New is "_OTHER", as the semantic conventions ask.
+func errorType(err error) string {
+	for {
+		switch err {
+		case context.DeadlineExceeded:
+			return "context.DeadlineExceeded"
+		case context.Canceled:
+			return "context.Canceled"
+		}
+		name := fmt.Sprintf("%T", err)
+		if name != "*fmt.wrapError" && name != "*fmt.wrapErrors" && name != "*errors.joinError" {
+			if name == "*errors.errorString" {
+				return "_OTHER"
+			}
+			return name
+		}
+		next := errors.Unwrap(err)
+		if next == nil {
+			if ws, ok := err.(interface{ Unwrap() []error }); ok && len(ws.Unwrap()) > 0 {
+				next = ws.Unwrap()[0]
+			}
+		}
+		if next == nil {
+			return name
+		}
+		err = next
+	}
+}
