@@ -262,11 +262,11 @@ type call struct {
 }
 
 // begin starts the stage span and the stage ctx.
-func (s *stage) begin(ctx context.Context) *call {
+func (s *stage) begin(ctx context.Context) call {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	c := &call{s: s, tracker: runctx.FromContext(ctx)}
+	c := call{s: s, tracker: runctx.FromContext(ctx)}
 	var tp trace.TracerProvider
 	switch {
 	case c.tracker != nil:
