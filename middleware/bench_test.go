@@ -85,4 +85,3 @@ func BenchmarkTransform(b *testing.B) {
 		})
 	})
 }
-
