@@ -77,6 +77,24 @@ func (e *dirError) Error() string {
 
 func (e *dirError) Unwrap() error { return e.err }
 
+// sameFileOnDisk reports whether a and b, which checkPath has accepted,
+// name one file: the same existing file (a hard link included), or the same
+// name in one directory reached through different paths (a symlinked
+// directory, say). It creates nothing.
+func sameFileOnDisk(a, b string) bool {
+	fa, errA := os.Lstat(a)
+	fb, errB := os.Lstat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(fa, fb)
+	}
+	if filepath.Base(a) != filepath.Base(b) {
+		return false
+	}
+	da, errA := os.Stat(filepath.Dir(a))
+	db, errB := os.Stat(filepath.Dir(b))
+	return errA == nil && errB == nil && os.SameFile(da, db)
+}
+
 // sameFilePath reports whether a and b name the same file once cleaned and
 // made absolute.
 func sameFilePath(a, b string) bool {

@@ -174,6 +174,9 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	if err := checkPath("lock", t.lockPath); err != nil {
 		return ctx, err
 	}
+	if sameFileOnDisk(t.logPath, t.lockPath) {
+		return ctx, &PathError{Op: "lock", Path: t.lockPath, Err: errors.New("is the same file as the log path " + t.logPath + "; give the lock its own file")}
+	}
 	res, err := acquireLock(t.lockPath, t.cfg.fileMode)
 	if err != nil {
 		return ctx, err
