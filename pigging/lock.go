@@ -30,6 +30,7 @@ type lockFile struct {
 	f       *os.File
 	created bool   // this run created the file
 	prev    []byte // what the file held before this run wrote to it
+	written bool   // this run has changed the file's content
 }
 
 // lockResult is what trying the lock found.
@@ -187,6 +188,7 @@ func (l *lockFile) write(info *LockInfo, sync bool) error {
 }
 
 func (l *lockFile) replace(data []byte, sync bool) error {
+	l.written = true
 	if err := l.f.Truncate(0); err != nil {
 		return err
 	}
@@ -223,13 +225,15 @@ func (l *lockFile) keep(info *LockInfo) error {
 }
 
 // abort undoes this run's claim after a Start that could not finish: it
-// removes a file this run created, or puts back what the file held.
+// removes a file this run created, or puts back what the file held when
+// this run has written to it (a file left as it was is not rewritten, so
+// its modification time still tells how old it is).
 func (l *lockFile) abort() error {
 	if l.created {
 		return l.release()
 	}
 	var errs []error
-	if l.stillOurs() {
+	if l.written && l.stillOurs() {
 		errs = append(errs, l.replace(l.prev, true))
 	}
 	errs = append(errs, l.fl.Unlock(), l.f.Close())
