@@ -597,7 +597,7 @@ func addException(span trace.Span, err error) {
 func errorType(err error) string {
 	for {
 		name := fmt.Sprintf("%T", err)
-		if name != "*fmt.wrapError" && name != "*fmt.wrapErrors" {
+		if name != "*fmt.wrapError" && name != "*fmt.wrapErrors" && name != "*errors.joinError" {
 			if name == "*errors.errorString" {
 				return "_OTHER"
 			}
