@@ -423,7 +423,7 @@ func (t *Tracker) log(level slog.Level, msg string, args []any) error {
 		err = r.emit(context.Background(), level, time.Now(), msg, buf, nil, nil, true)
 	} else {
 		err = t.lifecycleErr()
-		t.fallback(appendLine(buf, time.Now(), level, msg, nil, nil), err)
+		t.fallback(append(appendLine(buf, time.Now(), level, msg, nil, nil), '\n'), err)
 	}
 	putBuffer(buf)
 	return err
@@ -448,7 +448,7 @@ func (t *Tracker) fallback(line []byte, err error) {
 	os.Stderr.Write(msg)
 }
 
-// appendLine formats a whole record, newline included, into buf.line.
+// appendLine formats a whole record, without its newline, into buf.line.
 func appendLine(buf *buffer, tm time.Time, level slog.Level, msg string, h *handler, stage *runctx.Stage) []byte {
 	b := appendHead(buf.line[:0], tm, level, msg)
 	group := ""
