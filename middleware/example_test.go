@@ -63,7 +63,7 @@ func printTree(spans []sdktrace.ReadOnlySpan) {
 			for _, kv := range s.Attributes() {
 				switch kv.Key {
 				case "pigging.records.in", "pigging.records.out", "pigging.attempt", "error.type":
-					line += fmt.Sprintf(" %s=%s", kv.Key, kv.Value.Emit())
+					line += fmt.Sprintf(" %s=%s", kv.Key, kv.Value.String())
 				}
 			}
 			if s.Status().Code.String() == "Error" {
