@@ -202,6 +202,7 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 				fail("exception event without exception.message: %v", sortedMap(e.Attrs))
 			}
 		}
+		checkRunError(exceptions, spans, fail)
 	} else {
 		if run.StatusCode == "error" {
 			fail("successful run: run span status error")
@@ -273,6 +274,31 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 	}
 	if len(spans) != wantSpans {
 		fail("want %d spans (run, stages, attempts), got %d", wantSpans, len(spans))
+	}
+}
+
+// checkRunError checks that the failed run's exception names the error of
+// the stage that failed it.
+func checkRunError(runExceptions []Event, spans []Span, fail func(string, ...any)) {
+	for _, st := range etlStages {
+		if !st.failsOnErr {
+			continue
+		}
+		for _, s := range spans {
+			if s.Name != st.name {
+				continue
+			}
+			for _, se := range s.EventsNamed("exception") {
+				msg := se.Attrs["exception.message"]
+				found := false
+				for _, re := range runExceptions {
+					found = found || (msg != "" && strings.Contains(re.Attrs["exception.message"], msg))
+				}
+				if !found {
+					fail("no exception event on the run span carries %q's error %q", st.name, msg)
+				}
+			}
+		}
 	}
 }
 

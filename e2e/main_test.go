@@ -16,11 +16,12 @@ import (
 	"time"
 )
 
-// jobPackage is the program under test, built from the repository root. It
-// must be named etl when built (its run span is named after the program) and
-// follow the examples/etl contract: flags -fail, -in, -out; etl.log and
-// etl.lock in its working directory; traces through OTEL_* variables.
-const jobPackage = "./e2e/testdata/etlstub"
+// jobPackage is the program under test, built from the repository root as
+// binDir/etl. Any program with the examples/etl contract fits: flag -fail
+// (the load stage fails for good, exit code 1, the lock stays); etl.log and
+// etl.lock in its working directory; traces exported as the OTEL_* variables
+// say; the span shape that etlStages describes.
+const jobPackage = "./examples/etl"
 
 // jobTimeout bounds one run of the job, exporting included.
 const jobTimeout = 2 * time.Minute
