@@ -293,17 +293,24 @@ func (c *call) end(err error) error {
 	span := c.span
 	recording := span.IsRecording()
 	if recording {
+		// One SetAttributes call: each one costs the SDK a pass over the
+		// span's attributes.
+		var buf [4]attribute.KeyValue
+		kvs := buf[:0]
 		if c.hasIn {
-			span.SetAttributes(keyRecordsIn.Int64(c.in))
+			kvs = append(kvs, keyRecordsIn.Int64(c.in))
 		}
 		if c.hasOut {
-			span.SetAttributes(keyRecordsOut.Int64(c.out))
+			kvs = append(kvs, keyRecordsOut.Int64(c.out))
 		}
 		if c.s.attempt != nil && c.attempts > 0 {
-			span.SetAttributes(keyAttempts.Int(c.attempts))
+			kvs = append(kvs, keyAttempts.Int(c.attempts))
 		}
 		if c.timedOut && err != nil {
-			span.SetAttributes(keyTimedOut.Bool(true))
+			kvs = append(kvs, keyTimedOut.Bool(true))
+		}
+		if len(kvs) > 0 {
+			span.SetAttributes(kvs...)
 		}
 	}
 	if err != nil {
