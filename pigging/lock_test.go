@@ -441,3 +441,27 @@ func TestFailureWinsOverCancellation(t *testing.T) {
 		t.Errorf("lock = %+v, want failed with the run's error", info)
 	}
 }
+
+func TestTakeOverNeverTakesALiveLock(t *testing.T) {
+	e := newUnitEnv(t)
+	holder, _ := e.start(t)
+	holder.Info("still running")
+	lockBefore := unitReadFile(t, e.lock)
+
+	_, err := e.tracker(t, pigging.WithStaleLock(pigging.TakeOver)).Start(context.Background())
+	if !errors.Is(err, pigging.ErrLocked) || errors.Is(err, pigging.ErrStaleLock) {
+		t.Fatalf("Start with TakeOver while held = %v, want ErrLocked (not stale)", err)
+	}
+	unitNoFile(t, e.log+".prev")
+	if got := unitReadFile(t, e.lock); got != lockBefore {
+		t.Errorf("the holder's lock file changed:\n%s\nwant:\n%s", got, lockBefore)
+	}
+	holder.Info("still writing to its log")
+	if err := holder.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := unitBetween(t, unitRecords(t, e.log))
+	if len(got) != 3 || got[0] != "INFO: still running" || !strings.HasPrefix(got[1], "ERROR: Locked: ") || got[2] != "INFO: still writing to its log" {
+		t.Errorf("holder's log:\n%s", strings.Join(got, "\n"))
+	}
+}

@@ -504,3 +504,46 @@ func TestDeferredStopRecordsPanic(t *testing.T) {
 }
 
 func unitCrash() { panic("index out of reach") }
+
+func TestDeferredStopBeforeStartLetsThePanicGo(t *testing.T) {
+	e := newUnitEnv(t)
+	tr := e.tracker(t)
+	var recovered any
+	func() {
+		defer func() { recovered = recover() }()
+		defer tr.Stop()
+		panic("before start")
+	}()
+	if recovered != "before start" {
+		t.Errorf("recovered %#v, want the panic to go on", recovered)
+	}
+	unitNoFile(t, e.lock)
+	if n := len(e.rec.Ended()); n != 0 {
+		t.Errorf("got %d spans from a Tracker that never started", n)
+	}
+}
+
+func TestHandlerErrorsOutsideARun(t *testing.T) {
+	e := newUnitEnv(t)
+	tr := e.tracker(t)
+	h := tr.Logger().Handler()
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "x", 0)
+	var err error
+	unitCaptureStderr(t, func() { err = h.Handle(context.Background(), rec) })
+	if !errors.Is(err, pigging.ErrNotStarted) {
+		t.Errorf("Handle before Start = %v, want ErrNotStarted", err)
+	}
+	if _, err := tr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Handle(context.Background(), rec); err != nil {
+		t.Errorf("Handle during the run = %v", err)
+	}
+	if err := tr.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	unitCaptureStderr(t, func() { err = h.WithAttrs([]slog.Attr{slog.Int("a", 1)}).Handle(context.Background(), rec) })
+	if !errors.Is(err, pigging.ErrStopped) {
+		t.Errorf("Handle after Stop = %v, want ErrStopped", err)
+	}
+}
