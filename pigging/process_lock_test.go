@@ -62,7 +62,11 @@ func childRaceRound() int {
 	if !childWaitFile(filepath.Join(dir, "go"), 30*time.Second) {
 		childDie("no start signal")
 	}
-	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), pigging.WithName("race"), pigging.WithOutput(nil))
+	opts := []pigging.Option{pigging.WithName("race"), pigging.WithOutput(nil)}
+	if os.Getenv("STALE") == "takeover" {
+		opts = append(opts, pigging.WithStaleLock(pigging.TakeOver))
+	}
+	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), opts...)
 	if err != nil {
 		childDie("New: %v", err)
 	}
@@ -79,7 +83,7 @@ func childRaceRound() int {
 	// Hold the lock until all the others have tried and been refused, so
 	// that a second winner in this round could not hide behind our Stop.
 	deadline := time.Now().Add(20 * time.Second)
-	for countFiles(dir, "refused") < n-1 && time.Now().Before(deadline) {
+	for countFiles(dir, "refused"+strconv.Itoa(exitLocked)) < n-1 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	childAppend(witness, fmt.Sprintf("end %d\n", pid))
@@ -241,6 +245,7 @@ func TestProcessMutualExclusionRounds(t *testing.T) {
 		if err := os.Mkdir(rdir, 0o755); err != nil {
 			t.Fatal(err)
 		}
+		roundBegan := time.Now()
 		children := make([]*procChild, raceProcs)
 		for i := range children {
 			children[i] = startProc(t, "race-round",
@@ -248,6 +253,7 @@ func TestProcessMutualExclusionRounds(t *testing.T) {
 				"LOG="+logPath, "LOCK="+lockPath, "WITNESS="+witness)
 		}
 		pollUntil(t, 60*time.Second, "all contenders ready", func() bool { return countFiles(rdir, "ready.") == raceProcs })
+		readyAt := time.Now()
 		if err := os.WriteFile(filepath.Join(rdir, "go"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -258,6 +264,9 @@ func TestProcessMutualExclusionRounds(t *testing.T) {
 			if code != exitRan && code != exitLocked {
 				t.Errorf("round %d: child pid %d exit %d; stdout %q stderr %q", round, c.Pid(), code, c.Output(), c.Stderr())
 			}
+		}
+		if testing.Verbose() {
+			t.Logf("round %d: ready after %v, settled %v later", round, readyAt.Sub(roundBegan).Round(time.Millisecond), time.Since(readyAt).Round(time.Millisecond))
 		}
 		if codes[exitRan] != 1 || codes[exitLocked] != raceProcs-1 {
 			t.Fatalf("round %d: %d ran, %d refused with ErrLocked, want 1 and %d (exit codes %v)", round, codes[exitRan], codes[exitLocked], raceProcs-1, codes)
@@ -295,6 +304,96 @@ func TestProcessMutualExclusionRounds(t *testing.T) {
 		t.Errorf("last winner's log: %v\n%s", kinds, strings.Join(lines, "\n"))
 	}
 	t.Logf("%d rounds x %d processes raced in %v", raceRounds, raceProcs, time.Since(began).Round(time.Millisecond))
+}
+
+// raceRound starts procs race-round children on the same lock, releases
+// them at once, and returns how many exited with each code.
+func raceRound(t *testing.T, rdir string, procs int, env ...string) map[int]int {
+	t.Helper()
+	if err := os.Mkdir(rdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	children := make([]*procChild, procs)
+	for i := range children {
+		children[i] = startProc(t, "race-round", append([]string{"RACE_DIR=" + rdir, "RACE_IDX=" + strconv.Itoa(i), "RACE_N=" + strconv.Itoa(procs)}, env...)...)
+	}
+	pollUntil(t, 60*time.Second, "all contenders ready", func() bool { return countFiles(rdir, "ready.") == procs })
+	if err := os.WriteFile(filepath.Join(rdir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	codes := map[int]int{}
+	for _, c := range children {
+		code := c.Wait(t, 60*time.Second)
+		codes[code]++
+		if code != exitRan && code != exitLocked && code != exitStale {
+			t.Errorf("child pid %d exit %d; stdout %q stderr %q", c.Pid(), code, c.Output(), c.Stderr())
+		}
+	}
+	return codes
+}
+
+// TestProcessStaleLockRace races processes for a lock that a dead run left.
+// Under Refuse every one is refused with ErrStaleLock and the lock and the
+// dead run's log are left as they were but for the appended Locked lines;
+// under TakeOver exactly one takes over and the others get ErrLocked.
+func TestProcessStaleLockRace(t *testing.T) {
+	const procs, rounds = 32, 5
+	dead := `{"pid":4242,"host":"h","job":"race","started":"2026-11-27T20:17:06Z","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","status":"running"}` + "\n"
+	const deadLog = "2026-11-27 20:17:06.123 | INFO: Starting logging job=race\n"
+	staleSeen, lostLines := 0, 0
+	for round := range rounds {
+		dir := t.TempDir()
+		logPath := filepath.Join(dir, "race.log")
+		lockPath := filepath.Join(dir, "race.lock")
+		witness := filepath.Join(dir, "witness")
+		writeFile(t, lockPath, dead)
+		writeFile(t, logPath, deadLog)
+		env := []string{"LOG=" + logPath, "LOCK=" + lockPath, "WITNESS=" + witness}
+
+		codes := raceRound(t, filepath.Join(dir, "refuse"), procs, env...)
+		// A contender that tries while another is inspecting the stale lock
+		// finds it held by a live process and gets ErrLocked: refused all
+		// the same.
+		if codes[exitStale]+codes[exitLocked] != procs || codes[exitStale] == 0 {
+			t.Fatalf("round %d, Refuse: exit codes %v, want all %d refused, with ErrStaleLock or ErrLocked", round, codes, procs)
+		}
+		staleSeen += codes[exitStale]
+		if data, _ := os.ReadFile(lockPath); string(data) != dead {
+			t.Fatalf("round %d: refused runs changed the stale lock: %q", round, data)
+		}
+		lines := readLogLines(t, logPath, false)
+		if len(lines) != procs+1 || lines[0]+"\n" != deadLog {
+			t.Fatalf("round %d: the dead run's log after %d refusals has %d lines, first %q", round, procs, len(lines), lines[0])
+		}
+
+		codes = raceRound(t, filepath.Join(dir, "takeover"), procs, append(env, "STALE=takeover")...)
+		if codes[exitRan] != 1 || codes[exitLocked] != procs-1 {
+			t.Fatalf("round %d, TakeOver: exit codes %v, want 1 run and %d ErrLocked", round, codes, procs-1)
+		}
+		if runs := witnessCheck(t, witness); runs != 1 {
+			t.Fatalf("round %d: %d runs took over", round, runs)
+		}
+		// The dead run's log, with the Refuse round's lines, is kept whole
+		// as .prev. The TakeOver round's refusals went to .prev or to the
+		// taker's new log, depending on when they came; one that came after
+		// the taker moved the old log away and before it started the new
+		// one is truncated with it (see the README's Guarantees).
+		prev, _ := os.ReadFile(logPath + ".prev")
+		cur, _ := os.ReadFile(logPath)
+		if !strings.HasPrefix(string(prev), string(deadLog)) || strings.Count(string(prev), "| ERROR: Locked: ") < procs {
+			t.Fatalf("round %d: .prev is not the dead run's log with the %d refusals:\n%s", round, procs, prev)
+		}
+		n := strings.Count(string(prev), "| ERROR: Locked: ") + strings.Count(string(cur), "| ERROR: Locked: ")
+		if n > 2*procs-1 {
+			t.Fatalf("round %d: %d Locked lines in .prev and the log, want at most %d", round, n, 2*procs-1)
+		}
+		lostLines += 2*procs - 1 - n
+		if _, err := os.Lstat(lockPath); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("round %d: lock left after the taker stopped", round)
+		}
+	}
+	t.Logf("%d rounds x %d processes raced for a stale lock under Refuse (%d ErrStaleLock, %d ErrLocked while another inspected it) and under TakeOver (%d of %d Locked lines truncated in the taker's start window)",
+		rounds, procs, staleSeen, rounds*procs-staleSeen, lostLines, rounds*(procs-1))
 }
 
 // TestProcessMutualExclusionChurn has raceProcs processes take and release

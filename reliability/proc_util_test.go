@@ -56,6 +56,11 @@ func startProcOpt(t testing.TB, scenario string, lines bool, env ...string) *pro
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+scenario)
 	cmd.Env = append(cmd.Env, env...)
+	if g := os.Getenv("GORACE"); !strings.Contains(g, "atexit_sleep_ms") {
+		// Under the race detector a process sleeps 1 s at exit unless told
+		// not to; hundreds of children would spend minutes on it.
+		cmd.Env = append(cmd.Env, strings.TrimSpace("GORACE="+g+" atexit_sleep_ms=0"))
+	}
 	c := &procChild{cmd: cmd, done: make(chan struct{})}
 	cmd.Stderr = &lockedWriter{mu: &c.mu, w: &c.stderr}
 	var pipe io.ReadCloser
