@@ -105,6 +105,14 @@ func tryLock(path string, mode fs.FileMode) (res lockResult, retry bool, err err
 			return res, true, nil
 		}
 		res.holder, res.detail = parseHolder(content)
+		if res.holder != nil && res.holder.Status != StatusRunning {
+			// A run holds its lock with status running. This file names a
+			// run that failed or was cancelled, so the process holding it
+			// is another Start looking at the stale lock or taking it
+			// over, or a Stop about to let go: look again rather than
+			// report the finished run as the one in progress.
+			return lockResult{}, true, nil
+		}
 		return res, false, nil
 	}
 
