@@ -332,16 +332,18 @@ func raceRound(t *testing.T, rdir string, procs int, env ...string) map[int]int 
 	return codes
 }
 
-// TestProcessStaleLockRace races processes for a lock that a dead run left.
-// Under Refuse every one is refused with ErrStaleLock and the lock and the
-// dead run's log are left as they were but for the appended Locked lines;
-// under TakeOver exactly one takes over and the others get ErrLocked.
+// TestProcessStaleLockRace races processes for a lock that a dead or failed
+// run left. Under Refuse every one is refused and the lock and the old
+// run's log are left as they were but for the appended Locked lines; under
+// TakeOver exactly one takes over and the others get ErrLocked.
 func TestProcessStaleLockRace(t *testing.T) {
-	const procs, rounds = 32, 5
-	dead := `{"pid":4242,"host":"h","job":"race","started":"2026-11-27T20:17:06Z","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","status":"running"}` + "\n"
+	const procs, rounds = 32, 6
 	const deadLog = "2026-11-27 20:17:06.123 | INFO: Starting logging job=race\n"
 	staleSeen, lostLines := 0, 0
 	for round := range rounds {
+		// Even rounds: a run that died ("running"); odd: one that failed.
+		status := []string{"running", "failed"}[round%2]
+		dead := `{"pid":4242,"host":"h","job":"race","started":"2026-11-27T20:17:06Z","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","status":"` + status + `"}` + "\n"
 		dir := t.TempDir()
 		logPath := filepath.Join(dir, "race.log")
 		lockPath := filepath.Join(dir, "race.lock")
@@ -351,11 +353,16 @@ func TestProcessStaleLockRace(t *testing.T) {
 		env := []string{"LOG=" + logPath, "LOCK=" + lockPath, "WITNESS=" + witness}
 
 		codes := raceRound(t, filepath.Join(dir, "refuse"), procs, env...)
-		// A contender that tries while another is inspecting the stale lock
-		// finds it held by a live process and gets ErrLocked: refused all
-		// the same.
+		// A contender that tries while another is inspecting a "running"
+		// stale lock cannot tell the inspector from the run the file names,
+		// and gets ErrLocked: refused all the same. A "failed" lock is never
+		// held by a run in progress, so there every contender must be told
+		// the truth: ErrStaleLock.
 		if codes[exitStale]+codes[exitLocked] != procs || codes[exitStale] == 0 {
 			t.Fatalf("round %d, Refuse: exit codes %v, want all %d refused, with ErrStaleLock or ErrLocked", round, codes, procs)
+		}
+		if status == "failed" && codes[exitStale] != procs {
+			t.Fatalf("round %d, Refuse of a failed run's lock: exit codes %v, want all %d ErrStaleLock", round, codes, procs)
 		}
 		staleSeen += codes[exitStale]
 		if data, _ := os.ReadFile(lockPath); string(data) != dead {
@@ -392,7 +399,7 @@ func TestProcessStaleLockRace(t *testing.T) {
 			t.Fatalf("round %d: lock left after the taker stopped", round)
 		}
 	}
-	t.Logf("%d rounds x %d processes raced for a stale lock under Refuse (%d ErrStaleLock, %d ErrLocked while another inspected it) and under TakeOver (%d of %d Locked lines truncated in the taker's start window)",
+	t.Logf("%d rounds x %d processes raced for a stale lock under Refuse (%d ErrStaleLock, %d ErrLocked while another inspected a dead run's lock) and under TakeOver (%d of %d Locked lines truncated in the taker's start window)",
 		rounds, procs, staleSeen, rounds*procs-staleSeen, lostLines, rounds*(procs-1))
 }
 
