@@ -31,25 +31,27 @@ func (h *handler) Enabled(_ context.Context, level slog.Level) bool {
 // Outside a run it writes the record to stderr and returns ErrNotStarted or
 // ErrStopped.
 func (h *handler) Handle(ctx context.Context, rec slog.Record) error {
-	buf := getBuffer()
+	// The scratch space of the record lives on the stack, as in Tracker.log.
+	var line [stackLine]byte
+	var arr [stackAttrs]slog.Attr
+	attrs := arr[:0]
 	rec.Attrs(func(a slog.Attr) bool {
-		buf.attrs = append(buf.attrs, a)
+		attrs = append(attrs, a)
 		return true
 	})
 	level := standardLevel(rec.Level)
 	var err error
 	if r := h.t.run.Load(); r != nil {
-		err = r.emit(ctx, level, rec.Time, rec.Message, buf, h, nil, true)
+		_, err = r.emitLine(ctx, level, rec.Time, rec.Message, line[:0], attrs, h, nil, true)
 	} else {
 		err = h.t.lifecycleErr()
 		tm := rec.Time
 		if tm.IsZero() {
 			tm = time.Now()
 		}
-		line := appendLine(buf, tm, level, rec.Message, h, nil)
-		h.t.fallback(append(line, '\n'), err)
+		b := formatLine(line[:0], attrs, tm, level, rec.Message, h, nil)
+		h.t.fallback(append(b, '\n'), err)
 	}
-	putBuffer(buf)
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/internal/logfmt"
 )
@@ -37,6 +38,39 @@ func putBuffer(b *buffer) {
 	clear(b.attrs)
 	b.attrs = b.attrs[:0]
 	bufPool.Put(b)
+}
+
+// Sizes of the scratch space that Tracker's logging methods and the slog
+// handler keep on the stack for one record. A longer line, or a record with
+// more attributes, grows onto the heap.
+const (
+	stackLine  = 512
+	stackAttrs = 8
+)
+
+// eventScratch is the scratch space of one log event: its attributes and
+// the option list that carries them to AddEvent.
+type eventScratch struct {
+	kvs  []attribute.KeyValue
+	opts [2]trace.EventOption
+}
+
+var eventPool = sync.Pool{New: func() any {
+	return &eventScratch{kvs: make([]attribute.KeyValue, 0, 16)}
+}}
+
+func getEventScratch() *eventScratch { return eventPool.Get().(*eventScratch) }
+
+// putEventScratch returns ev to the pool with kvs, the attribute slice as
+// it grew, emptied.
+func putEventScratch(ev *eventScratch, kvs []attribute.KeyValue) {
+	ev.opts = [2]trace.EventOption{}
+	if cap(kvs) > 256 {
+		return
+	}
+	clear(kvs)
+	ev.kvs = kvs[:0]
+	eventPool.Put(ev)
 }
 
 // levelName returns the name written to the log for one of the four levels.

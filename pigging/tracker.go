@@ -21,6 +21,7 @@ import (
 
 	"github.com/pigging-go/pigging/internal/logfmt"
 	"github.com/pigging-go/pigging/internal/runctx"
+	"github.com/pigging-go/pigging/internal/wallclock"
 )
 
 // ScopeName is the instrumentation scope of the spans pigging makes.
@@ -92,6 +93,8 @@ type run struct {
 	info    LockInfo
 	started time.Time
 	events  atomic.Int64
+	// recording caches whether span records: 0 not asked yet, 1 yes, 2 no.
+	recording atomic.Int32
 
 	failMu  sync.Mutex
 	failure error
@@ -416,16 +419,18 @@ func (t *Tracker) log(level slog.Level, msg string, args []any) error {
 	if level < t.cfg.minLevel.Level() {
 		return nil
 	}
-	buf := getBuffer()
-	buf.attrs = appendArgs(buf.attrs, args)
+	// The scratch space of the record lives on the stack: logging allocates
+	// nothing unless the record outgrows it.
+	var line [stackLine]byte
+	var arr [stackAttrs]slog.Attr
+	attrs := appendArgs(arr[:0], args)
 	var err error
 	if r := t.run.Load(); r != nil {
-		err = r.emit(context.Background(), level, time.Now(), msg, buf, nil, nil, true)
+		_, err = r.emitLine(context.Background(), level, wallclock.Now(), msg, line[:0], attrs, nil, nil, true)
 	} else {
 		err = t.lifecycleErr()
-		t.fallback(append(appendLine(buf, time.Now(), level, msg, nil, nil), '\n'), err)
+		t.fallback(append(formatLine(line[:0], attrs, wallclock.Now(), level, msg, nil, nil), '\n'), err)
 	}
-	putBuffer(buf)
 	return err
 }
 
@@ -450,33 +455,46 @@ func (t *Tracker) fallback(line []byte, err error) {
 
 // appendLine formats a whole record, without its newline, into buf.line.
 func appendLine(buf *buffer, tm time.Time, level slog.Level, msg string, h *handler, stage *runctx.Stage) []byte {
-	b := appendHead(buf.line[:0], tm, level, msg)
+	buf.line = formatLine(buf.line[:0], buf.attrs, tm, level, msg, h, stage)
+	return buf.line
+}
+
+// formatLine appends a whole record with attrs, without its newline, to b.
+func formatLine(b []byte, attrs []slog.Attr, tm time.Time, level slog.Level, msg string, h *handler, stage *runctx.Stage) []byte {
+	b = appendHead(b, tm, level, msg)
 	group := ""
 	if h != nil {
 		b = append(b, h.text...)
 		group = h.group
 	}
-	for _, a := range buf.attrs {
+	for _, a := range attrs {
 		b = appendAttrText(b, group, a)
 	}
 	if stage != nil {
 		b = append(b, " stage="...)
 		b = logfmt.AppendValue(b, stage.Name)
 	}
-	buf.line = b
 	return b
 }
 
 // emit writes one record to the file with one write(2), and adds it as a
 // log event while the event budget lasts.
 func (r *run) emit(ctx context.Context, level slog.Level, tm time.Time, msg string, buf *buffer, h *handler, stack []byte, event bool) error {
-	stage := runctx.StageFrom(ctx)
-	b := appendLine(buf, tm, level, msg, h, stage)
+	var err error
+	buf.line, err = r.emitLine(ctx, level, tm, msg, buf.line[:0], buf.attrs, h, stack, event)
+	return err
+}
+
+// emitLine is emit with its scratch space as slices: the record is
+// formatted into line, from its start, and its attributes are attrs. It
+// returns line as it grew. Taking slices rather than a *buffer lets callers
+// keep the scratch space on their stack.
+func (r *run) emitLine(ctx context.Context, level slog.Level, tm time.Time, msg string, line []byte, attrs []slog.Attr, h *handler, stack []byte, event bool) ([]byte, error) {
+	b := formatLine(line[:0], attrs, tm, level, msg, h, runctx.StageFrom(ctx))
 	if len(stack) > 0 {
 		b = logfmt.AppendStack(b, string(stack))
 	}
 	b = append(b, '\n')
-	buf.line = b
 	_, err := r.file.Write(b)
 	if err == nil && level >= slog.LevelError {
 		err = r.file.Sync()
@@ -488,9 +506,9 @@ func (r *run) emit(ctx context.Context, level slog.Level, tm time.Time, msg stri
 		r.t.fallback(b, err)
 	}
 	if event {
-		r.logEvent(ctx, level, msg, buf.attrs, h)
+		r.logEvent(ctx, level, tm, msg, attrs, h)
 	}
-	return err
+	return b, err
 }
 
 // write formats and emits a record from attrs; for pigging's own records.
@@ -502,32 +520,58 @@ func (r *run) write(ctx context.Context, level slog.Level, tm time.Time, msg str
 	return err
 }
 
-func (r *run) logEvent(ctx context.Context, level slog.Level, msg string, attrs []slog.Attr, h *handler) {
+// spanRecording reports whether the run span records. It asks the span once:
+// the SDK's IsRecording takes the span's lock, which every record past the
+// event budget would otherwise pay. The span stops recording only when Stop
+// ends it, and events added after that are dropped by the span itself.
+func (r *run) spanRecording() bool {
+	switch r.recording.Load() {
+	case 1:
+		return true
+	case 2:
+		return false
+	}
+	rec := r.span.IsRecording()
+	if rec {
+		r.recording.Store(1)
+	} else {
+		r.recording.Store(2)
+	}
+	return rec
+}
+
+func (r *run) logEvent(ctx context.Context, level slog.Level, tm time.Time, msg string, attrs []slog.Attr, h *handler) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
-		span = r.span
-		if !span.IsRecording() {
+		if !r.spanRecording() {
 			return
 		}
+		span = r.span
 	}
 	if r.events.Add(1) > int64(r.t.cfg.eventBudget) {
 		return
 	}
-	n := 2 + len(attrs)
+	ev := getEventScratch()
+	kvs := append(ev.kvs, keyLogSeverity.String(levelName(level)), keyLogMessage.String(msg))
 	group := ""
 	if h != nil {
-		n += len(h.kvs)
-		group = h.group
-	}
-	kvs := make([]attribute.KeyValue, 0, n)
-	kvs = append(kvs, keyLogSeverity.String(levelName(level)), keyLogMessage.String(msg))
-	if h != nil {
 		kvs = append(kvs, h.kvs...)
+		group = h.group
 	}
 	for _, a := range attrs {
 		kvs = appendAttrKVs(kvs, group, a)
 	}
-	span.AddEvent("log", trace.WithAttributes(kvs...))
+	// Every Span reads its options through trace.NewEventConfig, which
+	// copies the attributes: the slice and the option list are free again
+	// when AddEvent returns. The event takes the record's time, which
+	// spares the span a clock read.
+	opts := ev.opts[:1]
+	opts[0] = trace.WithAttributes(kvs...)
+	if !tm.IsZero() {
+		opts = append(opts, trace.WithTimestamp(tm))
+	}
+	span.AddEvent("log", opts...)
+	putEventScratch(ev, kvs)
 }
 
 // LogException logs err at ERROR (with its stack when it is a
@@ -744,7 +788,7 @@ func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs 
 	buf := getBuffer()
 	buf.attrs = append(buf.attrs, attrs...)
 	if r != nil {
-		r.emit(ctx, level, time.Now(), msg, buf, nil, nil, true)
+		r.emit(ctx, level, wallclock.Now(), msg, buf, nil, nil, true)
 	} else {
 		h.t.fallback(append(appendLine(buf, time.Now(), level, msg, nil, runctx.StageFrom(ctx)), '\n'), h.t.lifecycleErr())
 	}
