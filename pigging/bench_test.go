@@ -39,7 +39,7 @@ const (
 	benchLine = "2026-11-27 20:17:06.123 | INFO: copied batch rows=3\n"
 	// benchEventRun is how many records a run of the with-events benchmark
 	// adds as span events before the next run starts.
-	benchEventRun = 10_000
+	benchEventRun = 100
 )
 
 // benchDrop is a span processor that drops every span: the spans are

@@ -422,10 +422,23 @@ func (t *Tracker) log(level slog.Level, msg string, args []any) error {
 	// The scratch space of the record lives on the stack: logging allocates
 	// nothing unless the record outgrows it.
 	var line [stackLine]byte
+	r := t.run.Load()
+	if r != nil && r.budgetSpent() {
+		// The record only goes to the file: its arguments are formatted
+		// straight into the line, and it is counted as a dropped event as
+		// logEvent would count it.
+		b := appendHead(line[:0], wallclock.Now(), level, msg)
+		b = appendArgsText(b, args)
+		err := r.writeLine(append(b, '\n'), level)
+		if r.spanRecording() {
+			r.events.Add(1)
+		}
+		return err
+	}
 	var arr [stackAttrs]slog.Attr
 	attrs := appendArgs(arr[:0], args)
 	var err error
-	if r := t.run.Load(); r != nil {
+	if r != nil {
 		_, err = r.emitLine(context.Background(), level, wallclock.Now(), msg, line[:0], attrs, nil, nil, true)
 	} else {
 		err = t.lifecycleErr()
@@ -495,6 +508,17 @@ func (r *run) emitLine(ctx context.Context, level slog.Level, tm time.Time, msg 
 		b = logfmt.AppendStack(b, string(stack))
 	}
 	b = append(b, '\n')
+	err := r.writeLine(b, level)
+	if event {
+		r.logEvent(ctx, level, tm, msg, attrs, h)
+	}
+	return b, err
+}
+
+// writeLine writes the whole record b, newline included, with one write(2),
+// and syncs the file after an ERROR record. A record that cannot be written
+// goes to stderr.
+func (r *run) writeLine(b []byte, level slog.Level) error {
 	_, err := r.file.Write(b)
 	if err == nil && level >= slog.LevelError {
 		err = r.file.Sync()
@@ -505,10 +529,13 @@ func (r *run) emitLine(ctx context.Context, level slog.Level, tm time.Time, msg 
 		}
 		r.t.fallback(b, err)
 	}
-	if event {
-		r.logEvent(ctx, level, tm, msg, attrs, h)
-	}
-	return b, err
+	return err
+}
+
+// budgetSpent reports whether the run's log events have used up the event
+// budget: logEvent adds no more events, it only counts them.
+func (r *run) budgetSpent() bool {
+	return r.events.Load() >= int64(r.t.cfg.eventBudget)
 }
 
 // write formats and emits a record from attrs; for pigging's own records.
