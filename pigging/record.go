@@ -52,7 +52,7 @@ const (
 // the option list that carries them to AddEvent.
 type eventScratch struct {
 	kvs  []attribute.KeyValue
-	opts [2]trace.EventOption
+	opts [1]trace.EventOption
 }
 
 var eventPool = sync.Pool{New: func() any {
@@ -64,7 +64,7 @@ func getEventScratch() *eventScratch { return eventPool.Get().(*eventScratch) }
 // putEventScratch returns ev to the pool with kvs, the attribute slice as
 // it grew, emptied.
 func putEventScratch(ev *eventScratch, kvs []attribute.KeyValue) {
-	ev.opts = [2]trace.EventOption{}
+	ev.opts[0] = nil
 	if cap(kvs) > 256 {
 		return
 	}

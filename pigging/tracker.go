@@ -510,7 +510,7 @@ func (r *run) emitLine(ctx context.Context, level slog.Level, tm time.Time, msg 
 	b = append(b, '\n')
 	err := r.writeLine(b, level)
 	if event {
-		r.logEvent(ctx, level, tm, msg, attrs, h)
+		r.logEvent(ctx, level, msg, attrs, h)
 	}
 	return b, err
 }
@@ -567,7 +567,7 @@ func (r *run) spanRecording() bool {
 	return rec
 }
 
-func (r *run) logEvent(ctx context.Context, level slog.Level, tm time.Time, msg string, attrs []slog.Attr, h *handler) {
+func (r *run) logEvent(ctx context.Context, level slog.Level, msg string, attrs []slog.Attr, h *handler) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		if !r.spanRecording() {
@@ -590,14 +590,9 @@ func (r *run) logEvent(ctx context.Context, level slog.Level, tm time.Time, msg 
 	}
 	// Every Span reads its options through trace.NewEventConfig, which
 	// copies the attributes: the slice and the option list are free again
-	// when AddEvent returns. The event takes the record's time, which
-	// spares the span a clock read.
-	opts := ev.opts[:1]
-	opts[0] = trace.WithAttributes(kvs...)
-	if !tm.IsZero() {
-		opts = append(opts, trace.WithTimestamp(tm))
-	}
-	span.AddEvent("log", opts...)
+	// when AddEvent returns.
+	ev.opts[0] = trace.WithAttributes(kvs...)
+	span.AddEvent("log", ev.opts[:]...)
 	putEventScratch(ev, kvs)
 }
 

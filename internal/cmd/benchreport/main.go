@@ -302,6 +302,7 @@ const (
 	bSDKSpan     = "./pigging:BenchmarkSpan/sdk-bare"
 	bSDKSpanInfo = "./pigging:BenchmarkSpan/sdk-info"
 	bNoopSpan    = "./pigging:BenchmarkSpan/noop-bare"
+	bAddEvent    = "./pigging:BenchmarkSpan/sdk-add-event"
 	bFsync       = "./pigging:BenchmarkStartStop/fsync"
 	bStartStop   = "./pigging:BenchmarkStartStop/start-stop"
 	bMemDefault  = "./pigging:BenchmarkMemory/default-limit"
@@ -416,6 +417,7 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 	refRatio("`Logger().Info`", bLogger, bFloor)
 	refRatio("bare SDK span `Start`/`End`", bSDKSpan, bFloor)
 	refRatio("SDK span around one `Tracker.Info`", bSDKSpanInfo, bFloor)
+	refRatio("bare SDK `AddEvent` with a record's 3 attributes (part of the with-events figure)", bAddEvent, bFloor)
 	if floor, ok := ns(bFloor); ok {
 		if py != nil {
 			pl, pw := medianOf(py.TrackerLogNS), medianOf(py.OSWriteNS)
