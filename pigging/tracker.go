@@ -568,6 +568,14 @@ func (r *run) spanRecording() bool {
 }
 
 func (r *run) logEvent(ctx context.Context, level slog.Level, msg string, attrs []slog.Attr, h *handler) {
+	if r.budgetSpent() {
+		// Only counted, when a span records, as below; the run span is
+		// asked first, as it needs no lock.
+		if r.spanRecording() || trace.SpanFromContext(ctx).IsRecording() {
+			r.events.Add(1)
+		}
+		return
+	}
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		if !r.spanRecording() {
@@ -807,14 +815,12 @@ func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs 
 		return
 	}
 	r := h.t.run.Load()
-	buf := getBuffer()
-	buf.attrs = append(buf.attrs, attrs...)
+	var line [stackLine]byte // as in Tracker.log
 	if r != nil {
-		r.emit(ctx, level, wallclock.Now(), msg, buf, nil, nil, true)
+		r.emitLine(ctx, level, wallclock.Now(), msg, line[:0], attrs, nil, nil, true)
 	} else {
-		h.t.fallback(append(appendLine(buf, time.Now(), level, msg, nil, runctx.StageFrom(ctx)), '\n'), h.t.lifecycleErr())
+		h.t.fallback(append(formatLine(line[:0], attrs, time.Now(), level, msg, nil, runctx.StageFrom(ctx)), '\n'), h.t.lifecycleErr())
 	}
-	putBuffer(buf)
 }
 
 func (h hook) LogError(ctx context.Context, msg string, err error, attrs ...slog.Attr) {
