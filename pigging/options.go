@@ -142,10 +142,15 @@ func WithMinLevel(l slog.Leveler) Option {
 	return optionFunc(func(c *config) { c.minLevel = l })
 }
 
-// WithEventBudget sets how many log events a run adds to its spans; past
-// it, log records still go to the file but are only counted on the span
-// (pigging.events.dropped). The start, stop and exception events always fit.
+// WithEventBudget sets how many log events a run adds to its spans (the
+// run span and the stage spans together); past it, log records still go to
+// the file but are only counted on the run span (pigging.events.dropped).
 // The default is DefaultEventBudget (100); 0 adds no log events.
+//
+// Whatever the budget, the run span itself takes at most 110 log events, so
+// that it stays under the SDK's default limit of 128 events with room for
+// start, stop and at least 16 exception events (exceptions past that room
+// are counted in pigging.exceptions.dropped; the log file has them all).
 func WithEventBudget(n int) Option {
 	return optionFunc(func(c *config) { c.eventBudget = n })
 }

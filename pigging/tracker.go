@@ -41,6 +41,7 @@ const (
 	keyDurationMS    = attribute.Key("pigging.duration_ms")
 	keyStatus        = attribute.Key("pigging.status")
 	keyEventsDropped = attribute.Key("pigging.events.dropped")
+	keyExcDropped    = attribute.Key("pigging.exceptions.dropped")
 	keyLinkReason    = attribute.Key("pigging.link.reason")
 	keyPrevStatus    = attribute.Key("pigging.previous.status")
 	keyErrorType     = attribute.Key("error.type")
@@ -93,6 +94,15 @@ type run struct {
 	info    LockInfo
 	started time.Time
 	events  atomic.Int64
+	// runSlots counts the log and exception events on the run span, and
+	// runLogs the log events among them; capped so that the span stays
+	// under the SDK's default event limit (see runSpanSlots).
+	runSlots atomic.Int64
+	runLogs  atomic.Int64
+	// capped counts the log events left out by the run span's cap rather
+	// than by the budget; excDropped the exception events left out.
+	capped     atomic.Int64
+	excDropped atomic.Int64
 	// recording caches whether span records: 0 not asked yet, 1 yes, 2 no.
 	recording atomic.Int32
 
@@ -116,6 +126,9 @@ func New(logPath, lockPath string, opts ...Option) (*Tracker, error) {
 	}
 	if logPath != "" && lockPath != "" && sameFilePath(logPath, lockPath) {
 		errs = append(errs, &PathError{Op: "lock", Path: lockPath, Err: errors.New("is the same file as the log path; give the lock its own file")})
+	}
+	if logPath != "" && lockPath != "" && sameFilePath(logPath+".prev", lockPath) {
+		errs = append(errs, &PathError{Op: "lock", Path: lockPath, Err: errors.New("is where TakeOver keeps the previous run's log; give the lock a file of its own")})
 	}
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -586,6 +599,10 @@ func (r *run) logEvent(ctx context.Context, level slog.Level, msg string, attrs 
 	if r.events.Add(1) > int64(r.t.cfg.eventBudget) {
 		return
 	}
+	if span == r.span && !r.takeRunSlot(true) {
+		r.capped.Add(1)
+		return
+	}
 	ev := getEventScratch()
 	kvs := append(ev.kvs, keyLogSeverity.String(levelName(level)), keyLogMessage.String(msg))
 	group := ""
@@ -642,7 +659,31 @@ func (r *run) fail(ctx context.Context, err error, span trace.Span) {
 func (r *run) recordError(ctx context.Context, msg string, err error, span trace.Span) {
 	stack := panicStack(err)
 	r.write(ctx, slog.LevelError, time.Now(), msg, nil, nil, stack, false)
+	if span == r.span && !r.takeRunSlot(false) {
+		r.excDropped.Add(1)
+		return
+	}
 	addException(span, err)
+}
+
+// The run span holds its start and stop events, log events and exception
+// events. The SDK's default limit is 128 events a span, past which it drops
+// the oldest (start first) and copies the whole list on every add. So the
+// run span takes at most runSpanSlots log and exception events, of which at
+// most runSpanLogs log events: whatever the budget, at least
+// runSpanSlots-runSpanLogs exceptions always fit beside start and stop.
+const (
+	runSpanSlots = 128 - 2
+	runSpanLogs  = runSpanSlots - 16
+)
+
+// takeRunSlot reserves room for one more event on the run span, a log
+// event or an exception. It reports false when there is none.
+func (r *run) takeRunSlot(log bool) bool {
+	if log && r.runLogs.Add(1) > runSpanLogs {
+		return false
+	}
+	return r.runSlots.Add(1) <= runSpanSlots
 }
 
 func panicStack(err error) []byte {
@@ -769,8 +810,11 @@ func (t *Tracker) Stop() error {
 
 	stopAttrs := []attribute.KeyValue{keyDurationMS.Int64(dur.Milliseconds()), keyStatus.String(outcome)}
 	r.span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(stopAttrs...))
-	if dropped := r.events.Load() - int64(t.cfg.eventBudget); dropped > 0 {
+	if dropped := max(r.events.Load()-int64(t.cfg.eventBudget), 0) + r.capped.Load(); dropped > 0 {
 		r.span.SetAttributes(keyEventsDropped.Int64(dropped))
+	}
+	if n := r.excDropped.Load(); n > 0 {
+		r.span.SetAttributes(keyExcDropped.Int64(n))
 	}
 	if outcome == outcomeFailed {
 		r.span.SetAttributes(keyErrorType.String(errorType(failure)))
