@@ -89,6 +89,7 @@ type run struct {
 	t       *Tracker
 	file    *os.File
 	span    trace.Span
+	spanID  trace.SpanID
 	lock    *lockFile
 	ctx     context.Context
 	info    LockInfo
@@ -226,6 +227,7 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	r := &run{
 		t:       t,
 		span:    span,
+		spanID:  span.SpanContext().SpanID(),
 		lock:    res.lock,
 		ctx:     ctx,
 		started: now,
@@ -599,7 +601,7 @@ func (r *run) logEvent(ctx context.Context, level slog.Level, msg string, attrs 
 	if r.events.Add(1) > int64(r.t.cfg.eventBudget) {
 		return
 	}
-	if span == r.span && !r.takeRunSlot(true) {
+	if span.SpanContext().SpanID() == r.spanID && !r.takeRunSlot(true) {
 		r.capped.Add(1)
 		return
 	}
@@ -639,31 +641,31 @@ func (t *Tracker) LogException(err error) error {
 		putBuffer(buf)
 		return fmt.Errorf("%w (%w)", err, lerr)
 	}
-	r.fail(context.Background(), err, r.span)
+	r.fail(context.Background(), err)
 	return err
 }
 
 // fail records err as the run's failure: an ERROR line, an exception event
-// on span, and the first failure kept for Stop.
-func (r *run) fail(ctx context.Context, err error, span trace.Span) {
+// on the run span, and the first failure kept for Stop.
+func (r *run) fail(ctx context.Context, err error) {
 	r.failMu.Lock()
 	if r.failure == nil {
 		r.failure = err
 	}
 	r.failMu.Unlock()
-	r.recordError(ctx, err.Error(), err, span)
+	r.recordError(ctx, err.Error(), err)
 }
 
 // recordError writes an ERROR line for err (with the stack of a panic) and
-// adds an exception event to span.
-func (r *run) recordError(ctx context.Context, msg string, err error, span trace.Span) {
+// adds an exception event to the run span while it has room.
+func (r *run) recordError(ctx context.Context, msg string, err error) {
 	stack := panicStack(err)
 	r.write(ctx, slog.LevelError, time.Now(), msg, nil, nil, stack, false)
-	if span == r.span && !r.takeRunSlot(false) {
+	if !r.takeRunSlot(false) {
 		r.excDropped.Add(1)
 		return
 	}
-	addException(span, err)
+	addException(r.span, err)
 }
 
 // The run span holds its start and stop events, log events and exception
@@ -747,7 +749,7 @@ func (t *Tracker) Stop() error {
 	if v := recover(); v != nil {
 		defer panic(v)
 		if r := t.run.Load(); r != nil {
-			r.fail(context.Background(), &PanicError{Value: v, Stack: debug.Stack()}, r.span)
+			r.fail(context.Background(), &PanicError{Value: v, Stack: debug.Stack()})
 		}
 	}
 	t.mu.Lock()
