@@ -603,7 +603,7 @@ func unitAttr(attrs []attribute.KeyValue, key string) (attribute.Value, bool) {
 }
 
 // unitWantAttr checks that attrs holds key with the value want (compared as
-// its Emit text, so that ints and strings are both easy to write).
+// its String text, so that ints and strings are both easy to write).
 func unitWantAttr(t testing.TB, what string, attrs []attribute.KeyValue, key string, want any) {
 	t.Helper()
 	v, ok := unitAttr(attrs, key)
@@ -611,7 +611,7 @@ func unitWantAttr(t testing.TB, what string, attrs []attribute.KeyValue, key str
 		t.Errorf("%s: no attribute %q in %v", what, key, attrs)
 		return
 	}
-	if got := v.Emit(); got != fmt.Sprint(want) {
+	if got := v.String(); got != fmt.Sprint(want) {
 		t.Errorf("%s: %s = %q, want %q", what, key, got, fmt.Sprint(want))
 	}
 }

@@ -9,7 +9,6 @@ package reliability_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -197,55 +196,6 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	return w.w.Write(p)
 }
 
-// pollUntil calls cond every millisecond until it returns true, failing the
-// test after d.
-func pollUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// childWaitFile is pollUntil for children: it waits for path to exist and
-// reports whether it did before d.
-func childWaitFile(path string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if _, err := os.Lstat(path); err == nil {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// childTouch creates an empty file at path, for a child to signal the parent.
-func childTouch(path string) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		childDie("touch %s: %v", path, err)
-	}
-	f.Close()
-}
-
-// childAppend appends line to path with one O_APPEND write.
-func childAppend(path, line string) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		childDie("append %s: %v", path, err)
-	}
-	if _, err := f.WriteString(line); err != nil {
-		childDie("append %s: %v", path, err)
-	}
-	f.Close()
-}
-
 // childDie reports a child's own failure (not the outcome under test) and
 // exits with 99.
 func childDie(format string, args ...any) {
@@ -262,25 +212,6 @@ func childEnvInt(name string, def int) int {
 	n, err := strconv.Atoi(s)
 	if err != nil {
 		childDie("%s=%q: %v", name, s, err)
-	}
-	return n
-}
-
-// jsonUnmarshalStrict decodes data into v, refusing fields v does not have.
-func jsonUnmarshalStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
-// countFiles counts the names in dir that start with prefix.
-func countFiles(dir, prefix string) int {
-	ents, _ := os.ReadDir(dir)
-	n := 0
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), prefix) {
-			n++
-		}
 	}
 	return n
 }
