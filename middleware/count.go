@@ -119,6 +119,15 @@ func (c counter[T]) wrap(v T) (T, *atomic.Int64) {
 	if c.kind != countSeq {
 		return v, nil
 	}
+	return c.wrapSeq(v)
+}
+
+// wrapSeq is wrap for a sequence. It is a function of its own so that v,
+// which the counting sequence keeps, goes to the heap only here, not on
+// every call of wrap.
+//
+//go:noinline
+func (c counter[T]) wrapSeq(v T) (T, *atomic.Int64) {
 	seq := reflect.ValueOf(&v).Elem()
 	if seq.IsNil() {
 		return v, nil
