@@ -268,6 +268,7 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		return fail(pathError("log", t.logPath, err))
 	}
 	r.file = f
+	runctx.Started()
 	t.run.Store(r)
 	t.state.Store(stateStarted)
 
@@ -592,21 +593,22 @@ func (r *run) logEvent(ctx context.Context, level slog.Level, msg string, attrs 
 		return
 	}
 	span := trace.SpanFromContext(ctx)
+	onRun := false
 	if !span.IsRecording() {
 		if !r.spanRecording() {
 			return
 		}
-		span = r.span
+		span, onRun = r.span, true
 	}
 	if r.events.Add(1) > int64(r.t.cfg.eventBudget) {
 		return
 	}
-	if span.SpanContext().SpanID() == r.spanID && !r.takeRunSlot(true) {
+	if (onRun || span.SpanContext().SpanID() == r.spanID) && !r.takeRunSlot(true) {
 		r.capped.Add(1)
 		return
 	}
 	ev := getEventScratch()
-	kvs := append(ev.kvs, keyLogSeverity.String(levelName(level)), keyLogMessage.String(msg))
+	kvs := append(ev.arr[:0], keyLogSeverity.String(levelName(level)), keyLogMessage.String(msg))
 	group := ""
 	if h != nil {
 		kvs = append(kvs, h.kvs...)
@@ -618,7 +620,7 @@ func (r *run) logEvent(ctx context.Context, level slog.Level, msg string, attrs 
 	// Every Span reads its options through trace.NewEventConfig, which
 	// copies the attributes: the slice and the option list are free again
 	// when AddEvent returns.
-	ev.opts[0] = trace.WithAttributes(kvs...)
+	ev.opts[0] = ev.attrsOption(kvs)
 	span.AddEvent("log", ev.opts[:]...)
 	putEventScratch(ev, kvs)
 }
@@ -785,6 +787,7 @@ func (t *Tracker) Stop() error {
 
 	t.state.Store(stateStopped)
 	t.run.Store(nil)
+	runctx.Stopped()
 	var errs []error
 	if err := r.file.Sync(); err != nil {
 		errs = append(errs, pathError("log", t.logPath, err))
