@@ -8,8 +8,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -29,9 +27,7 @@ func (c *call) do(f func(context.Context) error) error {
 			}
 		}
 		c.attempts = n
-		actx, aspan := c.tracer.Start(c.ctx, s.attempt[n-1],
-			trace.WithSpanKind(trace.SpanKindInternal),
-			trace.WithAttributes(keyAttempt.Int(n)))
+		actx, aspan := c.tracer.Start(c.ctx, s.attempt[n-1], s.attemptOpts[n-1]...)
 		err := c.try(actx, f)
 		if err == nil {
 			aspan.End()

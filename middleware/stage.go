@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -78,7 +80,8 @@ func Extract[T any](name string, fn func(ctx context.Context) (T, error), opts .
 	out := counterFor[T]()
 	return func(ctx context.Context) (T, error) {
 		var res T
-		c := s.begin(ctx)
+		var c call
+		s.begin(ctx, &c)
 		if s.err != nil {
 			return res, c.end(s.err)
 		}
@@ -87,7 +90,7 @@ func Extract[T any](name string, fn func(ctx context.Context) (T, error), opts .
 			res, err = fn(ctx)
 			return err
 		})
-		if err == nil {
+		if err == nil && c.observed {
 			c.out, c.hasOut = out.count(res)
 		}
 		return res, c.end(err)
@@ -103,12 +106,16 @@ func Transform[In, Out any](name string, fn func(ctx context.Context, in In) (Ou
 	outc := counterFor[Out]()
 	return func(ctx context.Context, in In) (Out, error) {
 		var res Out
-		c := s.begin(ctx)
+		var c call
+		s.begin(ctx, &c)
 		if s.err != nil {
 			return res, c.end(s.err)
 		}
-		c.in, c.hasIn = inc.count(in)
-		in, pulled := inc.wrap(in)
+		var pulled *atomic.Int64
+		if c.observed {
+			c.in, c.hasIn = inc.count(in)
+			in, pulled = inc.wrap(in)
+		}
 		err := c.do(func(ctx context.Context) error {
 			var err error
 			res, err = fn(ctx, in)
@@ -117,7 +124,7 @@ func Transform[In, Out any](name string, fn func(ctx context.Context, in In) (Ou
 		if pulled != nil {
 			c.in, c.hasIn = pulled.Load(), true
 		}
-		if err == nil {
+		if err == nil && c.observed {
 			c.out, c.hasOut = outc.count(res)
 		}
 		return res, c.end(err)
@@ -130,12 +137,16 @@ func Load[T any](name string, fn func(ctx context.Context, in T) error, opts ...
 	s := newStage(kindLoad, name, fn == nil, opts)
 	inc := counterFor[T]()
 	return func(ctx context.Context, in T) error {
-		c := s.begin(ctx)
+		var c call
+		s.begin(ctx, &c)
 		if s.err != nil {
 			return c.end(s.err)
 		}
-		c.in, c.hasIn = inc.count(in)
-		in, pulled := inc.wrap(in)
+		var pulled *atomic.Int64
+		if c.observed {
+			c.in, c.hasIn = inc.count(in)
+			in, pulled = inc.wrap(in)
+		}
 		err := c.do(func(ctx context.Context) error { return fn(ctx, in) })
 		if pulled != nil {
 			c.in, c.hasIn = pulled.Load(), true
@@ -149,7 +160,8 @@ func Load[T any](name string, fn func(ctx context.Context, in T) error, opts ...
 func Stage(name string, fn func(ctx context.Context) error, opts ...Option) func(ctx context.Context) error {
 	s := newStage(kindStage, name, fn == nil, opts)
 	return func(ctx context.Context) error {
-		c := s.begin(ctx)
+		var c call
+		s.begin(ctx, &c)
 		if s.err != nil {
 			return c.end(s.err)
 		}
@@ -170,12 +182,18 @@ type stage struct {
 	rstage    *runctx.Stage
 	startOpts []trace.SpanStartOption
 
+	// attemptOpts[n-1] are the start options of the span of attempt n.
+	attemptOpts [][]trace.SpanStartOption
+
 	tracer atomic.Pointer[tracerEntry] // the last provider's tracer
 }
 
 type tracerEntry struct {
-	tp trace.TracerProvider
-	tr trace.Tracer
+	tp  trace.TracerProvider
+	typ reflect.Type // tp's dynamic type
+	cmp bool         // whether typ is comparable
+	ptr bool         // whether typ is a pointer: == cannot panic
+	tr  trace.Tracer
 }
 
 func newStage(kind, name string, nilFn bool, opts []Option) *stage {
@@ -212,8 +230,13 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 	}
 	if cfg.attempts > 1 {
 		s.attempt = make([]string, cfg.attempts)
+		s.attemptOpts = make([][]trace.SpanStartOption, cfg.attempts)
 		for i := range s.attempt {
-			s.attempt[i] = fmt.Sprintf("attempt %d", i+1)
+			s.attempt[i] = "attempt " + strconv.Itoa(i+1)
+			s.attemptOpts[i] = []trace.SpanStartOption{
+				trace.WithSpanKind(trace.SpanKindInternal),
+				trace.WithAttributes(keyAttempt.Int(i + 1)),
+			}
 		}
 	}
 	return s
@@ -222,22 +245,22 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 // tracerFor returns the stage's tracer from tp, building it only when tp
 // differs from the provider of the previous call.
 func (s *stage) tracerFor(tp trace.TracerProvider) trace.Tracer {
-	if e := s.tracer.Load(); e != nil && sameProvider(e.tp, tp) {
-		return e.tr
+	if e := s.tracer.Load(); e != nil && e.cmp && reflect.TypeOf(tp) == e.typ {
+		if e.ptr && e.tp == tp || !e.ptr && sameProvider(e.tp, tp) {
+			return e.tr
+		}
 	}
 	tr := tp.Tracer(ScopeName, trace.WithInstrumentationVersion(pigging.Version))
-	s.tracer.Store(&tracerEntry{tp: tp, tr: tr})
+	typ := reflect.TypeOf(tp)
+	s.tracer.Store(&tracerEntry{tp: tp, typ: typ, cmp: typ.Comparable(), ptr: typ.Kind() == reflect.Pointer, tr: tr})
 	return tr
 }
 
-// sameProvider reports whether a and b are the same provider. Providers
-// are nearly always pointers; a provider of a type that cannot be compared
-// is never the same.
+// sameProvider reports whether a and b, of one comparable type, are the
+// same provider. Providers are nearly always pointers; a struct one may
+// still hold a value that cannot be compared, which makes it never the
+// same.
 func sameProvider(a, b trace.TracerProvider) (same bool) {
-	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
-	if ta != tb || !ta.Comparable() {
-		return false
-	}
 	defer func() {
 		if recover() != nil {
 			same = false
@@ -253,20 +276,28 @@ type call struct {
 	ctx      context.Context
 	span     trace.Span
 	tracer   trace.Tracer
-	start    time.Time
+	start    time.Time // set only with a Tracker: see timeStart
 	attempts int
 	timedOut bool
+
+	// recording is span.IsRecording() at the start. observed is recording
+	// or a Tracker in ctx: only then is there anything to count, time,
+	// set or log. A call that is not observed only starts and ends its
+	// span around the function.
+	recording, observed bool
 
 	in, out       int64
 	hasIn, hasOut bool
 }
 
-// begin starts the stage span and the stage ctx.
-func (s *stage) begin(ctx context.Context) call {
+// begin starts the stage span and the stage ctx in c, a zero call. It
+// fills c in place: a call is too big to be returned cheaply.
+func (s *stage) begin(ctx context.Context, c *call) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	c := call{s: s, tracker: runctx.FromContext(ctx)}
+	c.s = s
+	c.tracker = runctx.FromContext(ctx)
 	var tp trace.TracerProvider
 	switch {
 	case c.tracker != nil:
@@ -277,26 +308,69 @@ func (s *stage) begin(ctx context.Context) call {
 		tp = otel.GetTracerProvider()
 	}
 	c.tracer = s.tracerFor(tp)
-	c.start = time.Now()
 	ctx, c.span = c.tracer.Start(ctx, s.spanName, s.startOpts...)
-	if s.rstage != nil {
+	c.recording = c.span.IsRecording()
+	c.observed = c.recording || c.tracker != nil
+	if c.tracker != nil {
+		c.timeStart()
+	}
+	// The stage in ctx is read only by a live run, through its Logger: a
+	// call that is not observed leaves it out when no run is live.
+	if s.rstage != nil && (c.observed || runctx.Live()) {
 		ctx = runctx.WithStage(ctx, s.rstage)
 	}
 	c.ctx = ctx
-	return c
 }
+
+// startTimer is a span that tells when it started, as the SDK's do.
+type startTimer interface{ StartTime() time.Time }
+
+// timeStart sets c.start, from which the log line's duration is counted:
+// the start time the span took when it has one (it read the clock
+// already), else now.
+func (c *call) timeStart() {
+	if st, ok := c.span.(startTimer); ok && c.recording {
+		if t := st.StartTime(); !t.IsZero() {
+			c.start = t
+			return
+		}
+	}
+	c.start = time.Now()
+}
+
+// endScratch is the scratch space of end: the attributes it sets on the
+// span and those of its log line. Both go through interface methods, so
+// arrays on the stack would escape to the heap on every call; a pool
+// keeps them off it.
+type endScratch struct {
+	kvs   [4]attribute.KeyValue
+	attrs [4]slog.Attr
+}
+
+var endScratchPool = sync.Pool{New: func() any { return new(endScratch) }}
 
 // end records the outcome of the call on its span and in the log, ends the
 // span and returns err unchanged.
 func (c *call) end(err error) error {
-	d := time.Since(c.start)
-	span := c.span
-	recording := span.IsRecording()
-	if recording {
+	if c.observed {
+		c.finish(err)
+	}
+	c.span.End()
+	return err
+}
+
+// finish is end for an observed call: it sets the outcome on a recording
+// span and logs it to the Tracker.
+func (c *call) finish(err error) {
+	var d time.Duration
+	if c.tracker != nil {
+		d = time.Since(c.start)
+	}
+	sc := endScratchPool.Get().(*endScratch)
+	if span := c.span; c.recording {
 		// One SetAttributes call: each one costs the SDK a pass over the
 		// span's attributes.
-		var buf [4]attribute.KeyValue
-		kvs := buf[:0]
+		kvs := sc.kvs[:0]
 		if c.hasIn {
 			kvs = append(kvs, keyRecordsIn.Int64(c.in))
 		}
@@ -312,23 +386,24 @@ func (c *call) end(err error) error {
 		if len(kvs) > 0 {
 			span.SetAttributes(kvs...)
 		}
-	}
-	if err != nil {
-		if recording {
+		if err != nil {
 			recordError(span, err)
 		}
-		if c.tracker != nil {
-			c.tracker.LogError(c.ctx, c.s.failMsg+err.Error(), err, c.logAttrs(d)...)
-		}
-	} else if c.tracker != nil {
-		c.tracker.LogAttrs(c.ctx, slog.LevelInfo, c.s.doneMsg, c.logAttrs(d)...)
 	}
-	span.End()
-	return err
+	if c.tracker != nil {
+		attrs := c.logAttrs(sc.attrs[:0], d)
+		if err != nil {
+			c.tracker.LogError(c.ctx, c.s.failMsg+err.Error(), err, attrs...)
+		} else {
+			c.tracker.LogAttrs(c.ctx, slog.LevelInfo, c.s.doneMsg, attrs...)
+		}
+	}
+	// sc holds only constant keys and numbers: nothing to clear.
+	endScratchPool.Put(sc)
 }
 
-func (c *call) logAttrs(d time.Duration) []slog.Attr {
-	attrs := make([]slog.Attr, 0, 4)
+// logAttrs appends the attributes of the call's log line to attrs.
+func (c *call) logAttrs(attrs []slog.Attr, d time.Duration) []slog.Attr {
 	attrs = append(attrs, slog.Duration("duration", roundDuration(d)))
 	if c.hasIn {
 		attrs = append(attrs, slog.Int64("records_in", c.in))
