@@ -189,11 +189,11 @@ type stage struct {
 }
 
 type tracerEntry struct {
-	tp  trace.TracerProvider
-	typ reflect.Type // tp's dynamic type
-	cmp bool         // whether typ is comparable
-	ptr bool         // whether typ is a pointer: == cannot panic
-	tr  trace.Tracer
+	tp   trace.TracerProvider
+	typ  reflect.Type // tp's dynamic type
+	cmp  bool         // whether typ is comparable
+	safe bool         // whether == on typ cannot panic (see eqSafe)
+	tr   trace.Tracer
 }
 
 func newStage(kind, name string, nilFn bool, opts []Option) *stage {
@@ -245,15 +245,42 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 // tracerFor returns the stage's tracer from tp, building it only when tp
 // differs from the provider of the previous call.
 func (s *stage) tracerFor(tp trace.TracerProvider) trace.Tracer {
-	if e := s.tracer.Load(); e != nil && e.cmp && reflect.TypeOf(tp) == e.typ {
-		if e.ptr && e.tp == tp || !e.ptr && sameProvider(e.tp, tp) {
+	if e := s.tracer.Load(); e != nil {
+		// == of two interfaces panics only when both hold the same type
+		// and it cannot be compared: with e.tp of a safe type, it cannot.
+		if e.safe {
+			if e.tp == tp {
+				return e.tr
+			}
+		} else if e.cmp && reflect.TypeOf(tp) == e.typ && sameProvider(e.tp, tp) {
 			return e.tr
 		}
 	}
 	tr := tp.Tracer(ScopeName, trace.WithInstrumentationVersion(pigging.Version))
 	typ := reflect.TypeOf(tp)
-	s.tracer.Store(&tracerEntry{tp: tp, typ: typ, cmp: typ.Comparable(), ptr: typ.Kind() == reflect.Pointer, tr: tr})
+	cmp := typ.Comparable()
+	s.tracer.Store(&tracerEntry{tp: tp, typ: typ, cmp: cmp, safe: cmp && eqSafe(typ), tr: tr})
 	return tr
+}
+
+// eqSafe reports whether == on values of t, a comparable type, cannot
+// panic: t holds no interface, whose dynamic value might not be
+// comparable. Pointers (the usual provider) and empty structs (the noop
+// provider) are safe.
+func eqSafe(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Interface:
+		return false
+	case reflect.Array:
+		return eqSafe(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !eqSafe(t.Field(i).Type) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // sameProvider reports whether a and b, of one comparable type, are the
