@@ -48,28 +48,43 @@ const (
 	stackAttrs = 8
 )
 
+// eventKVs is how many attributes a log event holds in its scratch space;
+// an event with more grows them onto the heap.
+const eventKVs = 16
+
 // eventScratch is the scratch space of one log event: its attributes and
 // the option list that carries them to AddEvent.
 type eventScratch struct {
-	kvs  []attribute.KeyValue
-	opts [1]trace.EventOption
+	arr [eventKVs]attribute.KeyValue
+	// withAttrs[n] is trace.WithAttributes(arr[:n]...), made the first time
+	// an event has n attributes: an option boxes its slice, so making one
+	// for every event would allocate for every event.
+	withAttrs [eventKVs + 1]trace.EventOption
+	opts      [1]trace.EventOption
 }
 
-var eventPool = sync.Pool{New: func() any {
-	return &eventScratch{kvs: make([]attribute.KeyValue, 0, 16)}
-}}
+var eventPool = sync.Pool{New: func() any { return new(eventScratch) }}
 
 func getEventScratch() *eventScratch { return eventPool.Get().(*eventScratch) }
 
-// putEventScratch returns ev to the pool with kvs, the attribute slice as
-// it grew, emptied.
-func putEventScratch(ev *eventScratch, kvs []attribute.KeyValue) {
-	ev.opts[0] = nil
-	if cap(kvs) > 256 {
-		return
+// attrsOption returns the option that carries kvs, the attributes as
+// appended to ev.arr[:0]: one made once when they still lie in ev.arr.
+func (ev *eventScratch) attrsOption(kvs []attribute.KeyValue) trace.EventOption {
+	n := len(kvs)
+	if n > eventKVs {
+		return trace.WithAttributes(kvs...)
 	}
-	clear(kvs)
-	ev.kvs = kvs[:0]
+	if ev.withAttrs[n] == nil {
+		ev.withAttrs[n] = trace.WithAttributes(ev.arr[:n]...)
+	}
+	return ev.withAttrs[n]
+}
+
+// putEventScratch returns ev to the pool, its attributes (kvs, as
+// appended to ev.arr[:0]) emptied.
+func putEventScratch(ev *eventScratch, kvs []attribute.KeyValue) {
+	ev.opts = [1]trace.EventOption{}
+	clear(ev.arr[:min(len(kvs), eventKVs)])
 	eventPool.Put(ev)
 }
 
