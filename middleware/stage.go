@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/pigging-go/pigging/internal/errtype"
 	"github.com/pigging-go/pigging/internal/runctx"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -461,7 +462,7 @@ func roundDuration(d time.Duration) time.Duration {
 // recordError marks span failed by err: an exception event (with the stack
 // of a panic), status Error and error.type.
 func recordError(span trace.Span, err error) {
-	typ := errorType(err)
+	typ := errtype.Of(err)
 	attrs := []attribute.KeyValue{
 		keyExcType.String(typ),
 		keyExcMessage.String(err.Error()),
@@ -473,36 +474,4 @@ func recordError(span trace.Span, err error) {
 	span.AddEvent("exception", trace.WithAttributes(attrs...))
 	span.SetAttributes(keyErrorType.String(typ))
 	span.SetStatus(codes.Error, err.Error())
-}
-
-// errorType names the most specific error in err's chain, skipping the
-// generic wrappers made by fmt.Errorf and errors.Join; context errors are
-// named as the variables callers compare with, and an error made by
-// errors.New is "_OTHER", as the semantic conventions ask.
-func errorType(err error) string {
-	for {
-		switch err {
-		case context.DeadlineExceeded:
-			return "context.DeadlineExceeded"
-		case context.Canceled:
-			return "context.Canceled"
-		}
-		name := fmt.Sprintf("%T", err)
-		if name != "*fmt.wrapError" && name != "*fmt.wrapErrors" && name != "*errors.joinError" {
-			if name == "*errors.errorString" {
-				return "_OTHER"
-			}
-			return name
-		}
-		next := errors.Unwrap(err)
-		if next == nil {
-			if ws, ok := err.(interface{ Unwrap() []error }); ok && len(ws.Unwrap()) > 0 {
-				next = ws.Unwrap()[0]
-			}
-		}
-		if next == nil {
-			return name
-		}
-		err = next
-	}
 }

@@ -16,7 +16,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/pigging-go/pigging/pigging"
 )
 
 // sinkError is an error type of its own, so that error.type names it.
@@ -618,25 +617,6 @@ func TestBackoff(t *testing.T) {
 	}
 	if fullJitter(0) != 0 {
 		t.Error("fullJitter(0) != 0")
-	}
-}
-
-func TestErrorType(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{errors.New("x"), "_OTHER"},
-		{&sinkError{"x"}, "*middleware.sinkError"},
-		{fmt.Errorf("a: %w", &sinkError{"x"}), "*middleware.sinkError"},
-		{errors.Join(&sinkError{"x"}, errors.New("y")), "*middleware.sinkError"},
-		{context.DeadlineExceeded, "context.DeadlineExceeded"},
-		{fmt.Errorf("a: %w", context.Canceled), "context.Canceled"},
-		{pigging.NewPanicError("x"), "*pigging.PanicError"},
-	} {
-		if got := errorType(tc.err); got != tc.want {
-			t.Errorf("errorType(%v) = %q, want %q", tc.err, got, tc.want)
-		}
 	}
 }
 

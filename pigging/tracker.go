@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/pigging-go/pigging/internal/errtype"
 	"github.com/pigging-go/pigging/internal/logfmt"
 	"github.com/pigging-go/pigging/internal/runctx"
 	"github.com/pigging-go/pigging/internal/wallclock"
@@ -370,7 +371,7 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 	span.AddEvent("start", trace.WithTimestamp(now), trace.WithAttributes(attribute.Int("process.pid", os.Getpid())))
 	msg := lerr.Error()
 	span.AddEvent("exception", trace.WithAttributes(
-		keyExcType.String(errorType(lerr)),
+		keyExcType.String(errtype.Of(lerr)),
 		keyExcMessage.String(msg),
 	))
 
@@ -388,7 +389,7 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 	}
 
 	span.AddEvent("stop", trace.WithAttributes(keyDurationMS.Int64(time.Since(now).Milliseconds()), keyStatus.String(outcomeLocked)))
-	span.SetAttributes(keyErrorType.String(errorType(lerr)))
+	span.SetAttributes(keyErrorType.String(errtype.Of(lerr)))
 	span.SetStatus(codes.Error, msg)
 	span.End()
 	t.flush()
@@ -702,37 +703,13 @@ func panicStack(err error) []byte {
 // conventions describe it.
 func addException(span trace.Span, err error) {
 	attrs := []attribute.KeyValue{
-		keyExcType.String(errorType(err)),
+		keyExcType.String(errtype.Of(err)),
 		keyExcMessage.String(err.Error()),
 	}
 	if stack := panicStack(err); len(stack) > 0 {
 		attrs = append(attrs, keyExcStack.String(string(stack)))
 	}
 	span.AddEvent("exception", trace.WithAttributes(attrs...))
-}
-
-// errorType returns the type name of the most specific error in err's
-// chain, skipping the generic wrappers made by fmt.Errorf and errors.Join.
-func errorType(err error) string {
-	for {
-		name := fmt.Sprintf("%T", err)
-		if name != "*fmt.wrapError" && name != "*fmt.wrapErrors" && name != "*errors.joinError" {
-			if name == "*errors.errorString" {
-				return "_OTHER"
-			}
-			return name
-		}
-		next := errors.Unwrap(err)
-		if next == nil {
-			if ws, ok := err.(interface{ Unwrap() []error }); ok && len(ws.Unwrap()) > 0 {
-				next = ws.Unwrap()[0]
-			}
-		}
-		if next == nil {
-			return name
-		}
-		err = next
-	}
 }
 
 // Stop ends the run: it logs and prints "TOTAL SCRIPT TIME", syncs and
@@ -822,7 +799,7 @@ func (t *Tracker) Stop() error {
 		r.span.SetAttributes(keyExcDropped.Int64(n))
 	}
 	if outcome == outcomeFailed {
-		r.span.SetAttributes(keyErrorType.String(errorType(failure)))
+		r.span.SetAttributes(keyErrorType.String(errtype.Of(failure)))
 		r.span.SetStatus(codes.Error, failure.Error())
 	}
 	r.span.End(trace.WithTimestamp(end))

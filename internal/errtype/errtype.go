@@ -1,0 +1,50 @@
+// Package errtype names an error for the error.type and exception.type span
+// attributes of the OpenTelemetry semantic conventions.
+package errtype
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Other is the name the semantic conventions give an error with no type of
+// its own, such as one made by errors.New.
+const Other = "_OTHER"
+
+// Of names the most specific error in err's chain: it skips the generic
+// wrappers made by fmt.Errorf and errors.Join (following the first error of
+// a join), names context errors as the variables callers compare with
+// ("context.DeadlineExceeded"), names an error made by errors.New Other,
+// and any other error by its Go type ("*pigging.LockError"). A nil err is
+// named Other.
+func Of(err error) string {
+	if err == nil {
+		return Other
+	}
+	for {
+		switch err {
+		case context.DeadlineExceeded:
+			return "context.DeadlineExceeded"
+		case context.Canceled:
+			return "context.Canceled"
+		}
+		name := fmt.Sprintf("%T", err)
+		if name != "*fmt.wrapError" && name != "*fmt.wrapErrors" && name != "*errors.joinError" {
+			if name == "*errors.errorString" {
+				return Other
+			}
+			return name
+		}
+		next := errors.Unwrap(err)
+		if next == nil {
+			if ws, ok := err.(interface{ Unwrap() []error }); ok && len(ws.Unwrap()) > 0 {
+				next = ws.Unwrap()[0]
+			}
+		}
+		if next == nil {
+			return name
+		}
+		err = next
+	}
+}
