@@ -87,16 +87,38 @@ func appendInt(b []byte, n, width int) []byte {
 // replaced by U+FFFD, so that s can never end or split a line. Other
 // characters, including backslashes and quotes, are written as they are.
 func AppendText(b []byte, s string) []byte {
+	return appendEscaped(b, s, &plainText)
+}
+
+// plainText and plainQuoted tell the ASCII bytes written as they are: in
+// text, every printable byte; in a quoted value, every printable byte but
+// the quote and the backslash, which get a backslash before them.
+var plainText, plainQuoted = func() (text, quoted [utf8.RuneSelf]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		text[c] = true
+		quoted[c] = c != '"' && c != '\\'
+	}
+	return text, quoted
+}()
+
+// appendEscaped appends s, escaping each ASCII byte that plain does not
+// allow, each C1 control and line or paragraph separator, and replacing
+// invalid UTF-8 with U+FFFD.
+func appendEscaped(b []byte, s string, plain *[utf8.RuneSelf]bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c < 0x7f {
-			i++
-			continue
-		}
 		if c < utf8.RuneSelf {
+			if plain[c] {
+				i++
+				continue
+			}
 			b = append(b, s[start:i]...)
-			b = appendEscapedByte(b, c)
+			if c == '"' || c == '\\' {
+				b = append(b, '\\', c)
+			} else {
+				b = appendEscapedByte(b, c)
+			}
 			i++
 			start = i
 			continue
@@ -154,42 +176,7 @@ func AppendValue(b []byte, s string) []byte {
 		return append(b, s...)
 	}
 	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			if c == '"' || c == '\\' {
-				b = append(b, '\\', c)
-			} else {
-				b = appendEscapedByte(b, c)
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, "\uFFFD"...)
-			i++
-			start = i
-			continue
-		}
-		if isLineBreakingRune(r) {
-			b = append(b, s[start:i]...)
-			b = appendUnicodeEscape(b, r)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
+	b = appendEscaped(b, s, &plainQuoted)
 	return append(b, '"')
 }
 
