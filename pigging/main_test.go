@@ -7,20 +7,20 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
-)
 
-// childEnv names the child scenario a re-run of this test binary plays
-// instead of running the tests. The process tests (process_*_test.go,
-// reliability_*_test.go) start the binary again with it set, so that locks,
-// crashes and signals happen between real processes.
-const childEnv = "PIGGING_TEST_CHILD"
+	"github.com/pigging-go/pigging/internal/proctest"
+)
 
 // childScenarios maps a scenario name to the function a child process runs;
 // its result is the child's exit code. Files register theirs in init.
 var childScenarios = map[string]func() int{}
 
+// TestMain runs the child scenario that proctest.ChildEnv names, if it is
+// set, instead of the tests. The process tests (process_*_test.go,
+// reliability_*_test.go) start the binary again with it set, so that locks,
+// crashes and signals happen between real processes.
 func TestMain(m *testing.M) {
-	if name := os.Getenv(childEnv); name != "" {
+	if name := os.Getenv(proctest.ChildEnv); name != "" {
 		fn, ok := childScenarios[name]
 		if !ok {
 			names := make([]string, 0, len(childScenarios))

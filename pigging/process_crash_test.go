@@ -24,6 +24,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -39,10 +40,10 @@ func crashTracker() *pigging.Tracker {
 	tp := sdktrace.NewTracerProvider()
 	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), pigging.WithName("crash"), pigging.WithOutput(nil), pigging.WithTracerProvider(tp))
 	if err != nil {
-		childDie("New: %v", err)
+		proctest.ChildDie("New: %v", err)
 	}
 	if _, err := t.Start(context.Background()); err != nil {
-		childDie("Start: %v", err)
+		proctest.ChildDie("Start: %v", err)
 	}
 	return t
 }
@@ -57,7 +58,7 @@ func childCrashLog() int {
 		buf = strconv.AppendInt(buf[:0], int64(i), 10)
 		buf = append(buf, '\n')
 		if _, err := os.Stdout.Write(buf); err != nil {
-			childDie("stdout: %v", err)
+			proctest.ChildDie("stdout: %v", err)
 		}
 	}
 }
@@ -104,17 +105,17 @@ func TestProcessCrashSIGKILL(t *testing.T) {
 		if k == 0 {
 			want = 1 // kill almost at once, too
 		}
-		c := startProcLines(t, "crash-log", env...)
+		c := proctest.StartLines(t, "crash-log", env...)
 		c.WaitLine(t, 60*time.Second, func(s string) bool {
 			n, err := strconv.Atoi(s)
 			return err == nil && n+1 >= want
 		})
-		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := c.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		c.Wait(t, 30*time.Second)
 		if sig, ok := c.Signaled(); !ok || sig != syscall.SIGKILL {
-			t.Fatalf("kill %d: child did not die of SIGKILL: %v", k, c.cmd.ProcessState)
+			t.Fatalf("kill %d: child did not die of SIGKILL: %v", k, c.ProcessState())
 		}
 		reported := -1
 		for _, s := range strings.Fields(c.Output()) {
@@ -128,7 +129,7 @@ func TestProcessCrashSIGKILL(t *testing.T) {
 			reported = n
 		}
 
-		lines := readLogLines(t, logPath, true)
+		lines := proctest.ReadLogLines(t, logPath, true)
 		if !strings.Contains(lines[0], "INFO: Starting logging job=crash trace_id=") {
 			t.Fatalf("kill %d: first line %q", k, lines[0])
 		}
@@ -199,7 +200,7 @@ func TestProcessCrashSIGKILL(t *testing.T) {
 		if err := next.Stop(); err != nil {
 			t.Fatal(err)
 		}
-		taken := readLogLines(t, logPath, false)
+		taken := proctest.ReadLogLines(t, logPath, false)
 		if len(taken) != 3 || !strings.Contains(taken[1], "WARN: Took over a stale lock: previous run pid "+strconv.Itoa(c.Pid())) ||
 			!strings.Contains(taken[1], "previous_trace_id="+info.TraceID) || !strings.Contains(taken[1], "previous_log=") {
 			t.Fatalf("kill %d: TakeOver log:\n%s", k, strings.Join(taken, "\n"))
@@ -242,14 +243,14 @@ func TestProcessCrashPanic(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "crash.log")
 	lockPath := filepath.Join(dir, "crash.lock")
-	c := startProc(t, "crash-panic", "LOG="+logPath, "LOCK="+lockPath)
+	c := proctest.Start(t, "crash-panic", "LOG="+logPath, "LOCK="+lockPath)
 	if code := c.Wait(t, 30*time.Second); code != 2 {
 		t.Fatalf("panicking child exit %d, want 2 (the panic went on); stderr %q", code, c.Stderr())
 	}
 	if !strings.Contains(c.Stderr(), "panic: boom in transform") {
 		t.Errorf("the panic was not re-raised: stderr %q", c.Stderr())
 	}
-	lines := readLogLines(t, logPath, false)
+	lines := proctest.ReadLogLines(t, logPath, false)
 	var errLine = -1
 	for i, l := range lines {
 		if strings.Contains(l, "| ERROR: panic: boom in transform") {
@@ -278,7 +279,7 @@ func TestProcessCrashPanic(t *testing.T) {
 	if info.Status != pigging.StatusFailed || info.Error != "panic: boom in transform" || info.PID != c.Pid() {
 		t.Fatalf("lock = %+v, want failed with the panic", info)
 	}
-	next := startProc(t, "try", "LOG="+logPath, "LOCK="+lockPath)
+	next := proctest.Start(t, "try", "LOG="+logPath, "LOCK="+lockPath)
 	if code := next.Wait(t, 30*time.Second); code != exitStale || !strings.Contains(next.Output(), "failed: panic: boom in transform") {
 		t.Fatalf("next run exit %d %q, want ErrStaleLock naming the panic", code, next.Output())
 	}
@@ -292,11 +293,11 @@ func TestProcessCrashExitAfterLogException(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "crash.log")
 	lockPath := filepath.Join(dir, "crash.lock")
-	c := startProc(t, "crash-exit", "LOG="+logPath, "LOCK="+lockPath)
+	c := proctest.Start(t, "crash-exit", "LOG="+logPath, "LOCK="+lockPath)
 	if code := c.Wait(t, 30*time.Second); code != 1 {
 		t.Fatalf("child exit %d, want 1; stderr %q", code, c.Stderr())
 	}
-	lines := readLogLines(t, logPath, false)
+	lines := proctest.ReadLogLines(t, logPath, false)
 	if len(lines) != 3 || !strings.HasSuffix(lines[2], "| ERROR: disk full") {
 		t.Fatalf("log:\n%s", strings.Join(lines, "\n"))
 	}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -36,14 +37,14 @@ func init() {
 func childModes() int {
 	umask, err := strconv.ParseUint(os.Getenv("UMASK"), 8, 32)
 	if err != nil {
-		childDie("UMASK: %v", err)
+		proctest.ChildDie("UMASK: %v", err)
 	}
 	syscall.Umask(int(umask))
 	opts := []pigging.Option{pigging.WithName("modes"), pigging.WithOutput(io.Discard)}
 	if m := os.Getenv("MODE"); m != "" {
 		mode, err := strconv.ParseUint(m, 8, 32)
 		if err != nil {
-			childDie("MODE: %v", err)
+			proctest.ChildDie("MODE: %v", err)
 		}
 		opts = append(opts, pigging.WithFileMode(os.FileMode(mode)))
 	}
@@ -51,32 +52,32 @@ func childModes() int {
 	perm := func(path string) string {
 		fi, err := os.Stat(path)
 		if err != nil {
-			childDie("stat: %v", err)
+			proctest.ChildDie("stat: %v", err)
 		}
 		return fmt.Sprintf("%04o", fi.Mode().Perm())
 	}
 	t, err := pigging.New(logPath, lockPath, opts...)
 	if err != nil {
-		childDie("New: %v", err)
+		proctest.ChildDie("New: %v", err)
 	}
 	if _, err := t.Start(context.Background()); err != nil {
-		childDie("Start: %v", err)
+		proctest.ChildDie("Start: %v", err)
 	}
 	fmt.Printf("log=%s lock=%s", perm(logPath), perm(lockPath))
 	t.LogException(errors.New("failed on purpose"))
 	if err := t.Stop(); err != nil {
-		childDie("Stop: %v", err)
+		proctest.ChildDie("Stop: %v", err)
 	}
 	fmt.Printf(" kept=%s", perm(lockPath))
 	if err := os.Remove(logPath); err != nil {
-		childDie("%v", err)
+		proctest.ChildDie("%v", err)
 	}
 	t2, err := pigging.New(logPath, lockPath, opts...)
 	if err != nil {
-		childDie("New: %v", err)
+		proctest.ChildDie("New: %v", err)
 	}
 	if _, err := t2.Start(context.Background()); !errors.Is(err, pigging.ErrStaleLock) {
-		childDie("Start on the kept lock: %v", err)
+		proctest.ChildDie("Start on the kept lock: %v", err)
 	}
 	fmt.Printf(" refusedlog=%s\n", perm(logPath))
 	return 0
@@ -101,7 +102,7 @@ func TestProcessFileModes(t *testing.T) {
 		t.Run("umask"+tc.umask+"/mode"+tc.mode, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			c := startProc(t, "modes", "UMASK="+tc.umask, "MODE="+tc.mode, "LOG="+filepath.Join(dir, "job.log"), "LOCK="+filepath.Join(dir, "job.lock"))
+			c := proctest.Start(t, "modes", "UMASK="+tc.umask, "MODE="+tc.mode, "LOG="+filepath.Join(dir, "job.log"), "LOCK="+filepath.Join(dir, "job.lock"))
 			if code := c.Wait(t, 30*time.Second); code != 0 {
 				t.Fatalf("child exit %d: %s %s", code, c.Output(), c.Stderr())
 			}
@@ -208,17 +209,17 @@ func TestReliabilityStopSparesReplacedLock(t *testing.T) {
 func childFallback() int {
 	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), pigging.WithName("fallback"), pigging.WithOutput(io.Discard))
 	if err != nil {
-		childDie("New: %v", err)
+		proctest.ChildDie("New: %v", err)
 	}
 	t.Info("early info", "k", "v")
 	_ = t.Log(slog.LevelWarn, "early log")
 	t.Logger().Info("early logger")
 	_ = t.LogException(errors.New("early exception"))
 	if _, err := t.Start(context.Background()); err != nil {
-		childDie("Start: %v", err)
+		proctest.ChildDie("Start: %v", err)
 	}
 	if err := t.Stop(); err != nil {
-		childDie("Stop: %v", err)
+		proctest.ChildDie("Stop: %v", err)
 	}
 	t.Info("late info")
 	t.Error("late error\nwith a newline")
@@ -232,7 +233,7 @@ func childFallback() int {
 func TestProcessFallbackToStderr(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "job.log")
-	c := startProc(t, "fallback", "LOG="+logPath, "LOCK="+filepath.Join(dir, "job.lock"))
+	c := proctest.Start(t, "fallback", "LOG="+logPath, "LOCK="+filepath.Join(dir, "job.lock"))
 	if code := c.Wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("child exit %d: %s", code, c.Stderr())
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -56,11 +57,11 @@ func startExit(err error) int {
 func childRaceRound() int {
 	dir := os.Getenv("RACE_DIR")
 	idx := os.Getenv("RACE_IDX")
-	n := childEnvInt("RACE_N", 0)
+	n := proctest.ChildEnvInt("RACE_N", 0)
 	witness := os.Getenv("WITNESS")
 	childTouch(filepath.Join(dir, "ready."+idx))
 	if !childWaitFile(filepath.Join(dir, "go"), 30*time.Second) {
-		childDie("no start signal")
+		proctest.ChildDie("no start signal")
 	}
 	opts := []pigging.Option{pigging.WithName("race"), pigging.WithOutput(nil)}
 	if os.Getenv("STALE") == "takeover" {
@@ -68,7 +69,7 @@ func childRaceRound() int {
 	}
 	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), opts...)
 	if err != nil {
-		childDie("New: %v", err)
+		proctest.ChildDie("New: %v", err)
 	}
 	_, err = t.Start(context.Background())
 	if err != nil {
@@ -88,7 +89,7 @@ func childRaceRound() int {
 	}
 	childAppend(witness, fmt.Sprintf("end %d\n", pid))
 	if err := t.Stop(); err != nil {
-		childDie("Stop: %v", err)
+		proctest.ChildDie("Stop: %v", err)
 	}
 	return exitRan
 }
@@ -101,10 +102,10 @@ func childRaceChurn() int {
 	dir := os.Getenv("RACE_DIR")
 	idx := os.Getenv("RACE_IDX")
 	witness := os.Getenv("WITNESS")
-	dur := time.Duration(childEnvInt("CHURN_MS", 2000)) * time.Millisecond
+	dur := time.Duration(proctest.ChildEnvInt("CHURN_MS", 2000)) * time.Millisecond
 	childTouch(filepath.Join(dir, "ready."+idx))
 	if !childWaitFile(filepath.Join(dir, "go"), 30*time.Second) {
-		childDie("no start signal")
+		proctest.ChildDie("no start signal")
 	}
 	pid := os.Getpid()
 	wins, refused := 0, 0
@@ -112,7 +113,7 @@ func childRaceChurn() int {
 	for time.Now().Before(end) {
 		t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), pigging.WithName("churn"), pigging.WithOutput(nil))
 		if err != nil {
-			childDie("New: %v", err)
+			proctest.ChildDie("New: %v", err)
 		}
 		_, err = t.Start(context.Background())
 		switch code := startExit(err); code {
@@ -122,7 +123,7 @@ func childRaceChurn() int {
 			t.Info("won", "n", wins)
 			childAppend(witness, fmt.Sprintf("end %d\n", pid))
 			if err := t.Stop(); err != nil {
-				childDie("Stop: %v", err)
+				proctest.ChildDie("Stop: %v", err)
 			}
 		case exitLocked:
 			refused++
@@ -142,7 +143,7 @@ func childHold() int {
 	opts := []pigging.Option{pigging.WithName("holder"), pigging.WithOutput(nil)}
 	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), opts...)
 	if err != nil {
-		childDie("New: %v", err)
+		proctest.ChildDie("New: %v", err)
 	}
 	if _, err := t.Start(context.Background()); err != nil {
 		fmt.Println(err)
@@ -153,7 +154,7 @@ func childHold() int {
 	}
 	fmt.Println("ready")
 	if !childWaitFile(os.Getenv("RELEASE"), 60*time.Second) {
-		childDie("no release")
+		proctest.ChildDie("no release")
 	}
 	for i := range 5 {
 		t.Info("after", "i", i)
@@ -162,7 +163,7 @@ func childHold() int {
 		t.LogException(errors.New("warehouse unreachable"))
 	}
 	if err := t.Stop(); err != nil {
-		childDie("Stop: %v", err)
+		proctest.ChildDie("Stop: %v", err)
 	}
 	return exitRan
 }
@@ -175,7 +176,7 @@ func childTry() int {
 	}
 	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), opts...)
 	if err != nil {
-		childDie("New: %v", err)
+		proctest.ChildDie("New: %v", err)
 	}
 	if _, err := t.Start(context.Background()); err != nil {
 		fmt.Println(err)
@@ -183,7 +184,7 @@ func childTry() int {
 	}
 	t.Info("tried and ran")
 	if err := t.Stop(); err != nil {
-		childDie("Stop: %v", err)
+		proctest.ChildDie("Stop: %v", err)
 	}
 	fmt.Println("ran")
 	return exitRan
@@ -246,9 +247,9 @@ func TestProcessMutualExclusionRounds(t *testing.T) {
 			t.Fatal(err)
 		}
 		roundBegan := time.Now()
-		children := make([]*procChild, raceProcs)
+		children := make([]*proctest.Child, raceProcs)
 		for i := range children {
-			children[i] = startProc(t, "race-round",
+			children[i] = proctest.Start(t, "race-round",
 				"RACE_DIR="+rdir, "RACE_IDX="+strconv.Itoa(i), "RACE_N="+strconv.Itoa(raceProcs),
 				"LOG="+logPath, "LOCK="+lockPath, "WITNESS="+witness)
 		}
@@ -283,7 +284,7 @@ func TestProcessMutualExclusionRounds(t *testing.T) {
 	// that lands between the winner's truncation of the log and its header
 	// comes before the header; one that lands before the truncation is in
 	// the previous run's log, which the winner truncates.)
-	lines := readLogLines(t, logPath, false)
+	lines := proctest.ReadLogLines(t, logPath, false)
 	kinds := map[string]int{}
 	for _, l := range lines {
 		_, rest, _ := strings.Cut(l, " | ")
@@ -313,9 +314,9 @@ func raceRound(t *testing.T, rdir string, procs int, env ...string) map[int]int 
 	if err := os.Mkdir(rdir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	children := make([]*procChild, procs)
+	children := make([]*proctest.Child, procs)
 	for i := range children {
-		children[i] = startProc(t, "race-round", append([]string{"RACE_DIR=" + rdir, "RACE_IDX=" + strconv.Itoa(i), "RACE_N=" + strconv.Itoa(procs)}, env...)...)
+		children[i] = proctest.Start(t, "race-round", append([]string{"RACE_DIR=" + rdir, "RACE_IDX=" + strconv.Itoa(i), "RACE_N=" + strconv.Itoa(procs)}, env...)...)
 	}
 	pollUntil(t, 60*time.Second, "all contenders ready", func() bool { return countFiles(rdir, "ready.") == procs })
 	if err := os.WriteFile(filepath.Join(rdir, "go"), nil, 0o644); err != nil {
@@ -368,7 +369,7 @@ func TestProcessStaleLockRace(t *testing.T) {
 		if data, _ := os.ReadFile(lockPath); string(data) != dead {
 			t.Fatalf("round %d: refused runs changed the stale lock: %q", round, data)
 		}
-		lines := readLogLines(t, logPath, false)
+		lines := proctest.ReadLogLines(t, logPath, false)
 		if len(lines) != procs+1 || lines[0]+"\n" != deadLog {
 			t.Fatalf("round %d: the dead run's log after %d refusals has %d lines, first %q", round, procs, len(lines), lines[0])
 		}
@@ -419,9 +420,9 @@ func TestProcessMutualExclusionChurn(t *testing.T) {
 	logPath := filepath.Join(dir, "churn.log")
 	lockPath := filepath.Join(dir, "churn.lock")
 	witness := filepath.Join(dir, "witness")
-	children := make([]*procChild, raceProcs)
+	children := make([]*proctest.Child, raceProcs)
 	for i := range children {
-		children[i] = startProc(t, "race-churn",
+		children[i] = proctest.Start(t, "race-churn",
 			"RACE_DIR="+rdir, "RACE_IDX="+strconv.Itoa(i), "CHURN_MS="+strconv.Itoa(int(churn.Milliseconds())),
 			"LOG="+logPath, "LOCK="+lockPath, "WITNESS="+witness)
 	}
@@ -466,7 +467,7 @@ func TestProcessLockRefusedWhileHeld(t *testing.T) {
 	lockPath := filepath.Join(dir, "job.lock")
 	release := filepath.Join(dir, "release")
 	env := []string{"LOG=" + logPath, "LOCK=" + lockPath, "RELEASE=" + release}
-	holder := startProcLines(t, "hold", env...)
+	holder := proctest.StartLines(t, "hold", env...)
 	holder.WaitLine(t, 30*time.Second, func(s string) bool { return s == "ready" })
 	lockBefore, err := os.ReadFile(lockPath)
 	if err != nil {
@@ -475,7 +476,7 @@ func TestProcessLockRefusedWhileHeld(t *testing.T) {
 	lockInfoBefore, _ := os.Stat(lockPath)
 
 	// Refused in another process...
-	other := startProc(t, "try", env...)
+	other := proctest.Start(t, "try", env...)
 	if code := other.Wait(t, 30*time.Second); code != exitLocked {
 		t.Fatalf("second process exit %d, want %d (ErrLocked); stdout %q stderr %q", code, exitLocked, other.Output(), other.Stderr())
 	}
@@ -518,7 +519,7 @@ func TestProcessLockRefusedWhileHeld(t *testing.T) {
 	if code := holder.Wait(t, 30*time.Second); code != exitRan {
 		t.Fatalf("holder exit %d; stderr %q", code, holder.Stderr())
 	}
-	lines := readLogLines(t, logPath, false)
+	lines := proctest.ReadLogLines(t, logPath, false)
 	var got []string
 	for _, l := range lines {
 		_, rest, _ := strings.Cut(l, " | ")
@@ -561,7 +562,7 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"LOG=" + logPath, "LOCK=" + lockPath, "RELEASE=" + release}
-	holder := startProc(t, "hold", append(env, "FAIL=1")...)
+	holder := proctest.Start(t, "hold", append(env, "FAIL=1")...)
 	if code := holder.Wait(t, 30*time.Second); code != exitRan {
 		t.Fatalf("failing run exit %d; stderr %q", code, holder.Stderr())
 	}
@@ -570,7 +571,7 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 		t.Fatalf("lock after a failed run = %+v, want status failed with the error and pid %d", info, holder.Pid())
 	}
 	logBefore, _ := os.ReadFile(logPath)
-	next := startProc(t, "try", env...)
+	next := proctest.Start(t, "try", env...)
 	if code := next.Wait(t, 30*time.Second); code != exitStale {
 		t.Fatalf("next run exit %d, want %d (ErrStaleLock); stdout %q", code, exitStale, next.Output())
 	}
@@ -590,7 +591,7 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 	if err := os.Remove(lockPath); err != nil {
 		t.Fatal(err)
 	}
-	again := startProc(t, "try", env...)
+	again := proctest.Start(t, "try", env...)
 	if code := again.Wait(t, 30*time.Second); code != exitRan {
 		t.Fatalf("run after deleting the lock exit %d; stdout %q", code, again.Output())
 	}

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -514,7 +515,7 @@ func TestReliabilityBadLockFiles(t *testing.T) {
 			if !strings.HasPrefix(string(logData), "the previous run's log\n") || strings.Count(string(logData), "\n") != 2 || !strings.Contains(string(logData), "| ERROR: Locked: ") {
 				t.Errorf("log after the refusal: %q, want the old log and one Locked line", logData)
 			}
-			checkLogText(t, logPath, logData[len("the previous run's log\n"):], false)
+			proctest.CheckLogText(t, logPath, logData[len("the previous run's log\n"):], false)
 		})
 	}
 
@@ -553,7 +554,7 @@ func TestReliabilityBadLockFiles(t *testing.T) {
 		if err := tr.Stop(); err != nil {
 			t.Fatal(err)
 		}
-		lines := readLogLines(t, logPath, false)
+		lines := proctest.ReadLogLines(t, logPath, false)
 		if len(lines) != 3 || !strings.Contains(lines[1], "WARN: Took over a stale lock: previous run pid 4242 on h (job bad)") || !strings.Contains(lines[1], "failed: boom") {
 			t.Fatalf("log:\n%s", strings.Join(lines, "\n"))
 		}

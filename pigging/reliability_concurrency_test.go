@@ -21,6 +21,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -75,7 +76,7 @@ func TestReliabilityConcurrentLogging(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	lines := readLogLines(t, logPath, false)
+	lines := proctest.ReadLogLines(t, logPath, false)
 	idRE := regexp.MustCompile(`\| (INFO|WARN|ERROR): (info|warn|ctx|exc) (g\d\d-i\d\d\d)`)
 	seen := make(map[string]int, goroutines*calls)
 	for _, l := range lines {

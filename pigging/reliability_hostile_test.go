@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -81,7 +82,7 @@ func TestReliabilityHostileContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := checkLogText(t, logPath, data, false)
+	lines := proctest.CheckLogText(t, logPath, data, false)
 	heads := 0
 	for _, l := range lines {
 		if !strings.HasPrefix(l, "\t") {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/middleware"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -42,7 +43,7 @@ func TestMiddlewareNilFunc(t *testing.T) {
 			t.Errorf("%s with a nil fn: %v, want ErrNilFunc naming the stage", name, errs[i])
 		}
 	}
-	lines := readLogLines(t, logPath, false)
+	lines := proctest.ReadLogLines(t, logPath, false)
 	if !strings.HasSuffix(lines[len(lines)-2], "| INFO: still running") {
 		t.Errorf("log:\n%s", strings.Join(lines, "\n"))
 	}

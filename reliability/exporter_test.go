@@ -24,6 +24,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/otelpig"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -51,7 +52,7 @@ func childExportJob() int {
 	ctx := context.Background()
 	shutdown, err := otelpig.Setup(ctx, otelpig.WithServiceName("exportjob"))
 	if err != nil {
-		childDie("Setup: %v", err)
+		proctest.ChildDie("Setup: %v", err)
 	}
 	began := time.Now()
 	runErr := pigging.Run(ctx, os.Getenv("LOG"), os.Getenv("LOCK"), func(ctx context.Context, t *pigging.Tracker) error {
@@ -69,7 +70,7 @@ func childExportJob() int {
 	_, span := otel.Tracer("reliability").Start(ctx, "after-run")
 	span.End()
 	sctx := ctx
-	if ms := childEnvInt("SHUTDOWN_MS", 0); ms > 0 {
+	if ms := proctest.ChildEnvInt("SHUTDOWN_MS", 0); ms > 0 {
 		var cancel context.CancelFunc
 		sctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
 		defer cancel()
@@ -200,7 +201,7 @@ func TestExporterFailures(t *testing.T) {
 			logPath := filepath.Join(dir, "job.log")
 			lockPath := filepath.Join(dir, "job.lock")
 			began := time.Now()
-			c := startProc(t, "export-job",
+			c := proctest.Start(t, "export-job",
 				"LOG="+logPath, "LOCK="+lockPath, "SHUTDOWN_MS="+strconv.Itoa(tc.shutdownMS),
 				"OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_PROTOCOL="+tc.protocol,
 				"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+addr, "OTEL_SERVICE_NAME=exportjob")
@@ -226,7 +227,7 @@ func TestExporterFailures(t *testing.T) {
 					t.Errorf("slow collector: shutdown error %q, %d exports answered; want the spans delivered", res.ShutdownErr, answered.Load())
 				}
 			}
-			lines := readLogLines(t, logPath, false)
+			lines := proctest.ReadLogLines(t, logPath, false)
 			if len(lines) != exportRecords+2 {
 				t.Fatalf("log has %d lines, want %d", len(lines), exportRecords+2)
 			}

@@ -6,18 +6,18 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
-)
 
-// childEnv names the child scenario a re-run of this test binary plays
-// instead of running the tests.
-const childEnv = "PIGGING_TEST_CHILD"
+	"github.com/pigging-go/pigging/internal/proctest"
+)
 
 // childScenarios maps a scenario name to the function a child process runs;
 // its result is the child's exit code. Files register theirs in init.
 var childScenarios = map[string]func() int{}
 
+// TestMain runs the child scenario that proctest.ChildEnv names, if it is
+// set, instead of the tests.
 func TestMain(m *testing.M) {
-	if name := os.Getenv(childEnv); name != "" {
+	if name := os.Getenv(proctest.ChildEnv); name != "" {
 		fn, ok := childScenarios[name]
 		if !ok {
 			fmt.Fprintf(os.Stderr, "unknown child scenario %q\n", name)

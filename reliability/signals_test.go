@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -40,11 +41,11 @@ func init() {
 func childSignalRun() int {
 	f, err := os.OpenFile(os.Getenv("SPANS"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		childDie("spans: %v", err)
+		proctest.ChildDie("spans: %v", err)
 	}
 	exp, err := stdouttrace.New(stdouttrace.WithWriter(f))
 	if err != nil {
-		childDie("exporter: %v", err)
+		proctest.ChildDie("exporter: %v", err)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp))
 	opts := []pigging.Option{pigging.WithName("sigjob"), pigging.WithTracerProvider(tp), pigging.WithOutput(io.Discard)}
@@ -111,9 +112,9 @@ func TestSignalCancelsRun(t *testing.T) {
 				logPath := filepath.Join(dir, "job.log")
 				lockPath := filepath.Join(dir, "job.lock")
 				spansPath := filepath.Join(dir, "spans.json")
-				c := startProcLines(t, "signal-run", "LOG="+logPath, "LOCK="+lockPath, "SPANS="+spansPath, "STALE="+stale)
+				c := proctest.StartLines(t, "signal-run", "LOG="+logPath, "LOCK="+lockPath, "SPANS="+spansPath, "STALE="+stale)
 				c.WaitLine(t, 30*time.Second, func(s string) bool { return s == "ready" })
-				if err := c.cmd.Process.Signal(sig); err != nil {
+				if err := c.Signal(sig); err != nil {
 					t.Fatal(err)
 				}
 				if code := c.Wait(t, 30*time.Second); code != exitCancelled {
@@ -121,7 +122,7 @@ func TestSignalCancelsRun(t *testing.T) {
 				}
 
 				// The log ends with the cancellation and the total time.
-				lines := readLogLines(t, logPath, false)
+				lines := proctest.ReadLogLines(t, logPath, false)
 				n := len(lines)
 				if n != 4 {
 					t.Fatalf("log:\n%s", strings.Join(lines, "\n"))
