@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-
 )
 
 // sinkError is an error type of its own, so that error.type names it.
