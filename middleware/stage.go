@@ -62,10 +62,6 @@ const (
 	keyAttempts   = attribute.Key("pigging.attempts")
 	keyTimeoutMS  = attribute.Key("pigging.timeout_ms")
 	keyTimedOut   = attribute.Key("pigging.timed_out")
-	keyErrorType  = attribute.Key("error.type")
-	keyExcType    = attribute.Key("exception.type")
-	keyExcMessage = attribute.Key("exception.message")
-	keyExcStack   = attribute.Key("exception.stacktrace")
 )
 
 // Extract wraps fn, a function that produces data, as the stage
@@ -462,16 +458,12 @@ func roundDuration(d time.Duration) time.Duration {
 // recordError marks span failed by err: an exception event (with the stack
 // of a panic), status Error and error.type.
 func recordError(span trace.Span, err error) {
-	typ := errtype.Of(err)
-	attrs := []attribute.KeyValue{
-		keyExcType.String(typ),
-		keyExcMessage.String(err.Error()),
-	}
+	var stack []byte
 	var pe *PanicError
-	if errors.As(err, &pe) && len(pe.Stack) > 0 {
-		attrs = append(attrs, keyExcStack.String(string(pe.Stack)))
+	if errors.As(err, &pe) {
+		stack = pe.Stack
 	}
-	span.AddEvent("exception", trace.WithAttributes(attrs...))
-	span.SetAttributes(keyErrorType.String(typ))
+	errtype.AddException(span, err, stack)
+	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(err)))
 	span.SetStatus(codes.Error, err.Error())
 }

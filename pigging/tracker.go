@@ -45,10 +45,6 @@ const (
 	keyExcDropped    = attribute.Key("pigging.exceptions.dropped")
 	keyLinkReason    = attribute.Key("pigging.link.reason")
 	keyPrevStatus    = attribute.Key("pigging.previous.status")
-	keyErrorType     = attribute.Key("error.type")
-	keyExcType       = attribute.Key("exception.type")
-	keyExcMessage    = attribute.Key("exception.message")
-	keyExcStack      = attribute.Key("exception.stacktrace")
 	keyLogSeverity   = attribute.Key("log.severity")
 	keyLogMessage    = attribute.Key("log.message")
 )
@@ -370,10 +366,7 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 	_, span := t.tracer.Start(ctx, t.cfg.name, opts...)
 	span.AddEvent("start", trace.WithTimestamp(now), trace.WithAttributes(attribute.Int("process.pid", os.Getpid())))
 	msg := lerr.Error()
-	span.AddEvent("exception", trace.WithAttributes(
-		keyExcType.String(errtype.Of(lerr)),
-		keyExcMessage.String(msg),
-	))
+	errtype.AddException(span, lerr, nil)
 
 	var errs []error
 	errs = append(errs, lerr)
@@ -389,7 +382,7 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 	}
 
 	span.AddEvent("stop", trace.WithAttributes(keyDurationMS.Int64(time.Since(now).Milliseconds()), keyStatus.String(outcomeLocked)))
-	span.SetAttributes(keyErrorType.String(errtype.Of(lerr)))
+	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(lerr)))
 	span.SetStatus(codes.Error, msg)
 	span.End()
 	t.flush()
@@ -668,7 +661,7 @@ func (r *run) recordError(ctx context.Context, msg string, err error) {
 		r.excDropped.Add(1)
 		return
 	}
-	addException(r.span, err)
+	errtype.AddException(r.span, err, panicStack(err))
 }
 
 // The run span holds its start and stop events, log events and exception
@@ -697,19 +690,6 @@ func panicStack(err error) []byte {
 		return pe.Stack
 	}
 	return nil
-}
-
-// addException adds an exception event for err to span, as the semantic
-// conventions describe it.
-func addException(span trace.Span, err error) {
-	attrs := []attribute.KeyValue{
-		keyExcType.String(errtype.Of(err)),
-		keyExcMessage.String(err.Error()),
-	}
-	if stack := panicStack(err); len(stack) > 0 {
-		attrs = append(attrs, keyExcStack.String(string(stack)))
-	}
-	span.AddEvent("exception", trace.WithAttributes(attrs...))
 }
 
 // Stop ends the run: it logs and prints "TOTAL SCRIPT TIME", syncs and
@@ -799,7 +779,7 @@ func (t *Tracker) Stop() error {
 		r.span.SetAttributes(keyExcDropped.Int64(n))
 	}
 	if outcome == outcomeFailed {
-		r.span.SetAttributes(keyErrorType.String(errtype.Of(failure)))
+		r.span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(failure)))
 		r.span.SetStatus(codes.Error, failure.Error())
 	}
 	r.span.End(trace.WithTimestamp(end))

@@ -1,11 +1,15 @@
 // Package errtype names an error for the error.type and exception.type span
-// attributes of the OpenTelemetry semantic conventions.
+// attributes of the OpenTelemetry semantic conventions, and adds exception
+// events as those conventions describe them.
 package errtype
 
 import (
 	"context"
 	"errors"
 	"fmt"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Other is the name the semantic conventions give an error with no type of
@@ -47,4 +51,24 @@ func Of(err error) string {
 		}
 		err = next
 	}
+}
+
+// Keys of the semantic conventions for errors and exception events.
+const (
+	KeyErrorType  = attribute.Key("error.type")
+	KeyExcType    = attribute.Key("exception.type")
+	KeyExcMessage = attribute.Key("exception.message")
+	KeyExcStack   = attribute.Key("exception.stacktrace")
+)
+
+// AddException adds an "exception" event for err to span, as the semantic
+// conventions describe it: exception.type (Of err), exception.message, and
+// exception.stacktrace when stack is not empty.
+func AddException(span trace.Span, err error, stack []byte) {
+	attrs := make([]attribute.KeyValue, 0, 3)
+	attrs = append(attrs, KeyExcType.String(Of(err)), KeyExcMessage.String(err.Error()))
+	if len(stack) > 0 {
+		attrs = append(attrs, KeyExcStack.String(string(stack)))
+	}
+	span.AddEvent("exception", trace.WithAttributes(attrs...))
 }

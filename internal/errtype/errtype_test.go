@@ -5,7 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/pigging-go/pigging/internal/errtype"
 )
@@ -39,5 +44,35 @@ func TestOf(t *testing.T) {
 				t.Errorf("Of(%v) = %q, want %q", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestAddException(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	_, span := tp.Tracer("test").Start(context.Background(), "s")
+	errtype.AddException(span, fmt.Errorf("load: %w", &myErr{}), nil)
+	errtype.AddException(span, errors.New("boom"), []byte("goroutine 1 [running]:\nmain.main()"))
+	span.End()
+
+	evs := rec.Ended()[0].Events()
+	if len(evs) != 2 {
+		t.Fatalf("%d events, want 2", len(evs))
+	}
+	want := []map[attribute.Key]string{
+		{"exception.type": "*errtype_test.myErr", "exception.message": "load: mine"},
+		{"exception.type": "_OTHER", "exception.message": "boom", "exception.stacktrace": "goroutine 1 [running]:\nmain.main()"},
+	}
+	for i, e := range evs {
+		if e.Name != "exception" {
+			t.Errorf("event %d is %q, want exception", i, e.Name)
+		}
+		got := map[attribute.Key]string{}
+		for _, kv := range e.Attributes {
+			got[kv.Key] = kv.Value.AsString()
+		}
+		if !maps.Equal(got, want[i]) {
+			t.Errorf("event %d attributes = %v, want %v", i, got, want[i])
+		}
 	}
 }
