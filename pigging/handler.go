@@ -42,7 +42,7 @@ func (h *handler) Handle(ctx context.Context, rec slog.Record) error {
 	level := standardLevel(rec.Level)
 	var err error
 	if r := h.t.run.Load(); r != nil {
-		_, err = r.emitLine(ctx, level, rec.Time, rec.Message, line[:0], attrs, h, nil, true)
+		err = r.emit(ctx, level, rec.Time, rec.Message, line[:0], attrs, h, nil, true)
 	} else {
 		err = h.t.lifecycleErr()
 		tm := rec.Time

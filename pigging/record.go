@@ -16,30 +16,6 @@ import (
 
 const badKey = "!BADKEY"
 
-// buffer is the scratch space for one record: the line and its attributes.
-// Buffers are pooled so that logging allocates nothing for the line.
-type buffer struct {
-	line  []byte
-	attrs []slog.Attr
-}
-
-var bufPool = sync.Pool{New: func() any {
-	return &buffer{line: make([]byte, 0, 512), attrs: make([]slog.Attr, 0, 8)}
-}}
-
-func getBuffer() *buffer { return bufPool.Get().(*buffer) }
-
-func putBuffer(b *buffer) {
-	// Do not keep huge buffers alive for the whole run.
-	if cap(b.line) > 64<<10 {
-		return
-	}
-	b.line = b.line[:0]
-	clear(b.attrs)
-	b.attrs = b.attrs[:0]
-	bufPool.Put(b)
-}
-
 // Sizes of the scratch space that Tracker's logging methods and the slog
 // handler keep on the stack for one record. A longer line, or a record with
 // more attributes, grows onto the heap.

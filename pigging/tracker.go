@@ -277,9 +277,9 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	if sc.IsValid() {
 		header = append(header, slog.String("trace_id", r.info.TraceID))
 	}
-	r.write(context.Background(), slog.LevelInfo, now, "Starting logging", header, nil, nil, false)
+	r.emit(context.Background(), slog.LevelInfo, now, "Starting logging", nil, header, nil, nil, false)
 	if res.stale {
-		r.write(context.Background(), slog.LevelWarn, time.Now(), "Took over a stale lock: "+staleText(res.holder, res.detail), takeOverAttrs(res.holder, prevLog), nil, nil, true)
+		r.emit(context.Background(), slog.LevelWarn, time.Now(), "Took over a stale lock: "+staleText(res.holder, res.detail), nil, takeOverAttrs(res.holder, prevLog), nil, nil, true)
 	}
 
 	runCtx = context.WithValue(runCtx, trackerKey{}, t)
@@ -449,7 +449,7 @@ func (t *Tracker) log(level slog.Level, msg string, args []any) error {
 	attrs := appendArgs(arr[:0], args)
 	var err error
 	if r != nil {
-		_, err = r.emitLine(context.Background(), level, wallclock.Now(), msg, line[:0], attrs, nil, nil, true)
+		err = r.emit(context.Background(), level, wallclock.Now(), msg, line[:0], attrs, nil, nil, true)
 	} else {
 		err = t.lifecycleErr()
 		t.fallback(append(formatLine(line[:0], attrs, wallclock.Now(), level, msg, nil, nil), '\n'), err)
@@ -476,12 +476,6 @@ func (t *Tracker) fallback(line []byte, err error) {
 	os.Stderr.Write(msg)
 }
 
-// appendLine formats a whole record, without its newline, into buf.line.
-func appendLine(buf *buffer, tm time.Time, level slog.Level, msg string, h *handler, stage *runctx.Stage) []byte {
-	buf.line = formatLine(buf.line[:0], buf.attrs, tm, level, msg, h, stage)
-	return buf.line
-}
-
 // formatLine appends a whole record with attrs, without its newline, to b.
 func formatLine(b []byte, attrs []slog.Attr, tm time.Time, level slog.Level, msg string, h *handler, stage *runctx.Stage) []byte {
 	b = appendHead(b, tm, level, msg)
@@ -501,18 +495,10 @@ func formatLine(b []byte, attrs []slog.Attr, tm time.Time, level slog.Level, msg
 }
 
 // emit writes one record to the file with one write(2), and adds it as a
-// log event while the event budget lasts.
-func (r *run) emit(ctx context.Context, level slog.Level, tm time.Time, msg string, buf *buffer, h *handler, stack []byte, event bool) error {
-	var err error
-	buf.line, err = r.emitLine(ctx, level, tm, msg, buf.line[:0], buf.attrs, h, stack, event)
-	return err
-}
-
-// emitLine is emit with its scratch space as slices: the record is
-// formatted into line, from its start, and its attributes are attrs. It
-// returns line as it grew. Taking slices rather than a *buffer lets callers
-// keep the scratch space on their stack.
-func (r *run) emitLine(ctx context.Context, level slog.Level, tm time.Time, msg string, line []byte, attrs []slog.Attr, h *handler, stack []byte, event bool) ([]byte, error) {
+// log event while the event budget lasts (when event is set). The record is
+// formatted into line, from its start: callers on the hot path pass scratch
+// space on their stack, others nil.
+func (r *run) emit(ctx context.Context, level slog.Level, tm time.Time, msg string, line []byte, attrs []slog.Attr, h *handler, stack []byte, event bool) error {
 	b := formatLine(line[:0], attrs, tm, level, msg, h, runctx.StageFrom(ctx))
 	if len(stack) > 0 {
 		b = logfmt.AppendStack(b, string(stack))
@@ -522,7 +508,7 @@ func (r *run) emitLine(ctx context.Context, level slog.Level, tm time.Time, msg 
 	if event {
 		r.logEvent(ctx, level, msg, attrs, h)
 	}
-	return b, err
+	return err
 }
 
 // writeLine writes the whole record b, newline included, with one write(2),
@@ -546,15 +532,6 @@ func (r *run) writeLine(b []byte, level slog.Level) error {
 // budget: logEvent adds no more events, it only counts them.
 func (r *run) budgetSpent() bool {
 	return r.events.Load() >= int64(r.t.cfg.eventBudget)
-}
-
-// write formats and emits a record from attrs; for pigging's own records.
-func (r *run) write(ctx context.Context, level slog.Level, tm time.Time, msg string, attrs []slog.Attr, h *handler, stack []byte, event bool) error {
-	buf := getBuffer()
-	buf.attrs = append(buf.attrs, attrs...)
-	err := r.emit(ctx, level, tm, msg, buf, h, stack, event)
-	putBuffer(buf)
-	return err
 }
 
 // spanRecording reports whether the run span records. It asks the span once:
@@ -632,9 +609,7 @@ func (t *Tracker) LogException(err error) error {
 	r := t.run.Load()
 	if r == nil {
 		lerr := t.lifecycleErr()
-		buf := getBuffer()
-		t.fallback(append(appendLine(buf, time.Now(), slog.LevelError, err.Error(), nil, nil), '\n'), lerr)
-		putBuffer(buf)
+		t.fallback(append(formatLine(nil, nil, time.Now(), slog.LevelError, err.Error(), nil, nil), '\n'), lerr)
 		return fmt.Errorf("%w (%w)", err, lerr)
 	}
 	r.fail(context.Background(), err)
@@ -656,7 +631,7 @@ func (r *run) fail(ctx context.Context, err error) {
 // adds an exception event to the run span while it has room.
 func (r *run) recordError(ctx context.Context, msg string, err error) {
 	stack := panicStack(err)
-	r.write(ctx, slog.LevelError, time.Now(), msg, nil, nil, stack, false)
+	r.emit(ctx, slog.LevelError, time.Now(), msg, nil, nil, nil, stack, false)
 	if !r.takeRunSlot(false) {
 		r.excDropped.Add(1)
 		return
@@ -731,13 +706,13 @@ func (t *Tracker) Stop() error {
 	case r.ctx.Err() != nil:
 		outcome = outcomeCancelled
 		cause := context.Cause(r.ctx)
-		r.write(context.Background(), slog.LevelWarn, time.Now(), "Run cancelled: "+cause.Error(), nil, nil, nil, true)
+		r.emit(context.Background(), slog.LevelWarn, time.Now(), "Run cancelled: "+cause.Error(), nil, nil, nil, nil, true)
 		failure = cause
 	}
 
 	end := time.Now()
 	dur := end.Sub(r.started)
-	r.write(context.Background(), slog.LevelInfo, end, "TOTAL SCRIPT TIME: "+dur.String(), nil, nil, nil, false)
+	r.emit(context.Background(), slog.LevelInfo, end, "TOTAL SCRIPT TIME: "+dur.String(), nil, nil, nil, nil, false)
 	if _, err := fmt.Fprintf(t.cfg.output, "TOTAL SCRIPT TIME: %s\n", dur); err != nil {
 		otel.Handle(fmt.Errorf("pigging: printing TOTAL SCRIPT TIME: %w", err))
 	}
@@ -823,24 +798,20 @@ func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs 
 	r := h.t.run.Load()
 	var line [stackLine]byte // as in Tracker.log
 	if r != nil {
-		r.emitLine(ctx, level, wallclock.Now(), msg, line[:0], attrs, nil, nil, true)
+		r.emit(ctx, level, wallclock.Now(), msg, line[:0], attrs, nil, nil, true)
 	} else {
 		h.t.fallback(append(formatLine(line[:0], attrs, time.Now(), level, msg, nil, runctx.StageFrom(ctx)), '\n'), h.t.lifecycleErr())
 	}
 }
 
 func (h hook) LogError(ctx context.Context, msg string, err error, attrs ...slog.Attr) {
-	r := h.t.run.Load()
-	buf := getBuffer()
-	buf.attrs = append(buf.attrs, attrs...)
-	if r != nil {
-		r.emit(ctx, slog.LevelError, time.Now(), msg, buf, nil, panicStack(err), true)
+	if r := h.t.run.Load(); r != nil {
+		r.emit(ctx, slog.LevelError, time.Now(), msg, nil, attrs, nil, panicStack(err), true)
 	} else {
-		line := appendLine(buf, time.Now(), slog.LevelError, msg, nil, runctx.StageFrom(ctx))
+		line := formatLine(nil, attrs, time.Now(), slog.LevelError, msg, nil, runctx.StageFrom(ctx))
 		line = logfmt.AppendStack(line, string(panicStack(err)))
 		h.t.fallback(append(line, '\n'), h.t.lifecycleErr())
 	}
-	putBuffer(buf)
 }
 
 // String describes the Tracker for debugging.
