@@ -56,9 +56,20 @@ func (ev *eventScratch) attrsOption(kvs []attribute.KeyValue) trace.EventOption 
 	return ev.withAttrs[n]
 }
 
-// putEventScratch returns ev to the pool, its attributes (kvs, as
-// appended to ev.arr[:0]) emptied.
-func putEventScratch(ev *eventScratch, kvs []attribute.KeyValue) {
+// head returns the attributes every log event starts with, log.severity
+// and log.message, in ev's scratch space.
+func (ev *eventScratch) head(level slog.Level, msg string) []attribute.KeyValue {
+	return append(ev.arr[:0], keyLogSeverity.String(levelName(level)), keyLogMessage.String(msg))
+}
+
+// add adds the "log" event with kvs, the attributes as appended to the
+// slice head returned, to span, and returns ev to the pool.
+func (ev *eventScratch) add(span trace.Span, kvs []attribute.KeyValue) {
+	// Every Span reads its options through trace.NewEventConfig, which
+	// copies the attributes: the slice and the option list are free again
+	// when AddEvent returns.
+	ev.opts[0] = ev.attrsOption(kvs)
+	span.AddEvent("log", ev.opts[:]...)
 	ev.opts = [1]trace.EventOption{}
 	clear(ev.arr[:min(len(kvs), eventKVs)])
 	eventPool.Put(ev)

@@ -81,28 +81,32 @@ type Tracker struct {
 	run   atomic.Pointer[run]
 }
 
-// run is the state of a started run.
+// run is the state of a started run. The fields every record reads come
+// first, so that they share a cache line or two.
 type run struct {
+	file   *os.File
+	span   trace.Span
+	events atomic.Int64
+	// runSlots counts the log and exception events on the run span, and
+	// runLogs the log events among them (only when the budget is above
+	// runSpanLogs); capped so that the span stays under the SDK's default
+	// event limit (see runSpanSlots).
+	runSlots atomic.Int64
+	runLogs  atomic.Int64
+	budget   int64 // the event budget, cfg.eventBudget
+	// recording caches whether span records: 0 not asked yet, 1 yes, 2 no.
+	recording atomic.Int32
+
 	t       *Tracker
-	file    *os.File
-	span    trace.Span
 	spanID  trace.SpanID
 	lock    *lockFile
 	ctx     context.Context
 	info    LockInfo
 	started time.Time
-	events  atomic.Int64
-	// runSlots counts the log and exception events on the run span, and
-	// runLogs the log events among them; capped so that the span stays
-	// under the SDK's default event limit (see runSpanSlots).
-	runSlots atomic.Int64
-	runLogs  atomic.Int64
 	// capped counts the log events left out by the run span's cap rather
 	// than by the budget; excDropped the exception events left out.
 	capped     atomic.Int64
 	excDropped atomic.Int64
-	// recording caches whether span records: 0 not asked yet, 1 yes, 2 no.
-	recording atomic.Int32
 
 	failMu  sync.Mutex
 	failure error
@@ -224,6 +228,7 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	r := &run{
 		t:       t,
 		span:    span,
+		budget:  int64(t.cfg.eventBudget),
 		spanID:  span.SpanContext().SpanID(),
 		lock:    res.lock,
 		ctx:     ctx,
@@ -433,27 +438,31 @@ func (t *Tracker) log(level slog.Level, msg string, args []any) error {
 	// nothing unless the record outgrows it.
 	var line [stackLine]byte
 	r := t.run.Load()
-	if r != nil && r.budgetSpent() {
-		// The record only goes to the file: its arguments are formatted
-		// straight into the line, and it is counted as a dropped event as
-		// logEvent would count it.
-		b := appendHead(line[:0], wallclock.Now(), level, msg)
-		b = appendArgsText(b, args)
-		err := r.writeLine(append(b, '\n'), level)
-		if r.spanRecording() {
-			r.events.Add(1)
-		}
+	if r == nil {
+		var arr [stackAttrs]slog.Attr
+		attrs := appendArgs(arr[:0], args)
+		err := t.lifecycleErr()
+		t.fallback(append(formatLine(line[:0], attrs, wallclock.Now(), level, msg, nil, nil), '\n'), err)
 		return err
 	}
-	var arr [stackAttrs]slog.Attr
-	attrs := appendArgs(arr[:0], args)
-	var err error
-	if r != nil {
-		err = r.emit(context.Background(), level, wallclock.Now(), msg, line[:0], attrs, nil, nil, true)
-	} else {
-		err = t.lifecycleErr()
-		t.fallback(append(formatLine(line[:0], attrs, wallclock.Now(), level, msg, nil, nil), '\n'), err)
+	// The arguments are read once, straight into the line and, while the
+	// event budget lasts, into the attributes of the record's log event.
+	b := appendHead(line[:0], wallclock.Now(), level, msg)
+	span := r.eventSpan(nil)
+	if span == nil {
+		b = appendArgsText(b, args)
+		return r.writeLine(append(b, '\n'), level)
 	}
+	ev := getEventScratch()
+	kvs := ev.head(level, msg)
+	for len(args) > 0 {
+		var a slog.Attr
+		a, args = nextAttr(args)
+		b = appendAttrText(b, "", a)
+		kvs = appendAttrKVs(kvs, "", a)
+	}
+	err := r.writeLine(append(b, '\n'), level)
+	ev.add(span, kvs)
 	return err
 }
 
@@ -506,7 +515,19 @@ func (r *run) emit(ctx context.Context, level slog.Level, tm time.Time, msg stri
 	b = append(b, '\n')
 	err := r.writeLine(b, level)
 	if event {
-		r.logEvent(ctx, level, msg, attrs, h)
+		if span := r.eventSpan(ctx); span != nil {
+			ev := getEventScratch()
+			kvs := ev.head(level, msg)
+			group := ""
+			if h != nil {
+				kvs = append(kvs, h.kvs...)
+				group = h.group
+			}
+			for _, a := range attrs {
+				kvs = appendAttrKVs(kvs, group, a)
+			}
+			ev.add(span, kvs)
+		}
 	}
 	return err
 }
@@ -529,9 +550,9 @@ func (r *run) writeLine(b []byte, level slog.Level) error {
 }
 
 // budgetSpent reports whether the run's log events have used up the event
-// budget: logEvent adds no more events, it only counts them.
+// budget: eventSpan adds no more events, it only counts them.
 func (r *run) budgetSpent() bool {
-	return r.events.Load() >= int64(r.t.cfg.eventBudget)
+	return r.events.Load() >= r.budget
 }
 
 // spanRecording reports whether the run span records. It asks the span once:
@@ -554,46 +575,41 @@ func (r *run) spanRecording() bool {
 	return rec
 }
 
-func (r *run) logEvent(ctx context.Context, level slog.Level, msg string, attrs []slog.Attr, h *handler) {
+// eventSpan counts the log event of a record logged with ctx and returns
+// the span it goes on: the span in ctx when that records, or else the run
+// span; a nil ctx (Tracker's own logging methods) means the run span. It
+// returns nil when the record adds no event: no span records, the event
+// budget is spent (the event is only counted then), or the run span has no
+// room left.
+func (r *run) eventSpan(ctx context.Context) trace.Span {
 	if r.budgetSpent() {
 		// Only counted, when a span records, as below; the run span is
 		// asked first, as it needs no lock.
-		if r.spanRecording() || trace.SpanFromContext(ctx).IsRecording() {
+		if r.spanRecording() || (ctx != nil && trace.SpanFromContext(ctx).IsRecording()) {
 			r.events.Add(1)
 		}
-		return
+		return nil
 	}
-	span := trace.SpanFromContext(ctx)
-	onRun := false
-	if !span.IsRecording() {
-		if !r.spanRecording() {
-			return
+	var span trace.Span
+	if ctx != nil {
+		if s := trace.SpanFromContext(ctx); s.IsRecording() {
+			span = s
 		}
-		span, onRun = r.span, true
 	}
-	if r.events.Add(1) > int64(r.t.cfg.eventBudget) {
-		return
+	if span == nil && !r.spanRecording() {
+		return nil
 	}
-	if (onRun || span.SpanContext().SpanID() == r.spanID) && !r.takeRunSlot(true) {
+	if r.events.Add(1) > r.budget {
+		return nil
+	}
+	if (span == nil || span.SpanContext().SpanID() == r.spanID) && !r.takeRunSlot(true) {
 		r.capped.Add(1)
-		return
+		return nil
 	}
-	ev := getEventScratch()
-	kvs := append(ev.arr[:0], keyLogSeverity.String(levelName(level)), keyLogMessage.String(msg))
-	group := ""
-	if h != nil {
-		kvs = append(kvs, h.kvs...)
-		group = h.group
+	if span == nil {
+		return r.span
 	}
-	for _, a := range attrs {
-		kvs = appendAttrKVs(kvs, group, a)
-	}
-	// Every Span reads its options through trace.NewEventConfig, which
-	// copies the attributes: the slice and the option list are free again
-	// when AddEvent returns.
-	ev.opts[0] = ev.attrsOption(kvs)
-	span.AddEvent("log", ev.opts[:]...)
-	putEventScratch(ev, kvs)
+	return span
 }
 
 // LogException logs err at ERROR (with its stack when it is a
@@ -653,7 +669,9 @@ const (
 // takeRunSlot reserves room for one more event on the run span, a log
 // event or an exception. It reports false when there is none.
 func (r *run) takeRunSlot(log bool) bool {
-	if log && r.runLogs.Add(1) > runSpanLogs {
+	// A run whose budget is below the cap (the default) cannot add more
+	// log events than the cap, and needs no count of them.
+	if log && r.budget > runSpanLogs && r.runLogs.Add(1) > runSpanLogs {
 		return false
 	}
 	return r.runSlots.Add(1) <= runSpanSlots
