@@ -293,6 +293,7 @@ func medianOf(vs []float64) float64 {
 const (
 	bFloor       = "./pigging:BenchmarkInfo/floor"
 	bFormat      = "./pigging:BenchmarkInfo/format-write"
+	bFormatEvent = "./pigging:BenchmarkInfo/format-write-event"
 	bPastBudget  = "./pigging:BenchmarkInfo/past-budget"
 	bWithEvents  = "./pigging:BenchmarkInfo/with-events"
 	bSlogText    = "./pigging:BenchmarkLogger/slog-text"
@@ -418,6 +419,7 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 	refRatio("bare SDK span `Start`/`End`", bSDKSpan, bFloor)
 	refRatio("SDK span around one `Tracker.Info`", bSDKSpanInfo, bFloor)
 	refRatio("bare SDK `AddEvent` with a record's 3 attributes (part of the with-events figure)", bAddEvent, bFloor)
+	refRatio("format + `write(2)` + one SDK `AddEvent` of attributes made once: the least a Log with a span event can cost", bFormatEvent, bFloor)
 	if floor, ok := ns(bFloor); ok {
 		if py != nil {
 			pl, pw := medianOf(py.TrackerLogNS), medianOf(py.OSWriteNS)
