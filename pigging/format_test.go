@@ -615,3 +615,64 @@ func unitWantAttr(t testing.TB, what string, attrs []attribute.KeyValue, key str
 		t.Errorf("%s: %s = %q, want %q", what, key, got, fmt.Sprint(want))
 	}
 }
+
+// TestInfoAgreesWithLogger checks that Tracker.Info, which reads the values
+// most records carry by a shorter way, writes the same text and makes the
+// same event attributes as Logger().Info, which reads every value through
+// slog: within the event budget and past it.
+func TestInfoAgreesWithLogger(t *testing.T) {
+	values := []struct {
+		name string
+		args []any
+	}{
+		{"string", []any{"stage", "clean"}},
+		{"string to quote", []any{"q", `say "hi" = a b`}},
+		{"empty string", []any{"empty", ""}},
+		{"hostile string", []any{"v", "ok\n2026-01-01 00:00:00.000 | ERROR: forged\x1b[31m\xff"}},
+		{"int", []any{"rows", 3}},
+		{"int min", []any{"n", math.MinInt}},
+		{"int64 max", []any{"n", int64(math.MaxInt64)}},
+		{"float", []any{"ratio", 3.25}},
+		{"float exponent", []any{"huge", 1e21}},
+		{"float specials", []any{"nan", math.NaN(), "inf", math.Inf(1), "ninf", math.Inf(-1), "nzero", math.Copysign(0, -1)}},
+		{"bool", []any{"ok", true, "retry", false}},
+		{"empty key", []any{"", 1}},
+		{"key to quote", []any{"a key=", "v"}},
+		{"mixed with slow kinds", []any{"rows", 3, "took", time.Second, "stage", "x", "err", errors.New("e f")}},
+		{"odd", []any{"rows", 3, "dangling"}},
+	}
+	const budget = 2 * 16 // the first half of the records become events
+	e := newUnitEnv(t)
+	tr, _ := e.start(t, pigging.WithEventBudget(budget))
+	for round := range 2 {
+		for _, v := range values {
+			msg := fmt.Sprintf("%s %d", v.name, round)
+			tr.Info(msg, v.args...)
+			tr.Logger().Info(msg, v.args...)
+		}
+	}
+	if err := tr.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	lines := unitBetween(t, unitRecords(t, e.log))
+	if len(lines) != 2*2*len(values) {
+		t.Fatalf("got %d records, want %d", len(lines), 2*2*len(values))
+	}
+	for i := 0; i < len(lines); i += 2 {
+		if lines[i] != lines[i+1] {
+			t.Errorf("Info and Logger().Info differ:\n  Info:   %s\n  Logger: %s", lines[i], lines[i+1])
+		}
+	}
+
+	events := unitEvents(unitOnlySpan(t, e.rec, unitJob), "log")
+	if len(events) != budget {
+		t.Fatalf("got %d log events, want the budget, %d", len(events), budget)
+	}
+	for i := 0; i < len(events); i += 2 {
+		a, b := events[i].Attributes, events[i+1].Attributes
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("event attributes differ:\n  Info:   %v\n  Logger: %v", a, b)
+		}
+	}
+}

@@ -455,12 +455,7 @@ func (t *Tracker) log(level slog.Level, msg string, args []any) error {
 	}
 	ev := getEventScratch()
 	kvs := ev.head(level, msg)
-	for len(args) > 0 {
-		var a slog.Attr
-		a, args = nextAttr(args)
-		b = appendAttrText(b, "", a)
-		kvs = appendAttrKVs(kvs, "", a)
-	}
+	b, kvs = appendArgsTextKVs(b, kvs, args)
 	err := r.writeLine(append(b, '\n'), level)
 	ev.add(span, kvs)
 	return err
