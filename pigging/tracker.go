@@ -448,7 +448,7 @@ func (t *Tracker) log(level slog.Level, msg string, args []any) error {
 	// The arguments are read once, straight into the line and, while the
 	// event budget lasts, into the attributes of the record's log event.
 	b := appendHead(line[:0], wallclock.Now(), level, msg)
-	span := r.eventSpan(nil)
+	span := r.runEventSpan()
 	if span == nil {
 		b = appendArgsText(b, args)
 		return r.writeLine(append(b, '\n'), level)
@@ -572,25 +572,39 @@ func (r *run) spanRecording() bool {
 
 // eventSpan counts the log event of a record logged with ctx and returns
 // the span it goes on: the span in ctx when that records, or else the run
-// span; a nil ctx (Tracker's own logging methods) means the run span. It
-// returns nil when the record adds no event: no span records, the event
-// budget is spent (the event is only counted then), or the run span has no
-// room left.
+// span. It returns nil when the record adds no event: no span records, the
+// event budget is spent (the event is only counted then), or the run span
+// has no room left.
 func (r *run) eventSpan(ctx context.Context) trace.Span {
 	if r.budgetSpent() {
 		// Only counted, when a span records, as below; the run span is
 		// asked first, as it needs no lock.
-		if r.spanRecording() || (ctx != nil && trace.SpanFromContext(ctx).IsRecording()) {
+		if r.spanRecording() || trace.SpanFromContext(ctx).IsRecording() {
 			r.events.Add(1)
 		}
 		return nil
 	}
-	var span trace.Span
-	if ctx != nil {
-		if s := trace.SpanFromContext(ctx); s.IsRecording() {
-			span = s
-		}
+	if s := trace.SpanFromContext(ctx); s.IsRecording() {
+		return r.takeEvent(s)
 	}
+	return r.takeEvent(nil)
+}
+
+// runEventSpan is eventSpan for a record logged without a context, by
+// Tracker's own logging methods: its event goes on the run span.
+func (r *run) runEventSpan() trace.Span {
+	if r.budgetSpent() {
+		if r.spanRecording() {
+			r.events.Add(1)
+		}
+		return nil
+	}
+	return r.takeEvent(nil)
+}
+
+// takeEvent counts a log event for span, or for the run span when span is
+// nil, and returns the span it goes on, or nil when it adds no event.
+func (r *run) takeEvent(span trace.Span) trace.Span {
 	if span == nil && !r.spanRecording() {
 		return nil
 	}
