@@ -3,10 +3,8 @@ package middleware
 import (
 	"context"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -14,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -77,29 +76,18 @@ func (h *harness) stop() []string {
 }
 
 var (
-	stampRE    = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| `)
 	durationRE = regexp.MustCompile(`(duration=|TOTAL SCRIPT TIME: )\S+`)
 	traceIDRE  = regexp.MustCompile(`trace_id=[0-9a-f]+`)
 )
 
+// readLog returns the log's records without timestamps and with durations
+// and trace ids masked; stack lines are left out.
 func readLog(t *testing.T, path string) []string {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		if strings.HasPrefix(l, "\t") {
-			continue
-		}
-		if !stampRE.MatchString(l) {
-			t.Errorf("log line without a timestamp: %q", l)
-		}
-		l = stampRE.ReplaceAllString(l, "")
+	lines := proctest.RecordTexts(t, path)
+	for i, l := range lines {
 		l = durationRE.ReplaceAllString(l, "${1}D")
-		l = traceIDRE.ReplaceAllString(l, "trace_id=T")
-		lines = append(lines, l)
+		lines[i] = traceIDRE.ReplaceAllString(l, "trace_id=T")
 	}
 	return lines
 }

@@ -38,10 +38,7 @@ func init() {
 // that the lock file records a trace id for the next run to link to.
 func crashTracker() *pigging.Tracker {
 	tp := sdktrace.NewTracerProvider()
-	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), pigging.WithName("crash"), pigging.WithOutput(nil), pigging.WithTracerProvider(tp))
-	if err != nil {
-		proctest.ChildDie("New: %v", err)
-	}
+	t := childTracker("crash", pigging.WithTracerProvider(tp))
 	if _, err := t.Start(context.Background()); err != nil {
 		proctest.ChildDie("Start: %v", err)
 	}

@@ -207,10 +207,7 @@ func TestReliabilityStopSparesReplacedLock(t *testing.T) {
 // childFallback logs through every entry point before Start and after
 // Stop, where records go to stderr.
 func childFallback() int {
-	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), pigging.WithName("fallback"), pigging.WithOutput(io.Discard))
-	if err != nil {
-		proctest.ChildDie("New: %v", err)
-	}
+	t := childTracker("fallback", pigging.WithOutput(io.Discard))
 	t.Info("early info", "k", "v")
 	_ = t.Log(slog.LevelWarn, "early log")
 	t.Logger().Info("early logger")

@@ -63,15 +63,8 @@ func childRaceRound() int {
 	if !childWaitFile(filepath.Join(dir, "go"), 30*time.Second) {
 		proctest.ChildDie("no start signal")
 	}
-	opts := []pigging.Option{pigging.WithName("race"), pigging.WithOutput(nil)}
-	if os.Getenv("STALE") == "takeover" {
-		opts = append(opts, pigging.WithStaleLock(pigging.TakeOver))
-	}
-	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), opts...)
-	if err != nil {
-		proctest.ChildDie("New: %v", err)
-	}
-	_, err = t.Start(context.Background())
+	t := childTracker("race")
+	_, err := t.Start(context.Background())
 	if err != nil {
 		code := startExit(err)
 		childTouch(filepath.Join(dir, fmt.Sprintf("refused%d.%s", code, idx)))
@@ -111,11 +104,8 @@ func childRaceChurn() int {
 	wins, refused := 0, 0
 	end := time.Now().Add(dur)
 	for time.Now().Before(end) {
-		t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), pigging.WithName("churn"), pigging.WithOutput(nil))
-		if err != nil {
-			proctest.ChildDie("New: %v", err)
-		}
-		_, err = t.Start(context.Background())
+		t := childTracker("churn")
+		_, err := t.Start(context.Background())
 		switch code := startExit(err); code {
 		case exitRan:
 			wins++
@@ -140,11 +130,7 @@ func childRaceChurn() int {
 // file RELEASE; then it logs five more lines and Stops. With FAIL=1 it
 // ends the run with LogException instead of succeeding.
 func childHold() int {
-	opts := []pigging.Option{pigging.WithName("holder"), pigging.WithOutput(nil)}
-	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), opts...)
-	if err != nil {
-		proctest.ChildDie("New: %v", err)
-	}
+	t := childTracker("holder")
 	if _, err := t.Start(context.Background()); err != nil {
 		fmt.Println(err)
 		return startExit(err)
@@ -170,14 +156,7 @@ func childHold() int {
 
 // childTry tries the lock once and prints Start's error, or "ran".
 func childTry() int {
-	opts := []pigging.Option{pigging.WithName("try"), pigging.WithOutput(nil)}
-	if os.Getenv("STALE") == "takeover" {
-		opts = append(opts, pigging.WithStaleLock(pigging.TakeOver))
-	}
-	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), opts...)
-	if err != nil {
-		proctest.ChildDie("New: %v", err)
-	}
+	t := childTracker("try")
 	if _, err := t.Start(context.Background()); err != nil {
 		fmt.Println(err)
 		return startExit(err)

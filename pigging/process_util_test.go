@@ -14,7 +14,23 @@ import (
 	"time"
 
 	"github.com/pigging-go/pigging/internal/proctest"
+	"github.com/pigging-go/pigging/pigging"
 )
+
+// childTracker makes a child's Tracker for the files LOG and LOCK, named
+// job, writing nothing to stdout, taking over a stale lock when
+// STALE=takeover, with opts after that. It dies with ChildDie when New fails.
+func childTracker(job string, opts ...pigging.Option) *pigging.Tracker {
+	all := []pigging.Option{pigging.WithName(job), pigging.WithOutput(nil)}
+	if os.Getenv("STALE") == "takeover" {
+		all = append(all, pigging.WithStaleLock(pigging.TakeOver))
+	}
+	t, err := pigging.New(os.Getenv("LOG"), os.Getenv("LOCK"), append(all, opts...)...)
+	if err != nil {
+		proctest.ChildDie("New: %v", err)
+	}
+	return t
+}
 
 // pollUntil calls cond every millisecond until it returns true, failing the
 // test after d.

@@ -1,11 +1,7 @@
 package reliability_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/pigging-go/pigging/internal/proctest"
 )
@@ -16,14 +12,4 @@ var childScenarios = map[string]func() int{}
 
 // TestMain runs the child scenario that proctest.ChildEnv names, if it is
 // set, instead of the tests.
-func TestMain(m *testing.M) {
-	if name := os.Getenv(proctest.ChildEnv); name != "" {
-		fn, ok := childScenarios[name]
-		if !ok {
-			fmt.Fprintf(os.Stderr, "unknown child scenario %q\n", name)
-			os.Exit(100)
-		}
-		os.Exit(fn())
-	}
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { proctest.Main(m, childScenarios) }

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -62,28 +63,16 @@ func (j *job) run(args ...string) result {
 	return result{err: err, stdout: stdout.String(), stderr: stderr.String(), spans: rec.Ended()}
 }
 
-var (
-	stampRE = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| `)
-	maskRE  = regexp.MustCompile(`(duration=|TIME: |trace_id=|pid |holder_pid=|started )[^ ;]+`)
-)
+// maskRE matches the durations, ids and times that change from run to run.
+var maskRE = regexp.MustCompile(`(duration=|TIME: |trace_id=|pid |holder_pid=|started )[^ ;]+`)
 
-// logLines returns the log without timestamps and with durations, ids and
-// times masked; stack lines are left out.
+// logLines returns the log's records without timestamps and with durations,
+// ids and times masked; stack lines are left out.
 func logLines(t *testing.T, path string) []string {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		if strings.HasPrefix(l, "\t") {
-			continue
-		}
-		if !stampRE.MatchString(l) {
-			t.Errorf("log line without a timestamp: %q", l)
-		}
-		out = append(out, maskRE.ReplaceAllString(stampRE.ReplaceAllString(l, ""), "${1}…"))
+	out := proctest.RecordTexts(t, path)
+	for i, l := range out {
+		out[i] = maskRE.ReplaceAllString(l, "${1}…")
 	}
 	return out
 }

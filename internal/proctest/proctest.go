@@ -3,17 +3,20 @@
 // which its TestMain runs instead of the tests. On unix, Start and StartLines
 // run such a child; every child is killed and reaped in t.Cleanup, and every
 // wait has a deadline. ChildDie and ChildEnvInt are for the child's side, and
-// ReadLogLines and CheckLogText check the shape of the log files the children
-// write.
+// ReadLogLines, RecordTexts and CheckLogText check the shape of the log files
+// the children write.
 //
 // It is imported only by tests.
 package proctest
 
 import (
 	"fmt"
+	"go.uber.org/goleak"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +27,24 @@ import (
 // re-run of a test binary plays instead of running the tests. Start sets it;
 // the TestMain of a package that starts children dispatches on it.
 const ChildEnv = "PIGGING_TEST_CHILD"
+
+// Main is the TestMain of a package that starts children. When ChildEnv
+// names a scenario it runs that function of scenarios instead of the tests
+// and exits with its result (100 for a scenario it does not know, listing
+// the known ones); otherwise it runs the tests, failing them if goroutines
+// leak.
+func Main(m *testing.M, scenarios map[string]func() int) {
+	if name := os.Getenv(ChildEnv); name != "" {
+		fn, ok := scenarios[name]
+		if !ok {
+			names := slices.Sorted(maps.Keys(scenarios))
+			fmt.Fprintf(os.Stderr, "unknown child scenario %q (known: %v)\n", name, names)
+			os.Exit(100)
+		}
+		os.Exit(fn())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // ChildDie reports a child's own failure (not the outcome under test) on
 // stderr, prefixed with the child's pid, and exits the process with 99.
@@ -62,6 +83,24 @@ func ReadLogLines(t testing.TB, path string, allowTorn bool) []string {
 	}
 	return CheckLogText(t, path, data, allowTorn)
 }
+
+// RecordTexts reads the log file at path as ReadLogLines does and returns
+// each record's first line without its "<time> | " prefix, leaving out the
+// tab-continued stack lines.
+func RecordTexts(t testing.TB, path string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range ReadLogLines(t, path, false) {
+		if strings.HasPrefix(l, "\t") {
+			continue
+		}
+		out = append(out, stampRE.ReplaceAllString(l, ""))
+	}
+	return out
+}
+
+// stampRE matches the "<time> | " that starts a record line.
+var stampRE = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| `)
 
 // CheckLogText checks the shape of data, the contents of the log file at
 // path (used only in messages): valid UTF-8, no CR, every line a record head
