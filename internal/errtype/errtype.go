@@ -21,8 +21,14 @@ const Other = "_OTHER"
 // a join), names context errors as the variables callers compare with
 // ("context.DeadlineExceeded"), names an error made by errors.New Other,
 // and any other error by its Go type ("*pigging.LockError"). A nil err is
-// named Other.
-func Of(err error) string {
+// named Other. It never panics: an Unwrap method that does (on a typed nil,
+// say) ends the walk at the error that has it.
+func Of(err error) (name string) {
+	defer func() {
+		if recover() != nil {
+			name = fmt.Sprintf("%T", err)
+		}
+	}()
 	if err == nil {
 		return Other
 	}
@@ -66,7 +72,7 @@ const (
 // exception.stacktrace when stack is not empty.
 func AddException(span trace.Span, err error, stack []byte) {
 	attrs := make([]attribute.KeyValue, 0, 3)
-	attrs = append(attrs, KeyExcType.String(Of(err)), KeyExcMessage.String(err.Error()))
+	attrs = append(attrs, KeyExcType.String(Of(err)), KeyExcMessage.String(Message(err)))
 	if len(stack) > 0 {
 		attrs = append(attrs, KeyExcStack.String(string(stack)))
 	}
