@@ -270,7 +270,6 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		return fail(pathError("log", t.logPath, err))
 	}
 	r.file = f
-	runctx.Started()
 	t.run.Store(r)
 	t.state.Store(stateStarted)
 
@@ -746,7 +745,6 @@ func (t *Tracker) Stop() error {
 
 	t.state.Store(stateStopped)
 	t.run.Store(nil)
-	runctx.Stopped()
 	var errs []error
 	if err := r.file.Sync(); err != nil {
 		errs = append(errs, pathError("log", t.logPath, err))
