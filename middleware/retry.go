@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/pigging-go/pigging/pigging"
@@ -70,7 +71,7 @@ func (c *call) try(ctx context.Context, f func(context.Context) error) (err erro
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			err = pigging.NewPanicError(v)
+			err = &pigging.PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return f(ctx)

@@ -30,7 +30,45 @@ var (
 
 	// ErrStopped is returned when the Tracker is used after Stop.
 	ErrStopped = errors.New("pigging: tracker stopped")
+
+	// ErrLockLost means the lock file was removed or replaced while the run
+	// held it (by hand, or by an editor saving a copy). Stop returns an
+	// error wrapping it, the run ends failed, and the failed run's details
+	// are put back at the lock path where that is safe.
+	ErrLockLost = errors.New("pigging: the lock file was removed or replaced during the run")
 )
+
+// errLockLost is what a lock write returns when the path no longer names
+// the file the run holds.
+var errLockLost = ErrLockLost
+
+// LogWriteError is returned by Stop (and so by Run) when records could not
+// be written to the log file, for instance on a full disk: the run is
+// failed, the records went to stderr, and the lock file keeps this error.
+type LogWriteError struct {
+	// Path is the log file.
+	Path string
+	// Lost is how many records could not be written.
+	Lost int64
+	// Err is the first write error.
+	Err error
+}
+
+// Error says how many records were lost, where, and why.
+func (e *LogWriteError) Error() string {
+	return "pigging: " + strconv.FormatInt(e.Lost, 10) + " records could not be written to " + e.Path +
+		" (they went to stderr): " + errMessage(e.Err)
+}
+
+// Unwrap returns the first write error.
+func (e *LogWriteError) Unwrap() error { return e.Err }
+
+func errMessage(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	return err.Error()
+}
 
 // Lock statuses written to the lock file.
 const (
@@ -49,6 +87,8 @@ type LockInfo struct {
 	SpanID  string    `json:"span_id,omitempty"`
 	Status  string    `json:"status"`
 	Error   string    `json:"error,omitempty"`
+	// Log is the absolute path of the run's log file.
+	Log string `json:"log,omitempty"`
 }
 
 // LockError is returned by Start when the run may not go on because of the
@@ -85,22 +125,7 @@ func (e *LockError) Error() string {
 		} else {
 			b.WriteString("previous run ")
 			b.WriteString(e.Holder.describe())
-			switch e.Holder.Status {
-			case StatusFailed:
-				b.WriteString(" failed")
-				if e.Holder.Error != "" {
-					b.WriteString(": ")
-					b.WriteString(e.Holder.Error)
-				}
-			case StatusCancelled:
-				b.WriteString(" was cancelled")
-				if e.Holder.Error != "" {
-					b.WriteString(": ")
-					b.WriteString(e.Holder.Error)
-				}
-			default:
-				b.WriteString(" died without stopping")
-			}
+			b.WriteString(e.Holder.outcome())
 		}
 		b.WriteString("; read ")
 		b.WriteString(e.LogPath)
@@ -116,6 +141,14 @@ func (e *LockError) Error() string {
 	} else {
 		b.WriteString("run ")
 		b.WriteString(e.Holder.describe())
+		if e.Holder.Status == StatusFailed {
+			b.WriteString(", which has recorded a failure and is still running")
+		}
+	}
+	if e.Detail != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Detail)
+		b.WriteString(")")
 	}
 	b.WriteString("; another run is in progress: wait for it to finish")
 	return b.String()
@@ -123,6 +156,24 @@ func (e *LockError) Error() string {
 
 // Unwrap returns ErrLocked or ErrStaleLock.
 func (e *LockError) Unwrap() error { return e.Err }
+
+// outcome says how the run the file names ended: " failed: <error>",
+// " was cancelled: <cause>", or " died without stopping".
+func (i *LockInfo) outcome() string {
+	switch i.Status {
+	case StatusFailed:
+		if i.Error != "" {
+			return " failed: " + i.Error
+		}
+		return " failed"
+	case StatusCancelled:
+		if i.Error != "" {
+			return " was cancelled: " + i.Error
+		}
+		return " was cancelled"
+	}
+	return " died without stopping"
+}
 
 func (i *LockInfo) describe() string {
 	var b strings.Builder

@@ -71,7 +71,7 @@ func ExampleTracker_Start() {
 	// INFO: Starting logging job=nightly-sync trace_id=<trace id>
 	// INFO: Printing hello world...
 	// WARN: skipped rows rows=3 stage=clean
-	// ERROR: Locked: <lock file> is held by run pid <pid> ...
+	// WARN: Refused a second run (pid <pid>): <lock file> is held by run pid <pid> ...
 	// INFO: TOTAL SCRIPT TIME: <duration>
 	// span nightly-sync: start exception stop (status Error)
 	// span nightly-sync: start log log stop
@@ -147,7 +147,7 @@ func ExampleTracker_Logger() {
 var (
 	exampleTraceID  = regexp.MustCompile(`trace_id=[0-9a-f]{32}`)
 	exampleDuration = regexp.MustCompile(`TOTAL SCRIPT TIME: \S+`)
-	exampleLocked   = regexp.MustCompile(`Locked: \S+ is held by run pid \d+ .*`)
+	exampleLocked   = regexp.MustCompile(`Refused a second run \(pid \d+\): \S+ is held by run pid \d+ .*`)
 )
 
 // showLog prints a log file without what changes from run to run: the
@@ -158,7 +158,7 @@ func showLog(path string) {
 		_, line, _ = strings.Cut(line, " | ")
 		line = exampleTraceID.ReplaceAllString(line, "trace_id=<trace id>")
 		line = exampleDuration.ReplaceAllString(line, "TOTAL SCRIPT TIME: <duration>")
-		line = exampleLocked.ReplaceAllString(line, "Locked: <lock file> is held by run pid <pid> ...")
+		line = exampleLocked.ReplaceAllString(line, "Refused a second run (pid <pid>): <lock file> is held by run pid <pid> ...")
 		fmt.Println(line)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -455,7 +456,7 @@ func TestPanicStackContinuationLines(t *testing.T) {
 func unitPanic(f func()) (perr *pigging.PanicError) {
 	defer func() {
 		if v := recover(); v != nil {
-			perr = pigging.NewPanicError(v)
+			perr = &pigging.PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	f()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 )
@@ -24,35 +23,22 @@ var _ slog.Handler = (*handler)(nil)
 // Enabled reports whether level, mapped down to DEBUG, INFO, WARN or ERROR,
 // is at or above the Tracker's minimum level.
 func (h *handler) Enabled(_ context.Context, level slog.Level) bool {
-	return standardLevel(level) >= h.t.cfg.minLevel.Level()
+	return h.t.enabled(standardLevel(level))
 }
 
 // Handle writes the record. A zero record time is left out of the line.
 // Outside a run it writes the record to stderr and returns ErrNotStarted or
 // ErrStopped.
-func (h *handler) Handle(ctx context.Context, rec slog.Record) error {
-	// The scratch space of the record lives on the stack, as in Tracker.log.
-	var line [stackLine]byte
+func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+	// The record's attributes are collected on the stack, as in Tracker's
+	// logging methods.
 	var arr [stackAttrs]slog.Attr
 	attrs := arr[:0]
-	rec.Attrs(func(a slog.Attr) bool {
+	r.Attrs(func(a slog.Attr) bool {
 		attrs = append(attrs, a)
 		return true
 	})
-	level := standardLevel(rec.Level)
-	var err error
-	if r := h.t.run.Load(); r != nil {
-		err = r.emit(ctx, level, rec.Time, rec.Message, line[:0], attrs, h, nil, true)
-	} else {
-		err = h.t.lifecycleErr()
-		tm := rec.Time
-		if tm.IsZero() {
-			tm = time.Now()
-		}
-		b := formatLine(line[:0], attrs, tm, level, rec.Message, h, nil)
-		h.t.fallback(append(b, '\n'), err)
-	}
-	return err
+	return h.t.emit(&record{ctx: ctx, time: r.Time, level: standardLevel(r.Level), msg: r.Message, attrs: attrs, h: h, event: true})
 }
 
 // WithAttrs returns a handler whose records all carry attrs.
@@ -64,8 +50,7 @@ func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	h2.text = slices.Clip(h.text)
 	h2.kvs = slices.Clip(h.kvs)
 	for _, a := range attrs {
-		h2.text = appendAttrText(h2.text, h.group, a)
-		h2.kvs = appendAttrKVs(h2.kvs, h.group, a)
+		h2.text = appendAttr(h2.text, &h2.kvs, h.group, a)
 	}
 	return &h2
 }

@@ -1,13 +1,16 @@
 package pigging
 
 import (
-	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -15,22 +18,32 @@ import (
 
 const (
 	// lockRetryFor bounds how long Start retries when the lock file is
-	// replaced or still being created under it.
+	// replaced or removed under it.
 	lockRetryFor = 2 * time.Second
-	// freshEmpty is how young an empty lock file must be to count as one
-	// another run has just created and is about to lock, not as stale.
-	freshEmpty = 2 * time.Second
+	// lettingGoFor bounds how long Start waits for a holder whose file says
+	// it has finished (failed or cancelled) to let go of the OS lock, before
+	// it reports the holder as live.
+	lettingGoFor = 250 * time.Millisecond
+	// maxLockFile is the most of a lock file Start reads. A larger file is
+	// not pigging's (pigging cuts the error it stores to maxLockError) and
+	// is stale with that reason.
+	maxLockFile = 64 << 10
+	// maxLockError is the most of a run's error text the lock file keeps;
+	// the log has the whole of it.
+	maxLockError = 4 << 10
 )
 
-// lockFile is a held lock: the OS lock on the file and a second descriptor
-// of the same file for its JSON content.
+// lockFile is a held lock. The OS lock is held on the inode the lock path
+// names; each write of the holder's details makes a new file beside it,
+// locks that, and renames it over the path, so that the path always names
+// a whole JSON document and always a locked one while the run lives.
 type lockFile struct {
 	path    string
-	fl      *flock.Flock
-	f       *os.File
-	created bool   // this run created the file
-	prev    []byte // what the file held before this run wrote to it
-	written bool   // this run has changed the file's content
+	fl      *flock.Flock // the OS lock on the inode the path named last
+	created bool         // this run created the file
+	prev    []byte       // what the file held before this run wrote to it
+	written bool         // this run has changed the file's content
+	mode    fs.FileMode
 }
 
 // lockResult is what trying the lock found.
@@ -43,15 +56,17 @@ type lockResult struct {
 
 // acquireLock tries the lock at path without waiting. It returns an error
 // only for a file system problem; a lock held by another process is a
-// result with a nil lock.
-func acquireLock(path string, mode fs.FileMode) (lockResult, error) {
-	deadline := time.Now().Add(lockRetryFor)
+// result with a nil lock. A path that does not exist yet is created with
+// first as its content, whole, by a link(2) that fails if another run
+// created it first.
+func acquireLock(path string, mode fs.FileMode, first *LockInfo) (lockResult, error) {
+	start := time.Now()
 	for {
-		res, retry, err := tryLock(path, mode)
+		res, retry, err := tryLock(path, mode, first, time.Since(start) < lettingGoFor)
 		if err != nil || !retry {
 			return res, err
 		}
-		if time.Now().After(deadline) {
+		if time.Since(start) > lockRetryFor {
 			// The file kept changing under us: some other run is busy
 			// with it. Report it as held.
 			return lockResult{detail: "the lock file kept changing while this run tried it"}, nil
@@ -60,92 +75,85 @@ func acquireLock(path string, mode fs.FileMode) (lockResult, error) {
 	}
 }
 
-func tryLock(path string, mode fs.FileMode) (res lockResult, retry bool, err error) {
-	created := false
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|oNoFollow, mode)
-	if err == nil {
-		created = true
-	} else if errors.Is(err, fs.ErrExist) {
-		f, err = os.OpenFile(path, os.O_RDWR|oNoFollow, 0)
-		if errors.Is(err, fs.ErrNotExist) {
-			return res, true, nil // removed by a run that just stopped
+func tryLock(path string, mode fs.FileMode, first *LockInfo, waitLettingGo bool) (res lockResult, retry bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow|oNonblock, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		fl, err := createLocked(path, mode, first)
+		if errors.Is(err, fs.ErrExist) {
+			return res, true, nil // another run created it first: look again
 		}
+		if err != nil {
+			return res, false, pathError("lock", path, err)
+		}
+		return lockResult{lock: &lockFile{path: path, fl: fl, created: true, mode: mode}}, false, nil
 	}
 	if err != nil {
 		return res, false, pathError("lock", path, err)
 	}
-	closeAll := func() { _ = f.Close() }
-	fl := flock.New(path, flock.SetFlag(os.O_RDWR|oNoFollow), flock.SetPermissions(mode))
-	var ok bool
-	if created {
-		// Nobody can hold a file created a moment ago but a run that opened
-		// it, found it empty and is letting go: wait for that briefly.
-		ctx, cancel := context.WithTimeout(context.Background(), lockRetryFor)
-		ok, err = fl.TryLockContext(ctx, time.Millisecond)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = nil
-		}
-	} else {
-		ok, err = fl.TryLock()
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return res, false, pathError("lock", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return res, false, &PathError{Op: "lock", Path: path, Err: errNotFile}
+	}
+	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|oNoFollow|oNonblock))
+	ok, err := fl.TryLock()
+	if errors.Is(err, fs.ErrNotExist) {
+		return res, true, nil // removed by a run that just stopped
 	}
 	if err != nil {
-		closeAll()
-		if errors.Is(err, fs.ErrNotExist) {
-			return res, true, nil
-		}
 		return res, false, pathError("lock", path, err)
 	}
 	if !ok {
-		content, _ := readAllAt(f)
-		closeAll()
-		if created {
-			// Locked by someone else although we created it: it was
-			// removed and recreated under us. Look again.
-			return res, true, nil
-		}
+		content, _ := readLock(f)
 		res.holder, res.detail = parseHolder(content)
-		if res.holder != nil && res.holder.Status != StatusRunning {
-			// A run holds its lock with status running. This file names a
-			// run that failed or was cancelled, so the process holding it
-			// is another Start looking at the stale lock or taking it
-			// over, or a Stop about to let go: look again rather than
-			// report the finished run as the one in progress.
+		if res.holder != nil && res.holder.Status != StatusRunning && waitLettingGo {
+			// The holder says it has finished: most likely a Stop about to
+			// let go. Look again for a moment before calling it live.
 			return lockResult{}, true, nil
 		}
 		return res, false, nil
 	}
 
 	// Locked. Make sure the path still names the file we locked: a run
-	// that stops removes the file while it holds the lock, and a run that
-	// locked the removed file must not go on.
-	release := func() { _ = fl.Unlock(); closeAll() }
+	// that stops removes or replaces the file while it holds the lock, and
+	// a run that locked the old file must not go on.
 	flInfo, err1 := fl.Stat()
-	fInfo, err2 := f.Stat()
-	pathInfo, err3 := os.Lstat(path)
-	if err1 != nil || err2 != nil || err3 != nil || !os.SameFile(flInfo, fInfo) || !os.SameFile(fInfo, pathInfo) {
-		release()
+	pathInfo, err2 := os.Lstat(path)
+	if err1 != nil || err2 != nil || !os.SameFile(flInfo, fi) || !os.SameFile(fi, pathInfo) {
+		_ = fl.Unlock()
 		return res, true, nil
 	}
-	content, err := readAllAt(f)
-	if err != nil {
-		release()
-		return res, false, pathError("lock", path, err)
+	lk := &lockFile{path: path, fl: fl, mode: mode}
+	if err := errors.Join(nlinkErr(fi), ownerErr(fi)); err != nil {
+		_ = fl.Unlock()
+		return res, false, &PathError{Op: "lock", Path: path, Err: err}
 	}
-	if len(content) == 0 && !created && time.Since(fInfo.ModTime()) < freshEmpty {
-		// Another run created this file a moment ago and is about to lock
-		// it and write its details: let it.
-		release()
-		return res, true, nil
-	}
-	lk := &lockFile{path: path, fl: fl, f: f, created: created, prev: content}
+	content, rerr := readLock(f)
+	lk.prev = content
 	res.lock = lk
-	if created {
+	res.stale = true
+	if rerr != nil {
+		res.detail = rerr.Error()
 		return res, false, nil
 	}
-	res.stale = true
 	res.holder, res.detail = parseHolder(content)
 	return res, false, nil
+}
+
+// readLock reads a lock file's content, up to maxLockFile bytes; it says
+// so in its error when the file is larger.
+func readLock(f *os.File) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(io.NewSectionReader(f, 0, maxLockFile+1), maxLockFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("it cannot be read: %w", err)
+	}
+	if len(b) > maxLockFile {
+		return nil, fmt.Errorf("it is larger than %d KiB, so not a lock file pigging wrote", maxLockFile>>10)
+	}
+	return b, nil
 }
 
 // parseHolder reads a lock file's JSON. It returns a nil holder and the
@@ -165,48 +173,158 @@ func parseHolder(content []byte) (*LockInfo, string) {
 	return &info, ""
 }
 
-func readAllAt(f *os.File) ([]byte, error) {
-	var buf []byte
-	chunk := make([]byte, 512)
-	var off int64
-	for {
-		n, err := f.ReadAt(chunk, off)
-		buf = append(buf, chunk[:n]...)
-		off += int64(n)
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-		if off > 1<<20 {
-			return buf, fmt.Errorf("lock file larger than 1 MiB")
-		}
+// lockJSON returns info as the lock file's content, its error cut to
+// maxLockError bytes so that the file always stays readable.
+func lockJSON(info *LockInfo) ([]byte, error) {
+	i := *info
+	i.Error = cutText(i.Error, maxLockError)
+	data, err := json.Marshal(&i)
+	if err != nil {
+		return nil, err
 	}
+	return append(data, '\n'), nil
 }
 
-// write replaces the file's content with info as JSON.
-func (l *lockFile) write(info *LockInfo, sync bool) error {
-	data, err := json.Marshal(info)
+// cutText returns s cut to at most n bytes, on a rune boundary, saying
+// where it was cut.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + " …[cut: " + strconv.Itoa(len(s)-cut) + " more bytes; the log has the whole text]"
+}
+
+// tempFile makes a new file beside path, with data in it, synced. The
+// caller links or renames it into place, or removes it.
+func tempFile(path string, mode fs.FileMode, data []byte) (string, error) {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, mode)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		_ = os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// lockTemp makes a temporary file with info in it and takes the OS lock on
+// it, so that it is locked from the moment it gets the lock path's name.
+func lockTemp(path string, mode fs.FileMode, info *LockInfo) (string, *flock.Flock, error) {
+	data, err := lockJSON(info)
+	if err != nil {
+		return "", nil, err
+	}
+	tmp, err := tempFile(path, mode, data)
+	if err != nil {
+		return "", nil, err
+	}
+	fl := flock.New(tmp, flock.SetFlag(os.O_RDONLY|oNoFollow))
+	if ok, err := fl.TryLock(); !ok || err != nil {
+		_ = os.Remove(tmp)
+		if err == nil {
+			err = errors.New("could not lock a file only this run knows")
+		}
+		return "", nil, err
+	}
+	return tmp, fl, nil
+}
+
+// createLocked creates path with info in it, locked, or fails with an
+// error wrapping fs.ErrExist when path exists. Nobody ever sees it empty.
+func createLocked(path string, mode fs.FileMode, info *LockInfo) (*flock.Flock, error) {
+	tmp, fl, err := lockTemp(path, mode, info)
+	if err != nil {
+		return nil, err
+	}
+	err = os.Link(tmp, path)
+	_ = os.Remove(tmp)
+	if err != nil {
+		_ = fl.Unlock()
+		if errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		// No hard links here (some network and FAT file systems): create
+		// the file in place; it is empty until the write below.
+		return createInPlace(path, mode, info)
+	}
+	return fl, syncDir(path)
+}
+
+func createInPlace(path string, mode fs.FileMode, info *LockInfo) (*flock.Flock, error) {
+	data, err := lockJSON(info)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, mode)
+	if err != nil {
+		return nil, err
+	}
+	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|oNoFollow))
+	ok, err := fl.TryLock()
+	if err == nil && !ok {
+		err = errors.New("locked by another process as soon as it was made")
+	}
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		_ = os.Remove(path)
+		_ = fl.Unlock()
+		return nil, err
+	}
+	return fl, syncDir(path)
+}
+
+// syncDir syncs the directory of path, so that a file created, renamed or
+// removed there stays so after a power loss.
+func syncDir(path string) error {
+	d, err := os.Open(filepath.Dir(path))
 	if err != nil {
 		return err
 	}
-	data = append(data, '\n')
-	return l.replace(data, sync)
+	err = d.Sync()
+	if errors.Is(err, errors.ErrUnsupported) || errors.Is(err, fs.ErrInvalid) {
+		err = nil // a directory that cannot be synced (Windows)
+	}
+	return errors.Join(err, d.Close())
 }
 
-func (l *lockFile) replace(data []byte, sync bool) error {
+// write replaces the lock file with one holding info, atomically: a new
+// locked file renamed over the path. The path is then the old content or
+// the new, never a mix, and stays locked throughout. It fails with
+// errLockLost when the path no longer names the file this run holds.
+func (l *lockFile) write(info *LockInfo) error {
+	if !l.stillOurs() {
+		return errLockLost
+	}
+	tmp, fl, err := lockTemp(l.path, l.mode, info)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, l.path); err != nil {
+		_ = os.Remove(tmp)
+		_ = fl.Unlock()
+		return err
+	}
 	l.written = true
-	if err := l.f.Truncate(0); err != nil {
-		return err
-	}
-	if _, err := l.f.WriteAt(data, 0); err != nil {
-		return err
-	}
-	if sync {
-		return l.f.Sync()
-	}
-	return nil
+	old := l.fl
+	l.fl = fl
+	return errors.Join(syncDir(l.path), old.Unlock())
 }
 
 // release removes the file (when the path still names it), then unlocks.
@@ -215,44 +333,96 @@ func (l *lockFile) release() error {
 	if l.stillOurs() {
 		if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
+		} else {
+			errs = append(errs, syncDir(l.path))
 		}
 	}
-	errs = append(errs, l.fl.Unlock(), l.f.Close())
-	return errors.Join(errs...)
+	return errors.Join(append(errs, l.fl.Unlock())...)
 }
 
-// keep writes info into the file, syncs it, and unlocks, leaving the file
-// for the next run to find.
+// keep writes info into the file and unlocks, leaving the file for the next
+// run to find.
 func (l *lockFile) keep(info *LockInfo) error {
-	var errs []error
-	if l.stillOurs() {
-		errs = append(errs, l.write(info, true))
+	err := l.write(info)
+	return errors.Join(err, l.fl.Unlock())
+}
+
+// restore puts info back at the path after the file this run held was
+// removed or replaced by someone else: it creates the path when it is gone,
+// or replaces a file that names this very run (a copy an editor saved); it
+// leaves alone a file that names another run.
+func (l *lockFile) restore(info *LockInfo) error {
+	f, err := os.OpenFile(l.path, os.O_RDONLY|oNoFollow|oNonblock, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		fl, err := createLocked(l.path, l.mode, info)
+		if err != nil {
+			return err
+		}
+		return fl.Unlock()
 	}
-	errs = append(errs, l.fl.Unlock(), l.f.Close())
-	return errors.Join(errs...)
+	if err != nil {
+		return err
+	}
+	content, err := readLock(f)
+	_ = f.Close()
+	if err != nil {
+		return err
+	}
+	h, _ := parseHolder(content)
+	if h == nil || h.PID != info.PID || !h.Started.Equal(info.Started) {
+		return nil
+	}
+	tmp, fl, err := lockTemp(l.path, l.mode, info)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, l.path); err != nil {
+		_ = os.Remove(tmp)
+		return errors.Join(err, fl.Unlock())
+	}
+	return errors.Join(syncDir(l.path), fl.Unlock())
 }
 
 // abort undoes this run's claim after a Start that could not finish: it
 // removes a file this run created, or puts back what the file held when
-// this run has written to it (a file left as it was is not rewritten, so
-// its modification time still tells how old it is).
+// this run has written to it (a file left as it was is not rewritten).
 func (l *lockFile) abort() error {
 	if l.created {
 		return l.release()
 	}
 	var errs []error
 	if l.written && l.stillOurs() {
-		errs = append(errs, l.replace(l.prev, true))
+		tmp, err := tempFile(l.path, l.mode, l.prev)
+		if err == nil {
+			err = os.Rename(tmp, l.path)
+		}
+		errs = append(errs, err)
 	}
-	errs = append(errs, l.fl.Unlock(), l.f.Close())
-	return errors.Join(errs...)
+	return errors.Join(append(errs, l.fl.Unlock())...)
 }
 
+// stillOurs reports whether the path still names the file this run holds.
 func (l *lockFile) stillOurs() bool {
-	fi, err := l.f.Stat()
+	fi, err := l.fl.Stat()
 	if err != nil {
 		return false
 	}
 	pi, err := os.Lstat(l.path)
 	return err == nil && os.SameFile(fi, pi)
+}
+
+// logHeld reports whether a live run holds the OS lock on the log file at
+// path: a run holds it from its Start to its Stop, so a run whose lock file
+// was removed or replaced by hand is still seen.
+func logHeld(path string) bool {
+	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|oNoFollow|oNonblock))
+	ok, err := fl.TryLock()
+	if err != nil {
+		return false
+	}
+	if ok {
+		_ = fl.Unlock()
+		return false
+	}
+	return true
 }

@@ -118,7 +118,7 @@ func TestSecondTrackerIsLocked(t *testing.T) {
 	if got[0] != "INFO: first run, line one" || got[1] != "INFO: first run, line two rows=2" || got[3] != "INFO: first run, line three" {
 		t.Errorf("first run's lines are not whole:\n%s", strings.Join(got, "\n"))
 	}
-	wantLocked := "ERROR: Locked: " + strings.TrimPrefix(msg, "pigging: ")
+	wantLocked := "WARN: Refused a second run (pid " + strconv.Itoa(os.Getpid()) + "): " + strings.TrimPrefix(msg, "pigging: ")
 	if !strings.HasPrefix(got[2], wantLocked) || !strings.Contains(got[2], "holder_pid="+strconv.Itoa(os.Getpid())) {
 		t.Errorf("Locked line = %q, want it to start %q and name holder_pid", got[2], wantLocked)
 	}
@@ -461,7 +461,7 @@ func TestTakeOverNeverTakesALiveLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := unitBetween(t, unitRecords(t, e.log))
-	if len(got) != 3 || got[0] != "INFO: still running" || !strings.HasPrefix(got[1], "ERROR: Locked: ") || got[2] != "INFO: still writing to its log" {
+	if len(got) != 3 || got[0] != "INFO: still running" || !strings.HasPrefix(got[1], "WARN: Refused a second run ") || got[2] != "INFO: still writing to its log" {
 		t.Errorf("holder's log:\n%s", strings.Join(got, "\n"))
 	}
 }

@@ -87,6 +87,8 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.fileMode&^fs.ModePerm != 0 {
 		errs = append(errs, fmt.Errorf("pigging: WithFileMode: %v is not a permission mode", c.fileMode))
+	} else if c.fileMode&0o200 == 0 {
+		errs = append(errs, fmt.Errorf("pigging: WithFileMode: %v gives the owner no write permission; the next run could not write its files (use 0644, 0640 or 0600)", c.fileMode))
 	}
 	if c.provider == nil {
 		c.provider = otel.GetTracerProvider()
@@ -156,7 +158,8 @@ func WithEventBudget(n int) Option {
 }
 
 // WithFileMode sets the permission bits of the log and lock files when Start
-// creates them (before the umask). The default is 0644.
+// creates them (before the umask). The default is 0644. A mode that does
+// not let the owner write (0444, say) is refused by New.
 func WithFileMode(perm fs.FileMode) Option {
 	return optionFunc(func(c *config) { c.fileMode = perm })
 }

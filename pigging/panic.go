@@ -1,8 +1,7 @@
 package pigging
 
 import (
-	"fmt"
-	"runtime/debug"
+	"github.com/pigging-go/pigging/internal/errtype"
 )
 
 // PanicError is a recovered panic turned into an error: the value passed to
@@ -17,18 +16,9 @@ type PanicError struct {
 	Stack []byte
 }
 
-// NewPanicError returns a *PanicError for v with the current goroutine's
-// stack. Call it from the deferred function that recovered v.
-func NewPanicError(v any) *PanicError {
-	return &PanicError{Value: v, Stack: debug.Stack()}
-}
-
-// Error returns "panic: " and the value.
+// Error returns "panic: " and the value, read without ever panicking.
 func (e *PanicError) Error() string {
-	if err, ok := e.Value.(error); ok {
-		return "panic: " + err.Error()
-	}
-	return fmt.Sprintf("panic: %v", e.Value)
+	return "panic: " + errtype.Text(e.Value)
 }
 
 // Unwrap returns the panic value when it is an error, else nil.

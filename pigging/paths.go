@@ -13,7 +13,7 @@ var (
 	errEmptyPath = errors.New("is empty")
 	errSymlink   = errors.New("is a symlink; pigging does not follow links, so that a job cannot be made to truncate or lock another file")
 	errIsDir     = errors.New("is a directory")
-	errNotFile   = errors.New("is not a regular file")
+	errNotFile   = errors.New("is not a regular file (a FIFO, a device or a socket); pigging writes only regular files")
 )
 
 func pathError(role, path string, err error) error {
@@ -26,38 +26,52 @@ func pathError(role, path string, err error) error {
 		err = errSymlink
 	case errors.Is(err, syscall.EISDIR):
 		err = errIsDir
+	case errors.Is(err, syscall.ENXIO):
+		err = errNotFile // a FIFO with no reader, opened without blocking
 	}
 	return &PathError{Op: role, Path: path, Err: err}
 }
 
-// checkPath refuses a path that is a symlink, a directory or some other
-// non-regular file, or whose directory does not exist. It touches nothing.
-func checkPath(role, path string) error {
-	fi, err := os.Lstat(path)
+// checkPath refuses a path (abs, the one given made absolute) that is a
+// symlink, a directory or some other non-regular file, a file with more
+// than one name, one owned by another user when the job runs as root, or
+// whose directory does not exist or, for a job run as root, could be
+// redirected by another user. It touches nothing. Errors name the path as
+// given.
+func checkPath(role, given, abs string) error {
+	fi, err := os.Lstat(abs)
 	if err == nil {
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
-			return &PathError{Op: role, Path: path, Err: errSymlink}
+			return &PathError{Op: role, Path: given, Err: errSymlink}
 		case fi.IsDir():
-			return &PathError{Op: role, Path: path, Err: errIsDir}
+			return &PathError{Op: role, Path: given, Err: errIsDir}
 		case !fi.Mode().IsRegular():
-			return &PathError{Op: role, Path: path, Err: errNotFile}
+			return &PathError{Op: role, Path: given, Err: errNotFile}
 		}
-		return nil
+		// A lock file's links and owner are checked once it is locked: a
+		// run creating it links it under a second name for a moment.
+		if role == "log" {
+			if err := errors.Join(nlinkErr(fi), ownerErr(fi)); err != nil {
+				return &PathError{Op: role, Path: given, Err: err}
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return pathError(role, given, err)
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return pathError(role, path, err)
-	}
-	dir := filepath.Dir(path)
+	dir := filepath.Dir(abs)
 	di, err := os.Stat(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return &PathError{Op: role, Path: path, Err: &dirError{dir: dir, err: fs.ErrNotExist}}
+			return &PathError{Op: role, Path: given, Err: &dirError{dir: filepath.Dir(given), err: fs.ErrNotExist}}
 		}
-		return pathError(role, path, err)
+		return pathError(role, given, err)
 	}
 	if !di.IsDir() {
-		return &PathError{Op: role, Path: path, Err: &dirError{dir: dir, err: syscall.ENOTDIR}}
+		return &PathError{Op: role, Path: given, Err: &dirError{dir: filepath.Dir(given), err: syscall.ENOTDIR}}
+	}
+	if err := dirErr(dir); err != nil {
+		return &PathError{Op: role, Path: given, Err: err}
 	}
 	return nil
 }

@@ -284,8 +284,8 @@ func TestProcessCrashPanic(t *testing.T) {
 
 // TestProcessCrashExitAfterLogException: os.Exit(1) right after
 // LogException, without Stop. The ERROR line is in the file (it was synced),
-// and the lock still says running, so the next run is refused as one that
-// died.
+// and LogException wrote the failure into the lock at once, so the next run
+// is refused as one that failed, naming the error (hardening item 13).
 func TestProcessCrashExitAfterLogException(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "crash.log")
@@ -299,15 +299,15 @@ func TestProcessCrashExitAfterLogException(t *testing.T) {
 		t.Fatalf("log:\n%s", strings.Join(lines, "\n"))
 	}
 	info := readLockInfo(t, lockPath)
-	if info.Status != pigging.StatusRunning || info.PID != c.Pid() {
-		t.Fatalf("lock = %+v, want pid %d still running", info, c.Pid())
+	if info.Status != pigging.StatusFailed || info.Error != "disk full" || info.PID != c.Pid() {
+		t.Fatalf("lock = %+v, want pid %d failed with \"disk full\"", info, c.Pid())
 	}
 	tr, err := pigging.New(logPath, lockPath, pigging.WithOutput(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = tr.Start(context.Background())
-	if !errors.Is(err, pigging.ErrStaleLock) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", c.Pid())) || !strings.Contains(err.Error(), "died without stopping") {
-		t.Fatalf("Start after the exit: %v, want ErrStaleLock saying pid %d died", err, c.Pid())
+	if !errors.Is(err, pigging.ErrStaleLock) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", c.Pid())) || !strings.Contains(err.Error(), "failed: disk full") {
+		t.Fatalf("Start after the exit: %v, want ErrStaleLock saying pid %d failed: disk full", err, c.Pid())
 	}
 }

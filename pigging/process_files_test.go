@@ -116,7 +116,8 @@ func TestProcessFileModes(t *testing.T) {
 
 // TestReliabilityStopSparesReplacedLock: when the lock path no longer names
 // the file a run locked (someone deleted it, or moved another file there),
-// Stop neither deletes nor rewrites what is there now, whatever the outcome.
+// Stop reports ErrLockLost and neither deletes nor rewrites what is there
+// now (it names no run of this process), whatever the outcome.
 func TestReliabilityStopSparesReplacedLock(t *testing.T) {
 	replace := map[string]func(t *testing.T, lockPath string){
 		"deleted and recreated": func(t *testing.T, lockPath string) {
@@ -154,8 +155,8 @@ func TestReliabilityStopSparesReplacedLock(t *testing.T) {
 				}
 				rep(t, lockPath)
 				outcome(tr, cancel)
-				if err := tr.Stop(); err != nil {
-					t.Fatalf("Stop: %v", err)
+				if err := tr.Stop(); !errors.Is(err, pigging.ErrLockLost) {
+					t.Fatalf("Stop = %v, want ErrLockLost", err)
 				}
 				data, err := os.ReadFile(lockPath)
 				if err != nil || string(data) != "someone else's file\n" {
@@ -184,8 +185,8 @@ func TestReliabilityStopSparesReplacedLock(t *testing.T) {
 		}
 		secondLock, _ := os.ReadFile(lockPath)
 		first.LogException(errors.New("first failed"))
-		if err := first.Stop(); err != nil {
-			t.Fatal(err)
+		if err := first.Stop(); !errors.Is(err, pigging.ErrLockLost) {
+			t.Fatalf("first Stop = %v, want ErrLockLost", err)
 		}
 		if data, err := os.ReadFile(lockPath); err != nil || string(data) != string(secondLock) {
 			t.Fatalf("first run's Stop touched the second run's lock: %q %v", data, err)

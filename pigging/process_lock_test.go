@@ -274,7 +274,7 @@ func TestProcessMutualExclusionRounds(t *testing.T) {
 			kinds["record"]++
 		case strings.HasPrefix(rest, "INFO: TOTAL SCRIPT TIME: "):
 			kinds["total"]++
-		case strings.HasPrefix(rest, "ERROR: Locked: "):
+		case strings.HasPrefix(rest, "WARN: Refused a second run "):
 			kinds["locked"]++
 		default:
 			t.Errorf("unexpected log line %q", l)
@@ -284,6 +284,12 @@ func TestProcessMutualExclusionRounds(t *testing.T) {
 		t.Errorf("last winner's log: %v\n%s", kinds, strings.Join(lines, "\n"))
 	}
 	t.Logf("%d rounds x %d processes raced in %v", raceRounds, raceProcs, time.Since(began).Round(time.Millisecond))
+}
+
+// refusals counts the records of refused runs in a log: ERROR after a
+// failed or dead run, WARN while the holder lives.
+func refusals(log string) int {
+	return strings.Count(log, "| ERROR: Locked: ") + strings.Count(log, "| WARN: Refused a second run ")
 }
 
 // raceRound starts procs race-round children on the same lock, releases
@@ -367,10 +373,10 @@ func TestProcessStaleLockRace(t *testing.T) {
 		// one is truncated with it (see the README's Guarantees).
 		prev, _ := os.ReadFile(logPath + ".prev")
 		cur, _ := os.ReadFile(logPath)
-		if !strings.HasPrefix(string(prev), string(deadLog)) || strings.Count(string(prev), "| ERROR: Locked: ") < procs {
+		if !strings.HasPrefix(string(prev), string(deadLog)) || refusals(string(prev)) < procs {
 			t.Fatalf("round %d: .prev is not the dead run's log with the %d refusals:\n%s", round, procs, prev)
 		}
-		n := strings.Count(string(prev), "| ERROR: Locked: ") + strings.Count(string(cur), "| ERROR: Locked: ")
+		n := refusals(string(prev)) + refusals(string(cur))
 		if n > 2*procs-1 {
 			t.Fatalf("round %d: %d Locked lines in .prev and the log, want at most %d", round, n, 2*procs-1)
 		}
@@ -508,7 +514,7 @@ func TestProcessLockRefusedWhileHeld(t *testing.T) {
 	for i := range 5 {
 		want = append(want, fmt.Sprintf("INFO: before i=%d", i))
 	}
-	want = append(want, "ERROR: Locked", "ERROR: Locked")
+	want = append(want, "WARN: Refused a second run", "WARN: Refused a second run")
 	for i := range 5 {
 		want = append(want, fmt.Sprintf("INFO: after i=%d", i))
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -14,22 +15,21 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gofrs/flock"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/internal/errtype"
-	"github.com/pigging-go/pigging/internal/logfmt"
 	"github.com/pigging-go/pigging/internal/runctx"
-	"github.com/pigging-go/pigging/internal/wallclock"
 )
 
 // ScopeName is the instrumentation scope of the spans pigging makes.
 const ScopeName = "github.com/pigging-go/pigging"
 
 // Version is the version of pigging reported with its instrumentation scope.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // flushTimeout bounds the ForceFlush at the end of a run.
 const flushTimeout = 5 * time.Second
@@ -43,6 +43,7 @@ const (
 	keyStatus        = attribute.Key("pigging.status")
 	keyEventsDropped = attribute.Key("pigging.events.dropped")
 	keyExcDropped    = attribute.Key("pigging.exceptions.dropped")
+	keyLate          = attribute.Key("pigging.records.after_stop")
 	keyLinkReason    = attribute.Key("pigging.link.reason")
 	keyPrevStatus    = attribute.Key("pigging.previous.status")
 	keyLogSeverity   = attribute.Key("log.severity")
@@ -68,7 +69,8 @@ const (
 //
 // A Tracker is for one run: New, Start, logging, Stop. Its logging methods
 // are safe for concurrent use; Start and Stop are meant to be called once
-// each, from one goroutine.
+// each. Every method is safe on a nil *Tracker (what FromContext returns
+// outside a run): records then go to stderr in the log file's format.
 type Tracker struct {
 	logPath  string
 	lockPath string
@@ -76,41 +78,57 @@ type Tracker struct {
 	tracer   trace.Tracer
 	logger   *slog.Logger
 
-	mu    sync.Mutex // serialises Start, Stop and failures
-	state atomic.Int32
-	run   atomic.Pointer[run]
+	mu      sync.Mutex // serialises Start and Stop
+	state   atomic.Int32
+	run     atomic.Pointer[run]
+	managed bool         // made by Run, which stops it
+	late    atomic.Int64 // records that arrived after Stop began
 }
 
-// run is the state of a started run. The fields every record reads come
-// first, so that they share a cache line or two.
+// run is the state of a started run.
 type run struct {
+	t      *Tracker
 	file   *os.File
 	span   trace.Span
-	events atomic.Int64
-	// runSlots counts the log and exception events on the run span, and
-	// runLogs the log events among them (only when the budget is above
-	// runSpanLogs); capped so that the span stays under the SDK's default
-	// event limit (see runSpanSlots).
-	runSlots atomic.Int64
-	runLogs  atomic.Int64
-	budget   int64 // the event budget, cfg.eventBudget
+	spanID trace.SpanID
+	budget *eventBudget
 	// recording caches whether span records: 0 not asked yet, 1 yes, 2 no.
 	recording atomic.Int32
 
-	t       *Tracker
-	spanID  trace.SpanID
+	// mu is held shared by each record as it is written, and alone by Stop
+	// once it begins: a record is either in the log before TOTAL SCRIPT
+	// TIME and counted in the outcome, or on stderr after it.
+	mu      sync.RWMutex
+	closing bool
+	// torn says the last write to the log was cut short: the next record
+	// starts with a newline so that it is never glued to the fragment.
+	torn atomic.Bool
+	lost atomic.Int64 // records that could not be written to the log
+
+	failMu   sync.Mutex
+	failure  error    // the run's first failure
+	writeErr error    // the first error writing the log
+	reported []report // errors already written in full
+	marked   bool     // the lock file says failed already
+	lockLost bool     // the lock file was removed or replaced under the run
+
 	lock    *lockFile
+	logLock *flock.Flock
 	ctx     context.Context
 	info    LockInfo
 	started time.Time
-	// capped counts the log events left out by the run span's cap rather
-	// than by the budget; excDropped the exception events left out.
-	capped     atomic.Int64
-	excDropped atomic.Int64
-
-	failMu  sync.Mutex
-	failure error
+	logAbs  string
 }
+
+// report is an error written in full to the log, and by what: a stage's
+// name, or "" for the run itself.
+type report struct {
+	err   error
+	stage string
+}
+
+// maxReports bounds the errors a run remembers having written.
+const maxReports = 64
 
 type trackerKey struct{}
 
@@ -149,35 +167,64 @@ func New(logPath, lockPath string, opts ...Option) (*Tracker, error) {
 	return t, nil
 }
 
-// FromContext returns the Tracker that Start put in ctx, or nil.
+// FromContext returns the Tracker that Start put in ctx, or nil. Every
+// method of a nil Tracker is safe to call, so
+// pigging.FromContext(ctx).Logger() works inside and outside a run.
 func FromContext(ctx context.Context) *Tracker {
+	if ctx == nil {
+		return nil
+	}
 	t, _ := ctx.Value(trackerKey{}).(*Tracker)
 	return t
 }
 
-// Job returns the job's name.
-func (t *Tracker) Job() string { return t.cfg.name }
+// Job returns the job's name, or "" for a nil Tracker.
+func (t *Tracker) Job() string {
+	if t == nil {
+		return ""
+	}
+	return t.cfg.name
+}
 
-// LogPath returns the path of the log file.
-func (t *Tracker) LogPath() string { return t.logPath }
+// LogPath returns the path of the log file as given to New.
+func (t *Tracker) LogPath() string {
+	if t == nil {
+		return ""
+	}
+	return t.logPath
+}
 
-// LockPath returns the path of the lock file.
-func (t *Tracker) LockPath() string { return t.lockPath }
+// LockPath returns the path of the lock file as given to New.
+func (t *Tracker) LockPath() string {
+	if t == nil {
+		return ""
+	}
+	return t.lockPath
+}
 
 // Start begins the run: it takes the lock without waiting, starts the run
 // span as a child of the span in ctx, writes the holder's details into the
 // lock file, starts a fresh log file and the timer. It returns a ctx that
-// carries the run span and the Tracker.
+// carries the run span and the Tracker. The paths are made absolute here,
+// so a later os.Chdir does not move the run's files.
 //
 // When another process holds the lock, Start returns a *LockError that
 // unwraps to ErrLocked; when a previous run left it (failed, cancelled or
 // died) and the policy is Refuse, one that unwraps to ErrStaleLock. A
-// refused Start appends an "ERROR: Locked" line to the existing log without
-// truncating it, leaves a short span with the reason, and leaves the
-// Tracker unstarted so that Start may be tried again. A bad path gives a
-// *PathError. Start after Start returns ErrAlreadyStarted, after Stop
-// ErrStopped. On any error the returned ctx is the one given.
+// refused Start appends one record to the existing log without truncating
+// it (WARN while the holder lives, ERROR after a failed or dead run),
+// leaves a short span with the reason, and leaves the Tracker unstarted so
+// that Start may be tried again. A bad path gives a *PathError, and a Start
+// that fails leaves no file it created. Start after Start returns
+// ErrAlreadyStarted, after Stop ErrStopped. On any error the returned ctx
+// is the one given.
 func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
+	if t == nil {
+		return ctx, fmt.Errorf("%w: Start on a nil *Tracker", ErrNotStarted)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch t.state.Load() {
@@ -186,21 +233,50 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	case stateStopped:
 		return ctx, ErrStopped
 	}
-	if err := checkPath("log", t.logPath); err != nil {
-		return ctx, err
-	}
-	if err := checkPath("lock", t.lockPath); err != nil {
-		return ctx, err
-	}
-	if sameFileOnDisk(t.logPath, t.lockPath) {
-		return ctx, &PathError{Op: "lock", Path: t.lockPath, Err: errors.New("is the same file as the log path " + t.logPath + "; give the lock its own file")}
-	}
-	res, err := acquireLock(t.lockPath, t.cfg.fileMode)
+	logAbs, lockAbs, err := t.absPaths()
 	if err != nil {
 		return ctx, err
 	}
+	if err := checkPath("log", t.logPath, logAbs); err != nil {
+		return ctx, err
+	}
+	if err := checkPath("lock", t.lockPath, lockAbs); err != nil {
+		return ctx, err
+	}
+	if sameFileOnDisk(logAbs, lockAbs) {
+		return ctx, &PathError{Op: "lock", Path: t.lockPath, Err: errors.New("is the same file as the log path " + t.logPath + "; give the lock its own file")}
+	}
+
+	now := time.Now()
+	host, _ := os.Hostname()
+	info := LockInfo{
+		PID:     os.Getpid(),
+		Host:    host,
+		Job:     t.cfg.name,
+		Started: now.UTC(),
+		Status:  StatusRunning,
+		Log:     logAbs,
+	}
+	res, err := acquireLock(lockAbs, t.cfg.fileMode, &info)
+	if err != nil {
+		return ctx, relabel(err, t.lockPath)
+	}
 	if res.lock == nil {
 		return ctx, t.refuse(ctx, &LockError{Path: t.lockPath, LogPath: t.logPath, Holder: res.holder, Err: ErrLocked, Detail: res.detail})
+	}
+	// The lock is ours. A live run may still hold the log, when its own
+	// lock file was removed or replaced by hand: it is not ours to truncate.
+	if logHeld(logAbs) {
+		holder := res.holder
+		if holder != nil && holder.Status != StatusRunning {
+			holder = nil
+		}
+		lerr := &LockError{Path: t.lockPath, LogPath: t.logPath, Holder: holder, Err: ErrLocked,
+			Detail: "its log file is held by a live run whose lock file was removed or replaced"}
+		if err := res.lock.abort(); err != nil {
+			return ctx, errors.Join(lerr, err)
+		}
+		return ctx, t.refuse(ctx, lerr)
 	}
 	if res.stale && t.cfg.stale == Refuse {
 		lerr := &LockError{Path: t.lockPath, LogPath: t.logPath, Holder: res.holder, Err: ErrStaleLock, Detail: res.detail}
@@ -210,7 +286,6 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		return ctx, t.refuse(ctx, lerr)
 	}
 
-	now := time.Now()
 	startOpts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithTimestamp(now),
@@ -223,23 +298,16 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	}
 	runCtx, span := t.tracer.Start(ctx, t.cfg.name, startOpts...)
 	sc := span.SpanContext()
-
-	host, _ := os.Hostname()
 	r := &run{
 		t:       t,
 		span:    span,
-		budget:  int64(t.cfg.eventBudget),
-		spanID:  span.SpanContext().SpanID(),
+		spanID:  sc.SpanID(),
+		budget:  newEventBudget(t.cfg.eventBudget),
 		lock:    res.lock,
 		ctx:     ctx,
 		started: now,
-		info: LockInfo{
-			PID:     os.Getpid(),
-			Host:    host,
-			Job:     t.cfg.name,
-			Started: now.UTC(),
-			Status:  StatusRunning,
-		},
+		info:    info,
+		logAbs:  logAbs,
 	}
 	if sc.IsValid() {
 		r.info.TraceID = sc.TraceID().String()
@@ -252,24 +320,26 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		span.End()
 		return ctx, err
 	}
-	if err := res.lock.write(&r.info, false); err != nil {
-		return fail(pathError("lock", t.lockPath, err))
+	if r.info.TraceID != "" || res.stale {
+		if err := res.lock.write(&r.info); err != nil {
+			return fail(pathError("lock", t.lockPath, err))
+		}
 	}
 	prevLog := ""
 	if res.stale {
 		prevLog = t.logPath + ".prev"
-		if err := os.Rename(t.logPath, prevLog); err != nil {
+		if err := os.Rename(logAbs, logAbs+".prev"); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				return fail(pathError("log", t.logPath, fmt.Errorf("keeping the previous run's log as %s: %w", prevLog, err)))
 			}
 			prevLog = ""
 		}
 	}
-	f, err := os.OpenFile(t.logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND|oNoFollow, t.cfg.fileMode)
+	f, logLock, err := openLog(logAbs, t.cfg.fileMode)
 	if err != nil {
-		return fail(pathError("log", t.logPath, err))
+		return fail(relabel(err, t.logPath))
 	}
-	r.file = f
+	r.file, r.logLock = f, logLock
 	t.run.Store(r)
 	t.state.Store(stateStarted)
 
@@ -281,14 +351,95 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	if sc.IsValid() {
 		header = append(header, slog.String("trace_id", r.info.TraceID))
 	}
-	r.emit(context.Background(), slog.LevelInfo, now, "Starting logging", nil, header, nil, nil, false)
+	t.emit(&record{time: now, level: slog.LevelInfo, msg: "Starting logging", attrs: header, own: true})
 	if res.stale {
-		r.emit(context.Background(), slog.LevelWarn, time.Now(), "Took over a stale lock: "+staleText(res.holder, res.detail), nil, takeOverAttrs(res.holder, prevLog), nil, nil, true)
+		t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: "Took over a stale lock: " + staleText(res.holder, res.detail),
+			attrs: takeOverAttrs(res.holder, prevLog), own: true, event: true})
 	}
 
 	runCtx = context.WithValue(runCtx, trackerKey{}, t)
 	runCtx = runctx.WithRun(runCtx, hook{t})
 	return runCtx, nil
+}
+
+// absPaths returns the log and lock paths made absolute.
+func (t *Tracker) absPaths() (logAbs, lockAbs string, err error) {
+	logAbs, err = filepath.Abs(t.logPath)
+	if err != nil {
+		return "", "", &PathError{Op: "log", Path: t.logPath, Err: err}
+	}
+	lockAbs, err = filepath.Abs(t.lockPath)
+	if err != nil {
+		return "", "", &PathError{Op: "lock", Path: t.lockPath, Err: err}
+	}
+	return logAbs, lockAbs, nil
+}
+
+// openLog opens the log at path for a fresh run: created when missing,
+// refused unless it is a regular file with one name (and, for a job run as
+// root, owned by root), then truncated, and locked for the run's lifetime
+// so that another run never truncates it. It never blocks on a FIFO.
+func openLog(path string, mode fs.FileMode) (*os.File, *flock.Flock, error) {
+	f, err := openRegular(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|oNoFollow|oNonblock))
+	ok, err := fl.TryLock()
+	if err == nil && !ok {
+		err = errors.New("is held by another run")
+	}
+	if err == nil {
+		var a, b fs.FileInfo
+		if a, err = fl.Stat(); err == nil {
+			if b, err = f.Stat(); err == nil && !os.SameFile(a, b) {
+				err = errors.New("was replaced while this run opened it")
+			}
+		}
+	}
+	if err == nil {
+		err = f.Truncate(0)
+	}
+	if err != nil {
+		_ = fl.Unlock()
+		_ = f.Close()
+		return nil, nil, pathError("log", path, err)
+	}
+	return f, fl, nil
+}
+
+// openRegular opens path with flag (O_NOFOLLOW and O_NONBLOCK added) and
+// refuses anything but a regular file with one name, owned by root when
+// the job runs as root, before any call that could block or write.
+func openRegular(path string, flag int, mode fs.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|oNoFollow|oNonblock, mode)
+	if err != nil {
+		return nil, pathError("log", path, err)
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		switch {
+		case !fi.Mode().IsRegular():
+			err = errNotFile
+		default:
+			err = errors.Join(nlinkErr(fi), ownerErr(fi))
+		}
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, pathError("log", path, err)
+	}
+	return f, nil
+}
+
+// relabel makes a *PathError about an absolute path name the path as the
+// user gave it.
+func relabel(err error, given string) error {
+	var pe *PathError
+	if errors.As(err, &pe) {
+		pe.Path = given
+	}
+	return err
 }
 
 func (t *Tracker) spanAttrs() []attribute.KeyValue {
@@ -322,19 +473,7 @@ func staleText(h *LockInfo, detail string) string {
 	if h == nil {
 		return "the lock file did not say which run left it (" + detail + ")"
 	}
-	s := "previous run " + h.describe()
-	switch h.Status {
-	case StatusFailed:
-		s += " failed"
-	case StatusCancelled:
-		s += " was cancelled"
-	default:
-		return s + " died without stopping"
-	}
-	if h.Error != "" {
-		s += ": " + h.Error
-	}
-	return s
+	return "previous run " + h.describe() + h.outcome()
 }
 
 func takeOverAttrs(h *LockInfo, prevLog string) []slog.Attr {
@@ -351,8 +490,10 @@ func takeOverAttrs(h *LockInfo, prevLog string) []slog.Attr {
 	return attrs
 }
 
-// refuse records a Start that may not go on: an ERROR line appended to the
-// existing log, and a short span saying who holds the lock.
+// refuse records a Start that may not go on: one record appended to the
+// existing log, and a short span saying who holds the lock. While the
+// holder lives the record is a WARN (the overlap is worth knowing, but it
+// is not the live run's failure); after a failed or dead run, an ERROR.
 func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 	now := time.Now()
 	opts := []trace.SpanStartOption{
@@ -372,17 +513,22 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 	msg := lerr.Error()
 	errtype.AddException(span, lerr, nil)
 
-	var errs []error
-	errs = append(errs, lerr)
-	line := appendHead(nil, time.Now(), slog.LevelError, "Locked: "+strings.TrimPrefix(msg, "pigging: "))
-	line = appendAttrText(line, "", slog.String("lock", t.lockPath))
-	if lerr.Holder != nil {
-		line = appendAttrText(line, "", slog.Int("holder_pid", lerr.Holder.PID))
+	rec := record{time: time.Now(), level: slog.LevelError, msg: "Locked: " + strings.TrimPrefix(msg, "pigging: "), own: true}
+	if lerr.Err == ErrLocked {
+		rec.level = slog.LevelWarn
+		rec.msg = "Refused a second run (pid " + strconv.Itoa(os.Getpid()) + "): " + strings.TrimPrefix(msg, "pigging: ")
 	}
-	line = append(line, '\n')
-	if err := appendToLog(t.logPath, t.cfg.fileMode, line); err != nil {
+	rec.attrs = []slog.Attr{slog.String("lock", t.lockPath)}
+	if lerr.Holder != nil {
+		rec.attrs = append(rec.attrs, slog.Int("holder_pid", lerr.Holder.PID))
+	}
+	line := rec.format(nil, nil)
+	errs := []error{lerr}
+	if logAbs, _, err := t.absPaths(); err != nil {
 		errs = append(errs, err)
-		os.Stderr.Write(line)
+	} else if err := appendToLog(logAbs, t.cfg.fileMode, line); err != nil {
+		errs = append(errs, relabel(err, t.logPath))
+		t.toStderr(line, err)
 	}
 
 	span.AddEvent("stop", trace.WithAttributes(keyDurationMS.Int64(time.Since(now).Milliseconds()), keyStatus.String(outcomeLocked)))
@@ -394,70 +540,176 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 }
 
 // appendToLog appends line to the log at path, creating it if needed, and
-// syncs it. It never truncates.
+// syncs it. It never truncates; when the log ends in a cut record, line
+// starts on a line of its own.
 func appendToLog(path string, mode fs.FileMode, line []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|oNoFollow, mode)
+	f, err := openRegular(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, mode)
 	if err != nil {
-		return pathError("log", path, err)
+		return err
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		if rf, err := os.Open(path); err == nil {
+			var last [1]byte
+			if n, _ := rf.ReadAt(last[:], fi.Size()-1); n == 1 && last[0] != '\n' {
+				line = append([]byte{'\n'}, line...)
+			}
+			_ = rf.Close()
+		}
 	}
 	_, err = f.Write(line)
 	return errors.Join(err, f.Sync(), f.Close())
 }
 
+// Debug logs msg at DEBUG with slog-style key/value pairs; see Info. It is
+// written only when WithMinLevel allows DEBUG.
+func (t *Tracker) Debug(msg string, args ...any) {
+	t.emit(&record{time: time.Now(), level: slog.LevelDebug, msg: msg, args: args, event: true})
+}
+
 // Info logs msg at INFO with slog-style key/value pairs. It is safe for
 // concurrent use. A record that cannot be written to the log file (before
-// Start, after Stop, or on a write error) goes to stderr instead.
-func (t *Tracker) Info(msg string, args ...any) { t.log(slog.LevelInfo, msg, args) }
+// Start, after Stop began, or on a write error) goes to stderr instead.
+func (t *Tracker) Info(msg string, args ...any) {
+	t.emit(&record{time: time.Now(), level: slog.LevelInfo, msg: msg, args: args, event: true})
+}
 
 // Warn logs msg at WARN; see Info.
-func (t *Tracker) Warn(msg string, args ...any) { t.log(slog.LevelWarn, msg, args) }
+func (t *Tracker) Warn(msg string, args ...any) {
+	t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: msg, args: args, event: true})
+}
 
 // Error logs msg at ERROR and syncs the log file; see Info. It does not
 // mark the run failed: LogException does.
-func (t *Tracker) Error(msg string, args ...any) { t.log(slog.LevelError, msg, args) }
+func (t *Tracker) Error(msg string, args ...any) {
+	t.emit(&record{time: time.Now(), level: slog.LevelError, msg: msg, args: args, event: true})
+}
 
 // Log logs msg at level, which must be slog.LevelDebug, LevelInfo,
 // LevelWarn or LevelError, with slog-style key/value pairs. Records below
 // the minimum level (WithMinLevel) are dropped. It returns ErrInvalidLevel
-// for any other level, ErrNotStarted before Start, ErrStopped after Stop,
-// or the write error; in every case but the invalid level the record goes
-// to stderr instead, so it is not lost. It is safe for concurrent use.
-func (t *Tracker) Log(level slog.Level, msg string, args ...any) error {
-	if !validLevel(level) {
+// for any other level; ErrNotStarted before Start and ErrStopped after Stop,
+// whatever the level; or the write error. In every case but the invalid
+// level a record at or above the minimum goes to stderr when it cannot go
+// to the log, so it is not lost. It is safe for concurrent use.
+func (t *Tracker) Log(level slog.Leveler, msg string, args ...any) error {
+	var l slog.Level
+	if level != nil {
+		l = level.Level()
+	}
+	if level == nil || !validLevel(l) {
 		return fmt.Errorf("%w %v: use slog.LevelDebug, LevelInfo, LevelWarn or LevelError", ErrInvalidLevel, level)
 	}
-	return t.log(level, msg, args)
+	return t.emit(&record{time: time.Now(), level: l, msg: msg, args: args, event: true})
 }
 
-func (t *Tracker) log(level slog.Level, msg string, args []any) error {
-	if level < t.cfg.minLevel.Level() {
-		return nil
+// enabled reports whether a record at level is written.
+func (t *Tracker) enabled(level slog.Level) bool {
+	if t == nil {
+		return level >= slog.LevelInfo
 	}
-	// The scratch space of the record lives on the stack: logging allocates
-	// nothing unless the record outgrows it.
-	var line [stackLine]byte
+	return level >= t.cfg.minLevel.Level()
+}
+
+// emit is the one way a record is written, whoever logs it: to the log file
+// with one write(2) while the run lives, else to stderr; as a log event
+// while the event budget lasts. It owns the rules every record follows:
+// the minimum level, the stderr fallback, the torn-tail rule, the
+// after-Stop rule, and the accounting of lost records and failures.
+func (t *Tracker) emit(rec *record) error {
+	if t == nil {
+		if rec.own || rec.level >= slog.LevelInfo {
+			writeStderr("", rec, errNoTracker)
+		}
+		return ErrNotStarted
+	}
 	r := t.run.Load()
 	if r == nil {
-		var arr [stackAttrs]slog.Attr
-		attrs := appendArgs(arr[:0], args)
 		err := t.lifecycleErr()
-		t.fallback(append(formatLine(line[:0], attrs, wallclock.Now(), level, msg, nil, nil), '\n'), err)
+		if rec.own || t.enabled(rec.level) {
+			writeStderr(t.logPath, rec, err)
+		}
 		return err
 	}
-	// The arguments are read once, straight into the line and, while the
-	// event budget lasts, into the attributes of the record's log event.
-	b := appendHead(line[:0], wallclock.Now(), level, msg)
-	span := r.runEventSpan()
-	if span == nil {
-		b = appendArgsText(b, args)
-		return r.writeLine(append(b, '\n'), level)
+	if !rec.own && !t.enabled(rec.level) {
+		return nil
 	}
-	ev := getEventScratch()
-	kvs := ev.head(level, msg)
-	b, kvs = appendArgsTextKVs(b, kvs, args)
-	err := r.writeLine(append(b, '\n'), level)
-	ev.add(span, kvs)
+	r.mu.RLock()
+	if r.closing {
+		r.mu.RUnlock()
+		t.late.Add(1)
+		writeStderr(t.logPath, rec, errAfterStop)
+		return ErrStopped
+	}
+	err := r.record(rec)
+	r.mu.RUnlock()
 	return err
+}
+
+// record writes rec to the log and its event to a span. The caller holds
+// r.mu (shared, or alone in Stop).
+func (r *run) record(rec *record) error {
+	if rec.failure != nil {
+		r.setFailure(rec.failure)
+	}
+	var span trace.Span
+	if rec.event {
+		span = r.eventSpan(rec.ctx)
+	}
+	// buf[0] is a spare newline for the torn-tail rule (see writeLine).
+	var buf [stackLine]byte
+	buf[0] = '\n'
+	var err error
+	if span == nil {
+		err = r.writeLine(rec.format(buf[:1], nil), rec.level)
+	} else {
+		ev := getEventScratch(rec.level, rec.msg)
+		err = r.writeLine(rec.format(buf[:1], &ev.kvs), rec.level)
+		ev.add(span)
+	}
+	if rec.failure != nil {
+		if rec.exception && r.budget.takeException() {
+			errtype.AddException(r.span, rec.failure, rec.stack)
+		}
+		r.markFailed()
+	}
+	return err
+}
+
+// writeLine writes the record b, whose first byte is a spare newline, with
+// one write(2), and syncs the file after an ERROR record. The spare newline
+// is written only after a write was cut short (a full disk), so that a
+// record never continues a fragment. A record that cannot be written is
+// counted, makes the run fail at Stop, and goes to stderr.
+func (r *run) writeLine(b []byte, level slog.Level) error {
+	afterTorn := r.torn.Load() && r.torn.CompareAndSwap(true, false)
+	if !afterTorn {
+		b = b[1:]
+	}
+	n, err := r.file.Write(b)
+	if err == nil && level >= slog.LevelError {
+		err = r.file.Sync()
+	}
+	if err != nil {
+		if n < len(b) && (n > 0 || afterTorn) {
+			r.torn.Store(true)
+		}
+		r.lost.Add(1)
+		r.failMu.Lock()
+		if r.writeErr == nil {
+			r.writeErr = err
+		}
+		r.failMu.Unlock()
+		writeStderrLine(r.t.logPath, bytesTrimNL(b), err)
+	}
+	return err
+}
+
+// bytesTrimNL returns b without a leading spare newline.
+func bytesTrimNL(b []byte) []byte {
+	if len(b) > 0 && b[0] == '\n' {
+		return b[1:]
+	}
+	return b
 }
 
 func (t *Tracker) lifecycleErr() error {
@@ -467,87 +719,42 @@ func (t *Tracker) lifecycleErr() error {
 	return ErrNotStarted
 }
 
-// fallback writes a record that could not reach the log file to stderr.
-func (t *Tracker) fallback(line []byte, err error) {
-	msg := make([]byte, 0, len(line)+64)
-	msg = append(msg, "pigging: not written to "...)
-	msg = append(msg, t.logPath...)
-	msg = append(msg, " ("...)
-	msg = append(msg, err.Error()...)
-	msg = append(msg, "): "...)
+// Reasons a record goes to stderr, besides the lifecycle errors.
+var (
+	errNoTracker = errors.New("no pigging.Tracker in this context")
+	errAfterStop = errors.New("logged after Stop began")
+)
+
+// writeStderr writes a record that cannot reach a log file to stderr, in
+// the log file's format, saying why.
+func writeStderr(logPath string, rec *record, why error) {
+	r := *rec
+	if r.time.IsZero() {
+		r.time = time.Now()
+	}
+	var buf [stackLine]byte
+	writeStderrLine(logPath, r.format(buf[:0], nil), why)
+}
+
+func writeStderrLine(logPath string, line []byte, why error) {
+	msg := make([]byte, 0, len(line)+96)
+	msg = append(msg, "pigging: "...)
+	if logPath != "" {
+		msg = append(msg, "not written to "...)
+		msg = append(msg, logPath...)
+		msg = append(msg, " ("...)
+		msg = append(msg, why.Error()...)
+		msg = append(msg, "): "...)
+	} else {
+		msg = append(msg, why.Error()...)
+		msg = append(msg, ": "...)
+	}
 	msg = append(msg, line...)
 	os.Stderr.Write(msg)
 }
 
-// formatLine appends a whole record with attrs, without its newline, to b.
-func formatLine(b []byte, attrs []slog.Attr, tm time.Time, level slog.Level, msg string, h *handler, stage *runctx.Stage) []byte {
-	b = appendHead(b, tm, level, msg)
-	group := ""
-	if h != nil {
-		b = append(b, h.text...)
-		group = h.group
-	}
-	for _, a := range attrs {
-		b = appendAttrText(b, group, a)
-	}
-	if stage != nil {
-		b = append(b, " stage="...)
-		b = logfmt.AppendValue(b, stage.Name)
-	}
-	return b
-}
-
-// emit writes one record to the file with one write(2), and adds it as a
-// log event while the event budget lasts (when event is set). The record is
-// formatted into line, from its start: callers on the hot path pass scratch
-// space on their stack, others nil.
-func (r *run) emit(ctx context.Context, level slog.Level, tm time.Time, msg string, line []byte, attrs []slog.Attr, h *handler, stack []byte, event bool) error {
-	b := formatLine(line[:0], attrs, tm, level, msg, h, runctx.StageFrom(ctx))
-	if len(stack) > 0 {
-		b = logfmt.AppendStack(b, string(stack))
-	}
-	b = append(b, '\n')
-	err := r.writeLine(b, level)
-	if event {
-		if span := r.eventSpan(ctx); span != nil {
-			ev := getEventScratch()
-			kvs := ev.head(level, msg)
-			group := ""
-			if h != nil {
-				kvs = append(kvs, h.kvs...)
-				group = h.group
-			}
-			for _, a := range attrs {
-				kvs = appendAttrKVs(kvs, group, a)
-			}
-			ev.add(span, kvs)
-		}
-	}
-	return err
-}
-
-// writeLine writes the whole record b, newline included, with one write(2),
-// and syncs the file after an ERROR record. A record that cannot be written
-// goes to stderr.
-func (r *run) writeLine(b []byte, level slog.Level) error {
-	_, err := r.file.Write(b)
-	if err == nil && level >= slog.LevelError {
-		err = r.file.Sync()
-	}
-	if err != nil {
-		if errors.Is(err, os.ErrClosed) {
-			err = ErrStopped
-		}
-		r.t.fallback(b, err)
-	}
-	return err
-}
-
-// budgetSpent reports whether the run's log events have used up the event
-// budget: eventSpan adds no more events, it only counts them.
-func (r *run) budgetSpent() bool {
-	return r.events.Load() >= r.budget
-}
+// toStderr is writeStderrLine for the Tracker's log.
+func (t *Tracker) toStderr(line []byte, why error) { writeStderrLine(t.logPath, line, why) }
 
 // spanRecording reports whether the run span records. It asks the span once:
 // the SDK's IsRecording takes the span's lock, which every record past the
@@ -569,149 +776,195 @@ func (r *run) spanRecording() bool {
 	return rec
 }
 
-// eventSpan counts the log event of a record logged with ctx and returns
-// the span it goes on: the span in ctx when that records, or else the run
-// span. It returns nil when the record adds no event: no span records, the
-// event budget is spent (the event is only counted then), or the run span
-// has no room left.
+// eventSpan counts the log event of a record logged with ctx (nil for the
+// run itself) and returns the span it goes on: the span in ctx when that
+// records, or else the run span. It returns nil when the record adds no
+// event: no span records, the event budget is spent (the event is only
+// counted then), or the run span has no room left.
 func (r *run) eventSpan(ctx context.Context) trace.Span {
-	if r.budgetSpent() {
-		// Only counted, when a span records, as below; the run span is
-		// asked first, as it needs no lock.
-		if r.spanRecording() || trace.SpanFromContext(ctx).IsRecording() {
-			r.events.Add(1)
+	if r.budget.spent() {
+		// Only counted, when a span records; the run span is asked
+		// first, as it needs no lock.
+		if r.spanRecording() || ctx != nil && trace.SpanFromContext(ctx).IsRecording() {
+			r.budget.count()
 		}
 		return nil
 	}
-	if s := trace.SpanFromContext(ctx); s.IsRecording() {
-		return r.takeEvent(s)
-	}
-	return r.takeEvent(nil)
-}
-
-// runEventSpan is eventSpan for a record logged without a context, by
-// Tracker's own logging methods: its event goes on the run span.
-func (r *run) runEventSpan() trace.Span {
-	if r.budgetSpent() {
-		if r.spanRecording() {
-			r.events.Add(1)
+	if ctx != nil {
+		if s := trace.SpanFromContext(ctx); s.IsRecording() {
+			if !r.budget.takeLog(s.SpanContext().SpanID() == r.spanID) {
+				return nil
+			}
+			return s
 		}
+	}
+	if !r.spanRecording() || !r.budget.takeLog(true) {
 		return nil
 	}
-	return r.takeEvent(nil)
+	return r.span
 }
 
-// takeEvent counts a log event for span, or for the run span when span is
-// nil, and returns the span it goes on, or nil when it adds no event.
-func (r *run) takeEvent(span trace.Span) trace.Span {
-	if span == nil && !r.spanRecording() {
-		return nil
-	}
-	if r.events.Add(1) > r.budget {
-		return nil
-	}
-	if (span == nil || span.SpanContext().SpanID() == r.spanID) && !r.takeRunSlot(true) {
-		r.capped.Add(1)
-		return nil
-	}
-	if span == nil {
-		return r.span
-	}
-	return span
-}
-
-// LogException logs err at ERROR (with its stack when it is a
-// *PanicError), adds an exception event to the run span, marks the run
-// failed so that Stop keeps the lock, and returns err unchanged so that
-// "return t.LogException(err)" reads naturally. A nil err is ignored.
-// Before Start or after Stop it writes the record to stderr and returns err
-// joined with ErrNotStarted or ErrStopped.
-func (t *Tracker) LogException(err error) error {
-	if err == nil {
-		return nil
-	}
-	r := t.run.Load()
-	if r == nil {
-		lerr := t.lifecycleErr()
-		t.fallback(append(formatLine(nil, nil, time.Now(), slog.LevelError, err.Error(), nil, nil), '\n'), lerr)
-		return fmt.Errorf("%w (%w)", err, lerr)
-	}
-	r.fail(context.Background(), err)
-	return err
-}
-
-// fail records err as the run's failure: an ERROR line, an exception event
-// on the run span, and the first failure kept for Stop.
-func (r *run) fail(ctx context.Context, err error) {
+// setFailure keeps err as the run's failure unless it has one already.
+func (r *run) setFailure(err error) {
 	r.failMu.Lock()
 	if r.failure == nil {
 		r.failure = err
 	}
 	r.failMu.Unlock()
-	r.recordError(ctx, err.Error(), err)
 }
 
-// recordError writes an ERROR line for err (with the stack of a panic) and
-// adds an exception event to the run span while it has room.
-func (r *run) recordError(ctx context.Context, msg string, err error) {
-	stack := panicStack(err)
-	r.emit(ctx, slog.LevelError, time.Now(), msg, nil, nil, nil, stack, false)
-	if !r.takeRunSlot(false) {
-		r.excDropped.Add(1)
+// markFailed writes the run's failure into the lock file at once, so that
+// a process that exits right after LogException, without Stop, still
+// leaves "failed" and the error for the next run to find. Only the first
+// failure is written. The caller holds r.mu.
+func (r *run) markFailed() {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	if r.marked || r.failure == nil {
 		return
 	}
-	errtype.AddException(r.span, err, panicStack(err))
-}
-
-// The run span holds its start and stop events, log events and exception
-// events. The SDK's default limit is 128 events a span, past which it drops
-// the oldest (start first) and copies the whole list on every add. So the
-// run span takes at most runSpanSlots log and exception events, of which at
-// most runSpanLogs log events: whatever the budget, at least
-// runSpanSlots-runSpanLogs exceptions always fit beside start and stop.
-const (
-	runSpanSlots = 128 - 2
-	runSpanLogs  = runSpanSlots - 16
-)
-
-// takeRunSlot reserves room for one more event on the run span, a log
-// event or an exception. It reports false when there is none.
-func (r *run) takeRunSlot(log bool) bool {
-	// A run whose budget is below the cap (the default) cannot add more
-	// log events than the cap, and needs no count of them.
-	if log && r.budget > runSpanLogs && r.runLogs.Add(1) > runSpanLogs {
-		return false
+	r.marked = true
+	info := r.info
+	info.Status = StatusFailed
+	info.Error = errtype.Message(r.failure)
+	if err := r.lock.write(&info); err != nil {
+		if errors.Is(err, errLockLost) {
+			r.lockLost = true
+			return
+		}
+		otel.Handle(fmt.Errorf("pigging: writing the failure into %s: %w", r.t.lockPath, err))
 	}
-	return r.runSlots.Add(1) <= runSpanSlots
 }
 
-func panicStack(err error) []byte {
+// noteReport remembers that err was written in full, by stage ("" for the
+// run), so that the run does not write it again.
+func (r *run) noteReport(err error, stage string) {
+	r.failMu.Lock()
+	if len(r.reported) < maxReports {
+		r.reported = append(r.reported, report{err: err, stage: stage})
+	}
+	r.failMu.Unlock()
+}
+
+// reportOf returns how err was written already: found, and the stage that
+// wrote it ("" when the run did, through LogException).
+func (r *run) reportOf(err error) (stage string, found bool) {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	for _, rp := range r.reported {
+		if isErr(err, rp.err) {
+			return rp.stage, true
+		}
+	}
+	return "", false
+}
+
+// isErr is errors.Is that never panics on an Unwrap or Is method that does.
+func isErr(err, target error) (is bool) {
+	defer func() {
+		if recover() != nil {
+			is = false
+		}
+	}()
+	return errors.Is(err, target)
+}
+
+// LogException logs err at ERROR (with its stack when it is a
+// *PanicError), marks the run failed and writes that into the lock file at
+// once (so it is kept even if the process exits without Stop), adds an
+// exception event to the run span, and returns err unchanged so that
+// "return t.LogException(err)" reads naturally. A nil err is ignored.
+//
+// An error is written in full once: when a middleware stage has logged err
+// already (or an error it wraps), the record only names the stage and
+// points to its record above, and the exception event stays on the stage's
+// span; the same err given twice is written once. Before Start or after
+// Stop began it writes the record to stderr and returns err joined with
+// ErrNotStarted or ErrStopped. A broken err (a typed nil, an Error method
+// that panics) is recorded with a readable stand-in, never a crash.
+func (t *Tracker) LogException(err error) error {
+	if err == nil {
+		return nil
+	}
+	rec := record{time: time.Now(), level: slog.LevelError, msg: errtype.Message(err), stack: panicStack(err),
+		own: true, failure: err, exception: true}
+	if r := t.currentRun(); r != nil {
+		if stage, found := r.reportOf(err); found {
+			if stage == "" {
+				r.setFailure(err) // written already by the run itself
+				return err
+			}
+			rec.msg = "Run failed: " + stage + " failed; its error is logged above"
+			rec.stack, rec.exception = nil, false
+		} else {
+			r.noteReport(err, "")
+		}
+	}
+	if lerr := t.emit(&rec); errors.Is(lerr, ErrNotStarted) || errors.Is(lerr, ErrStopped) {
+		return fmt.Errorf("%w (%w)", err, lerr)
+	}
+	return err
+}
+
+// currentRun returns the run in progress, or nil.
+func (t *Tracker) currentRun() *run {
+	if t == nil {
+		return nil
+	}
+	return t.run.Load()
+}
+
+func panicStack(err error) (stack []byte) {
+	defer func() {
+		if recover() != nil {
+			stack = nil
+		}
+	}()
 	var pe *PanicError
-	if errors.As(err, &pe) {
+	if errors.As(err, &pe) && pe != nil {
 		return pe.Stack
 	}
 	return nil
 }
 
-// Stop ends the run: it logs and prints "TOTAL SCRIPT TIME", syncs and
-// closes the log, adds the stop event and ends the run span, flushes the
-// tracer provider when it can (5 s at most), and settles the lock: removed
-// after a run that succeeded; kept with status "failed" and the error after
-// a run that failed (LogException was called, or a panic is in flight);
-// kept with status "cancelled" after a run whose ctx was done, unless the
-// stale policy is TakeOver.
+// errStopInRun is what Stop returns for a Tracker that Run made.
+var errStopInRun = errors.New("pigging: Stop called inside Run's function: Run stops the run when the function returns; return from it instead")
+
+// Stop ends the run. In order: it waits for records being written and
+// sends later ones to stderr (counted in pigging.records.after_stop); logs
+// "TOTAL SCRIPT TIME" as the log's last record; syncs and closes the log;
+// settles the lock file — removed after a run that succeeded; kept with
+// status "failed" and the error after a run that failed (LogException was
+// called, a panic is in flight, records could not be written, or the lock
+// file was removed or replaced under the run); kept with status
+// "cancelled" after a run whose ctx was done, unless the stale policy is
+// TakeOver; then ends the run span, prints "TOTAL SCRIPT TIME" to the
+// output (a closed stdout never kills the process here), and flushes the
+// tracer provider when it can (5 s at most).
 //
 // Deferred directly (defer t.Stop()), it records a panic in flight with its
 // stack before letting it go on. It returns ErrNotStarted before Start,
-// ErrStopped after Stop, or the errors of stopping itself (closing the log,
-// writing the lock), joined.
+// ErrStopped after Stop, a *LogWriteError when records were lost, an error
+// wrapping ErrLockLost when the lock file was removed or replaced, or the
+// errors of stopping itself (closing the log, writing the lock), joined.
+// Inside Run's function it does nothing and returns an error: Run stops.
 func (t *Tracker) Stop() error {
 	if v := recover(); v != nil {
 		defer panic(v)
-		if r := t.run.Load(); r != nil {
-			r.fail(context.Background(), &PanicError{Value: v, Stack: debug.Stack()})
+		if t != nil && !t.managed {
+			t.LogException(&PanicError{Value: v, Stack: debug.Stack()})
 		}
 	}
+	if t == nil {
+		return ErrNotStarted
+	}
+	if t.managed {
+		return errStopInRun
+	}
+	return t.stop(true)
+}
+
+func (t *Tracker) stop(flush bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch t.state.Load() {
@@ -721,70 +974,112 @@ func (t *Tracker) Stop() error {
 		return ErrStopped
 	}
 	r := t.run.Load()
+	r.mu.Lock() // records in flight finish; later ones go to stderr
+	var errs []error
 	r.failMu.Lock()
-	failure := r.failure
+	failure, writeErr, lockLost := r.failure, r.writeErr, r.lockLost
 	r.failMu.Unlock()
-
+	if !lockLost && !r.lock.stillOurs() {
+		lockLost = true
+	}
+	if lockLost {
+		lerr := fmt.Errorf("%w: %s", ErrLockLost, t.lockPath)
+		errs = append(errs, lerr)
+		r.record(&record{time: time.Now(), level: slog.LevelError, own: true,
+			msg: "The lock file " + t.lockPath + " was removed or replaced during the run: another run may have started beside this one"})
+		if failure == nil {
+			failure = lerr
+		}
+	}
 	outcome := outcomeOK
 	switch {
 	case failure != nil:
 		outcome = outcomeFailed
+	case r.lost.Load() > 0:
+		outcome = outcomeFailed
 	case r.ctx.Err() != nil:
 		outcome = outcomeCancelled
-		cause := context.Cause(r.ctx)
-		r.emit(context.Background(), slog.LevelWarn, time.Now(), "Run cancelled: "+cause.Error(), nil, nil, nil, nil, true)
-		failure = cause
+		failure = context.Cause(r.ctx)
+		r.record(&record{time: time.Now(), level: slog.LevelWarn, msg: "Run cancelled: " + errtype.Message(failure), own: true, event: true})
 	}
-
 	end := time.Now()
 	dur := end.Sub(r.started)
-	r.emit(context.Background(), slog.LevelInfo, end, "TOTAL SCRIPT TIME: "+dur.String(), nil, nil, nil, nil, false)
-	if _, err := fmt.Fprintf(t.cfg.output, "TOTAL SCRIPT TIME: %s\n", dur); err != nil {
-		otel.Handle(fmt.Errorf("pigging: printing TOTAL SCRIPT TIME: %w", err))
+	total := "TOTAL SCRIPT TIME: " + dur.String()
+	r.record(&record{time: end, level: slog.LevelInfo, msg: total, own: true})
+	if n := r.lost.Load(); n > 0 {
+		r.failMu.Lock()
+		writeErr = r.writeErr
+		r.failMu.Unlock()
+		werr := &LogWriteError{Path: t.logPath, Lost: n, Err: writeErr}
+		errs = append(errs, werr)
+		if failure == nil {
+			failure = werr
+			outcome = outcomeFailed
+		}
 	}
-
-	t.state.Store(stateStopped)
-	t.run.Store(nil)
-	var errs []error
+	r.closing = true
 	if err := r.file.Sync(); err != nil {
 		errs = append(errs, pathError("log", t.logPath, err))
 	}
 	if err := r.file.Close(); err != nil {
 		errs = append(errs, pathError("log", t.logPath, err))
 	}
+	r.mu.Unlock()
+	t.state.Store(stateStopped)
+	t.run.Store(nil)
 
-	switch {
-	case outcome == outcomeOK || outcome == outcomeCancelled && t.cfg.stale == TakeOver:
-		if err := r.lock.release(); err != nil {
-			errs = append(errs, pathError("lock", t.lockPath, err))
-		}
-	default:
-		info := r.info
-		info.Status = StatusFailed
-		if outcome == outcomeCancelled {
-			info.Status = StatusCancelled
-		}
-		info.Error = failure.Error()
-		if err := r.lock.keep(&info); err != nil {
-			errs = append(errs, pathError("lock", t.lockPath, err))
-		}
+	// The log's lock first: whoever takes the lock file next must find
+	// the log free.
+	if err := r.logLock.Unlock(); err != nil {
+		errs = append(errs, pathError("log", t.logPath, err))
+	}
+	// The lock file is settled before anything is printed.
+	if err := r.settle(outcome, failure, lockLost); err != nil {
+		errs = append(errs, pathError("lock", t.lockPath, err))
 	}
 
-	stopAttrs := []attribute.KeyValue{keyDurationMS.Int64(dur.Milliseconds()), keyStatus.String(outcome)}
-	r.span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(stopAttrs...))
-	if dropped := max(r.events.Load()-int64(t.cfg.eventBudget), 0) + r.capped.Load(); dropped > 0 {
-		r.span.SetAttributes(keyEventsDropped.Int64(dropped))
+	r.span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(keyDurationMS.Int64(dur.Milliseconds()), keyStatus.String(outcome)))
+	logsDropped, excDropped := r.budget.dropped()
+	if logsDropped > 0 {
+		r.span.SetAttributes(keyEventsDropped.Int64(logsDropped))
 	}
-	if n := r.excDropped.Load(); n > 0 {
-		r.span.SetAttributes(keyExcDropped.Int64(n))
+	if excDropped > 0 {
+		r.span.SetAttributes(keyExcDropped.Int64(excDropped))
+	}
+	if n := t.late.Load(); n > 0 {
+		r.span.SetAttributes(keyLate.Int64(n))
 	}
 	if outcome == outcomeFailed {
 		r.span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(failure)))
-		r.span.SetStatus(codes.Error, failure.Error())
+		r.span.SetStatus(codes.Error, errtype.Message(failure))
 	}
 	r.span.End(trace.WithTimestamp(end))
-	t.flush()
+	if err := writeIgnoringSIGPIPE(t.cfg.output, []byte(total+"\n")); err != nil {
+		otel.Handle(fmt.Errorf("pigging: printing TOTAL SCRIPT TIME: %w", err))
+	}
+	if flush {
+		t.flush()
+	}
 	return errors.Join(errs...)
+}
+
+// settle leaves the lock file as the outcome says: removed, or kept with
+// the run's status and error. When the file was removed or replaced under
+// the run, it puts the failed run's details back where that is safe.
+func (r *run) settle(outcome string, failure error, lockLost bool) error {
+	if outcome == outcomeOK || outcome == outcomeCancelled && r.t.cfg.stale == TakeOver {
+		return r.lock.release()
+	}
+	info := r.info
+	info.Status = StatusFailed
+	if outcome == outcomeCancelled {
+		info.Status = StatusCancelled
+	}
+	info.Error = errtype.Message(failure)
+	if lockLost {
+		return errors.Join(r.lock.restore(&info), r.lock.fl.Unlock())
+	}
+	return r.lock.keep(&info)
 }
 
 // flush asks the tracer provider to export what it holds, when it can, and
@@ -801,12 +1096,21 @@ func (t *Tracker) flush() {
 	}
 }
 
+// nilLogger is the Logger of a nil Tracker: records go to stderr.
+var nilLogger = slog.New(&handler{})
+
 // Logger returns a *slog.Logger that writes to the run's log file and adds
 // log events to the span in the ctx given to its *Context methods (a stage
 // span) or to the run span. Records carry "stage=<name>" when that ctx is
 // inside a middleware stage. The Logger may be taken before Start; records
-// logged outside a run go to stderr.
-func (t *Tracker) Logger() *slog.Logger { return t.logger }
+// logged outside a run, or by the Logger of a nil Tracker, go to stderr in
+// the log file's format.
+func (t *Tracker) Logger() *slog.Logger {
+	if t == nil {
+		return nilLogger
+	}
+	return t.logger
+}
 
 // hook gives the middleware what it needs of a run.
 type hook struct{ t *Tracker }
@@ -816,30 +1120,24 @@ var _ runctx.Run = hook{}
 func (h hook) TracerProvider() trace.TracerProvider { return h.t.cfg.provider }
 
 func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
-	level = standardLevel(level)
-	if level < h.t.cfg.minLevel.Level() {
-		return
-	}
-	r := h.t.run.Load()
-	var line [stackLine]byte // as in Tracker.log
-	if r != nil {
-		r.emit(ctx, level, wallclock.Now(), msg, line[:0], attrs, nil, nil, true)
-	} else {
-		h.t.fallback(append(formatLine(line[:0], attrs, time.Now(), level, msg, nil, runctx.StageFrom(ctx)), '\n'), h.t.lifecycleErr())
-	}
+	h.t.emit(&record{ctx: ctx, time: time.Now(), level: standardLevel(level), msg: msg, attrs: attrs, event: true})
 }
 
 func (h hook) LogError(ctx context.Context, msg string, err error, attrs ...slog.Attr) {
-	if r := h.t.run.Load(); r != nil {
-		r.emit(ctx, slog.LevelError, time.Now(), msg, nil, attrs, nil, panicStack(err), true)
-	} else {
-		line := formatLine(nil, attrs, time.Now(), slog.LevelError, msg, nil, runctx.StageFrom(ctx))
-		line = logfmt.AppendStack(line, string(panicStack(err)))
-		h.t.fallback(append(line, '\n'), h.t.lifecycleErr())
+	if r := h.t.currentRun(); r != nil && err != nil {
+		stage := "a stage"
+		if st := runctx.StageFrom(ctx); st != nil {
+			stage = st.Kind + " " + st.Name
+		}
+		r.noteReport(err, stage)
 	}
+	h.t.emit(&record{ctx: ctx, time: time.Now(), level: slog.LevelError, msg: msg, attrs: attrs, stack: panicStack(err), own: true, event: true})
 }
 
 // String describes the Tracker for debugging.
 func (t *Tracker) String() string {
+	if t == nil {
+		return "pigging.Tracker(nil)"
+	}
 	return "pigging.Tracker{job=" + strconv.Quote(t.cfg.name) + " log=" + strconv.Quote(t.logPath) + " lock=" + strconv.Quote(t.lockPath) + "}"
 }

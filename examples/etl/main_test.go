@@ -283,10 +283,10 @@ func TestFailKeepsLockAndRefusesNextRun(t *testing.T) {
 		"WARN: load warehouse attempt 1 of 3 failed, retrying: warehouse: connection refused (simulated by -fail) attempt=1 stage=warehouse",
 		"WARN: load warehouse attempt 2 of 3 failed, retrying: warehouse: connection refused (simulated by -fail) attempt=2 stage=warehouse",
 		"ERROR: load warehouse failed: warehouse: connection refused (simulated by -fail) duration=… records_in=300 attempts=3 stage=warehouse",
-		"ERROR: warehouse: connection refused (simulated by -fail)",
+		"ERROR: Run failed: load warehouse failed; its error is logged above",
 		"INFO: TOTAL SCRIPT TIME: …",
 	})
-	checkTree(t, res.spans, `etl error.type=*main.sinkError events=start,exception,stop [error]
+	checkTree(t, res.spans, `etl error.type=*main.sinkError events=start,stop [error]
   extract orders-csv pigging.records.out=4000
   transform clean pigging.records.in=4000 pigging.records.out=3927
   transform aggregate pigging.records.in=3927 pigging.records.out=300
@@ -356,7 +356,7 @@ func TestPanic(t *testing.T) {
 	if !strings.Contains(string(pe.Stack), "etl.aggregate(") {
 		t.Errorf("the stack does not show the panicking function:\n%s", pe.Stack)
 	}
-	checkTree(t, res.spans, `etl error.type=*pigging.PanicError events=start,exception,stop [error]
+	checkTree(t, res.spans, `etl error.type=*pigging.PanicError events=start,stop [error]
   extract orders-csv pigging.records.out=4000
   transform clean pigging.records.in=4000 pigging.records.out=3927
   transform aggregate pigging.records.in=3927 error.type=*pigging.PanicError events=exception [error]
