@@ -295,9 +295,6 @@ func validLevel(l slog.Level) bool {
 	return l == slog.LevelDebug || l == slog.LevelInfo || l == slog.LevelWarn || l == slog.LevelError
 }
 
-
-
-
 // nextAttr returns the attribute at the start of args (len(args) > 0) and
 // the arguments after it.
 func nextAttr(args []any) (slog.Attr, []any) {
@@ -330,6 +327,3 @@ func appendHead(b []byte, t time.Time, level slog.Level, msg string) []byte {
 func isEmptyAttr(a slog.Attr) bool {
 	return a.Key == "" && a.Value.Kind() == slog.KindAny && a.Value.Any() == nil
 }
-
-
-
