@@ -2,6 +2,11 @@
 // lock file), one readable log of the latest run (a log file truncated at
 // each start), and an OpenTelemetry span of every run.
 //
+//	import "github.com/pigging-go/pigging/pigging"
+//
+// Its companions are github.com/pigging-go/pigging/middleware (stage
+// wrappers) and github.com/pigging-go/pigging/otelpig (SDK setup).
+//
 // # Lifecycle
 //
 // A Tracker is made with New, which only checks its arguments, and used for
@@ -9,11 +14,11 @@
 //
 //	t, err := pigging.New("etl.log", "etl.lock", pigging.WithName("nightly"))
 //	ctx, err = t.Start(ctx) // lock, run span, fresh log, timer
+//	defer t.Stop()          // TOTAL SCRIPT TIME; lock removed, or kept after a failure
 //	t.Info("loaded", "rows", n)
 //	if err := load(ctx); err != nil {
 //		return t.LogException(err) // the run fails: the lock stays
 //	}
-//	err = t.Stop() // TOTAL SCRIPT TIME, lock removed
 //
 // Run does all of that around a function, with a ctx cancelled on SIGINT
 // and SIGTERM and panics turned into *PanicError values. A deferred Stop
@@ -23,9 +28,15 @@
 //
 // Start takes an OS lock on the lock file (github.com/gofrs/flock) without
 // waiting, and writes JSON about the holder into it: pid, host, job, start
-// time, trace and span ids, status. The kernel releases the OS lock when the
-// process dies, so a held lock always means a live run: Start returns a
-// *LockError that unwraps to ErrLocked and names it.
+// time, trace and span ids, status, log path. The kernel releases the OS
+// lock when the process dies, so a held lock always means a live run: Start
+// returns a *LockError that unwraps to ErrLocked and names it. A run also
+// holds an OS lock on its log file, so that a second run is refused even
+// when someone removed or replaced the lock file by hand; the holder's Stop
+// then returns an error wrapping ErrLockLost. Every write of the lock file
+// is atomic (a new file, synced, renamed over the path, the directory
+// synced): the file is always a whole JSON document. LogException writes
+// the failure into it at once.
 //
 // A run that succeeds removes the file. A run that fails (LogException was
 // called, Run's function returned an error or panicked) keeps it, with
@@ -50,9 +61,17 @@
 // only a panic's stack follows as continuation lines that start with a tab.
 // Each record reaches the kernel with one write(2) on a file opened with
 // O_APPEND, so a crash loses nothing already logged and concurrent records
-// never interleave; ERROR records and Stop also fsync. A refused Start
-// appends its "ERROR: Locked" line and never truncates. Symlinks at either
-// path are refused.
+// never interleave; ERROR records and Stop also fsync. A record that cannot
+// be written (a full disk) goes to stderr, is counted, and fails the run
+// (Stop returns a *LogWriteError); a record after a cut write starts on a
+// line of its own. TOTAL SCRIPT TIME is always the last record: records
+// logged once Stop began go to stderr. A refused Start appends one record
+// and never truncates: WARN while the holder lives, "ERROR: Locked" after a
+// failed or dead run. Symlinks, FIFOs, devices and hard-linked files are
+// refused at either path, before anything could block; a job run as root
+// also refuses files owned by other users and directories that other users
+// could redirect (not owned by root, or writable by others without the
+// sticky bit).
 //
 // Logger returns a *slog.Logger on the same file and spans, for code that
 // takes a logger.

@@ -47,6 +47,9 @@ func run() (err error) {
 	if _, err := tracker.Start(ctx); err != nil {
 		return err
 	}
+	// Log the script time and remove the lock file when run returns,
+	// however it returns: after LogException, or a panic, the lock stays.
+	defer tracker.Stop()
 
 	// Code block
 	tracker.Info("Printing hello world...")
@@ -54,9 +57,7 @@ func run() (err error) {
 		// The run fails: the lock file stays until a person has looked.
 		return tracker.LogException(err)
 	}
-
-	// Remove the lock file and log the script time
-	return tracker.Stop()
+	return nil
 }
 
 // helloWorld is "your code here".
