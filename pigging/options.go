@@ -59,6 +59,7 @@ type config struct {
 	minLevel    slog.Leveler
 	eventBudget int
 	fileMode    fs.FileMode
+	locker      Locker
 }
 
 func newConfig(opts []Option) (config, error) {
@@ -162,4 +163,12 @@ func WithEventBudget(n int) Option {
 // not let the owner write (0444, say) is refused by New.
 func WithFileMode(perm fs.FileMode) Option {
 	return optionFunc(func(c *config) { c.fileMode = perm })
+}
+
+// WithLocker sets where the lock and the failed-run state live. The default
+// is the lock file at the lock path given to New (NewFileLocker); with a
+// Locker, the lock path may be "". Package pglock gives one in PostgreSQL,
+// for a job scheduled on several hosts.
+func WithLocker(l Locker) Option {
+	return optionFunc(func(c *config) { c.locker = l })
 }

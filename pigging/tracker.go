@@ -77,6 +77,7 @@ type Tracker struct {
 	cfg      config
 	tracer   trace.Tracer
 	logger   *slog.Logger
+	locker   Locker
 
 	mu      sync.Mutex // serialises Start and Stop
 	state   atomic.Int32
@@ -112,8 +113,9 @@ type run struct {
 	marked   bool     // the lock file says failed already
 	lockLost bool     // the lock file was removed or replaced under the run
 
-	lock    *lockFile
+	lease   Lease
 	logLock *flock.Flock
+	done    chan struct{} // closed when Stop begins
 	ctx     context.Context
 	info    LockInfo
 	started time.Time
@@ -141,7 +143,11 @@ func New(logPath, lockPath string, opts ...Option) (*Tracker, error) {
 	if logPath == "" {
 		errs = append(errs, &PathError{Op: "log", Path: logPath, Err: errEmptyPath})
 	}
-	if lockPath == "" {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if lockPath == "" && cfg.locker == nil {
 		errs = append(errs, &PathError{Op: "lock", Path: lockPath, Err: errEmptyPath})
 	}
 	if logPath != "" && lockPath != "" && sameFilePath(logPath, lockPath) {
@@ -149,10 +155,6 @@ func New(logPath, lockPath string, opts ...Option) (*Tracker, error) {
 	}
 	if logPath != "" && lockPath != "" && sameFilePath(logPath+".prev", lockPath) {
 		errs = append(errs, &PathError{Op: "lock", Path: lockPath, Err: errors.New("is where TakeOver keeps the previous run's log; give the lock a file of its own")})
-	}
-	cfg, err := newConfig(opts)
-	if err != nil {
-		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -162,6 +164,10 @@ func New(logPath, lockPath string, opts ...Option) (*Tracker, error) {
 		lockPath: lockPath,
 		cfg:      cfg,
 		tracer:   cfg.provider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version)),
+		locker:   cfg.locker,
+	}
+	if t.locker == nil {
+		t.locker = NewFileLocker(lockPath, cfg.fileMode)
 	}
 	t.logger = slog.New(&handler{t: t})
 	return t, nil
@@ -233,18 +239,17 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	case stateStopped:
 		return ctx, ErrStopped
 	}
-	logAbs, lockAbs, err := t.absPaths()
+	logAbs, err := t.logAbs()
 	if err != nil {
 		return ctx, err
 	}
 	if err := checkPath("log", t.logPath, logAbs); err != nil {
 		return ctx, err
 	}
-	if err := checkPath("lock", t.lockPath, lockAbs); err != nil {
-		return ctx, err
-	}
-	if sameFileOnDisk(logAbs, lockAbs) {
-		return ctx, &PathError{Op: "lock", Path: t.lockPath, Err: errors.New("is the same file as the log path " + t.logPath + "; give the lock its own file")}
+	if _, file := t.locker.(*fileLocker); file && t.lockPath != "" {
+		if lockAbs, err := filepath.Abs(t.lockPath); err == nil && sameFileOnDisk(logAbs, lockAbs) {
+			return ctx, &PathError{Op: "lock", Path: t.lockPath, Err: errors.New("is the same file as the log path " + t.logPath + "; give the lock its own file")}
+		}
 	}
 
 	now := time.Now()
@@ -257,30 +262,33 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		Status:  StatusRunning,
 		Log:     logAbs,
 	}
-	res, err := acquireLock(lockAbs, t.cfg.fileMode, &info)
+	lctx, cancel := lockContext(ctx)
+	defer cancel()
+	res, err := t.locker.Acquire(lctx, &info)
 	if err != nil {
-		return ctx, relabel(err, t.lockPath)
+		return ctx, err
 	}
-	if res.lock == nil {
-		return ctx, t.refuse(ctx, &LockError{Path: t.lockPath, LogPath: t.logPath, Holder: res.holder, Err: ErrLocked, Detail: res.detail})
+	lockName := t.locker.String()
+	if res.Lease == nil {
+		return ctx, t.refuse(ctx, &LockError{Path: lockName, LogPath: t.logPath, Holder: res.Holder, Err: ErrLocked, Detail: res.Detail})
 	}
 	// The lock is ours. A live run may still hold the log, when its own
 	// lock file was removed or replaced by hand: it is not ours to truncate.
 	if logHeld(logAbs) {
-		holder := res.holder
+		holder := res.Holder
 		if holder != nil && holder.Status != StatusRunning {
 			holder = nil
 		}
-		lerr := &LockError{Path: t.lockPath, LogPath: t.logPath, Holder: holder, Err: ErrLocked,
-			Detail: "its log file is held by a live run whose lock file was removed or replaced"}
-		if err := res.lock.abort(); err != nil {
+		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: holder, Err: ErrLocked,
+			Detail: "its log file is held by a live run whose lock was removed or replaced"}
+		if err := res.Lease.Abort(lctx); err != nil {
 			return ctx, errors.Join(lerr, err)
 		}
 		return ctx, t.refuse(ctx, lerr)
 	}
-	if res.stale && t.cfg.stale == Refuse {
-		lerr := &LockError{Path: t.lockPath, LogPath: t.logPath, Holder: res.holder, Err: ErrStaleLock, Detail: res.detail}
-		if err := res.lock.abort(); err != nil {
+	if res.Stale && t.cfg.stale == Refuse {
+		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: res.Holder, Err: ErrStaleLock, Detail: res.Detail}
+		if err := res.Lease.Abort(lctx); err != nil {
 			return ctx, errors.Join(lerr, err)
 		}
 		return ctx, t.refuse(ctx, lerr)
@@ -291,8 +299,8 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		trace.WithTimestamp(now),
 		trace.WithAttributes(t.spanAttrs()...),
 	}
-	if res.stale {
-		if l, ok := holderLink(res.holder, "took over stale lock"); ok {
+	if res.Stale {
+		if l, ok := holderLink(res.Holder, "took over stale lock"); ok {
 			startOpts = append(startOpts, trace.WithLinks(l))
 		}
 	}
@@ -303,7 +311,8 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		span:    span,
 		spanID:  sc.SpanID(),
 		budget:  newEventBudget(t.cfg.eventBudget),
-		lock:    res.lock,
+		lease:   res.Lease,
+		done:    make(chan struct{}),
 		ctx:     ctx,
 		started: now,
 		info:    info,
@@ -314,19 +323,19 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		r.info.SpanID = sc.SpanID().String()
 	}
 	fail := func(err error) (context.Context, error) {
-		err = errors.Join(err, res.lock.abort())
+		err = errors.Join(err, res.Lease.Abort(lctx))
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		span.End()
 		return ctx, err
 	}
-	if r.info.TraceID != "" || res.stale {
-		if err := res.lock.write(&r.info); err != nil {
-			return fail(pathError("lock", t.lockPath, err))
+	if r.info.TraceID != "" || res.Stale {
+		if err := res.Lease.Update(lctx, &r.info); err != nil {
+			return fail(relabel(pathError("lock", lockName, err), lockName))
 		}
 	}
 	prevLog := ""
-	if res.stale {
+	if res.Stale {
 		prevLog = t.logPath + ".prev"
 		if err := os.Rename(logAbs, logAbs+".prev"); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
@@ -352,9 +361,14 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		header = append(header, slog.String("trace_id", r.info.TraceID))
 	}
 	t.emit(&record{time: now, level: slog.LevelInfo, msg: "Starting logging", attrs: header, own: true})
-	if res.stale {
-		t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: "Took over a stale lock: " + staleText(res.holder, res.detail),
-			attrs: takeOverAttrs(res.holder, prevLog), own: true, event: true})
+	if res.Stale {
+		t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: "Took over a stale lock: " + staleText(res.Holder, res.Detail),
+			attrs: takeOverAttrs(res.Holder, prevLog), own: true, event: true})
+	}
+	if lost := res.Lease.Lost(); lost != nil {
+		var cancel context.CancelCauseFunc
+		runCtx, cancel = context.WithCancelCause(runCtx)
+		go r.watchLost(lost, cancel)
 	}
 
 	runCtx = context.WithValue(runCtx, trackerKey{}, t)
@@ -362,17 +376,38 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	return runCtx, nil
 }
 
-// absPaths returns the log and lock paths made absolute.
-func (t *Tracker) absPaths() (logAbs, lockAbs string, err error) {
-	logAbs, err = filepath.Abs(t.logPath)
+// logAbs returns the log path made absolute.
+func (t *Tracker) logAbs() (string, error) {
+	abs, err := filepath.Abs(t.logPath)
 	if err != nil {
-		return "", "", &PathError{Op: "log", Path: t.logPath, Err: err}
+		return "", &PathError{Op: "log", Path: t.logPath, Err: err}
 	}
-	lockAbs, err = filepath.Abs(t.lockPath)
-	if err != nil {
-		return "", "", &PathError{Op: "lock", Path: t.lockPath, Err: err}
+	return abs, nil
+}
+
+// lockTimeout bounds each operation on the lock store.
+const lockTimeout = 10 * time.Second
+
+// lockContext returns a ctx for an operation on the lock store: ctx's
+// values without its cancellation (a cancelled run still settles its
+// lock), bounded by lockTimeout.
+func lockContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), lockTimeout)
+}
+
+// watchLost waits for the lease to be lost while the run goes on; then it
+// logs an ERROR, fails the run and cancels the run's ctx with a cause that
+// says so, so that the job stops writing as if it were alone.
+func (r *run) watchLost(lost <-chan struct{}, cancel context.CancelCauseFunc) {
+	select {
+	case <-r.done:
+		cancel(nil)
+	case <-lost:
+		err := fmt.Errorf("%w: %s", ErrLockLost, r.t.locker)
+		r.t.emit(&record{time: time.Now(), level: slog.LevelError, own: true, failure: err,
+			msg: "Lost the lock " + r.t.locker.String() + " during the run: another run may start beside this one; stopping"})
+		cancel(err)
 	}
-	return logAbs, lockAbs, nil
 }
 
 // openLog opens the log at path for a fresh run: created when missing,
@@ -518,13 +553,13 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 		rec.level = slog.LevelWarn
 		rec.msg = "Refused a second run (pid " + strconv.Itoa(os.Getpid()) + "): " + strings.TrimPrefix(msg, "pigging: ")
 	}
-	rec.attrs = []slog.Attr{slog.String("lock", t.lockPath)}
+	rec.attrs = []slog.Attr{slog.String("lock", t.locker.String())}
 	if lerr.Holder != nil {
 		rec.attrs = append(rec.attrs, slog.Int("holder_pid", lerr.Holder.PID))
 	}
 	line := rec.format(nil, nil)
 	errs := []error{lerr}
-	if logAbs, _, err := t.absPaths(); err != nil {
+	if logAbs, err := t.logAbs(); err != nil {
 		errs = append(errs, err)
 	} else if err := appendToLog(logAbs, t.cfg.fileMode, line); err != nil {
 		errs = append(errs, relabel(err, t.logPath))
@@ -827,12 +862,14 @@ func (r *run) markFailed() {
 	info := r.info
 	info.Status = StatusFailed
 	info.Error = errtype.Message(r.failure)
-	if err := r.lock.write(&info); err != nil {
-		if errors.Is(err, errLockLost) {
+	ctx, cancel := lockContext(r.ctx)
+	defer cancel()
+	if err := r.lease.Update(ctx, &info); err != nil {
+		if errors.Is(err, ErrLockLost) {
 			r.lockLost = true
 			return
 		}
-		otel.Handle(fmt.Errorf("pigging: writing the failure into %s: %w", r.t.lockPath, err))
+		otel.Handle(fmt.Errorf("pigging: writing the failure into %s: %w", r.t.locker, err))
 	}
 }
 
@@ -974,19 +1011,24 @@ func (t *Tracker) stop(flush bool) error {
 		return ErrStopped
 	}
 	r := t.run.Load()
+	close(r.done)
+	lctx, cancel := lockContext(r.ctx)
+	defer cancel()
 	r.mu.Lock() // records in flight finish; later ones go to stderr
 	var errs []error
 	r.failMu.Lock()
 	failure, writeErr, lockLost := r.failure, r.writeErr, r.lockLost
 	r.failMu.Unlock()
-	if !lockLost && !r.lock.stillOurs() {
+	if !lockLost && r.lease.Check(lctx) != nil {
 		lockLost = true
 	}
 	if lockLost {
-		lerr := fmt.Errorf("%w: %s", ErrLockLost, t.lockPath)
+		lerr := fmt.Errorf("%w: %s", ErrLockLost, t.locker)
 		errs = append(errs, lerr)
-		r.record(&record{time: time.Now(), level: slog.LevelError, own: true,
-			msg: "The lock file " + t.lockPath + " was removed or replaced during the run: another run may have started beside this one"})
+		if !errors.Is(failure, ErrLockLost) {
+			r.record(&record{time: time.Now(), level: slog.LevelError, own: true,
+				msg: "The lock " + t.locker.String() + " was removed or replaced during the run: another run may have started beside this one"})
+		}
 		if failure == nil {
 			failure = lerr
 		}
@@ -1034,8 +1076,8 @@ func (t *Tracker) stop(flush bool) error {
 		errs = append(errs, pathError("log", t.logPath, err))
 	}
 	// The lock file is settled before anything is printed.
-	if err := r.settle(outcome, failure, lockLost); err != nil {
-		errs = append(errs, pathError("lock", t.lockPath, err))
+	if err := r.settle(lctx, outcome, failure); err != nil {
+		errs = append(errs, pathError("lock", t.locker.String(), err))
 	}
 
 	r.span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(keyDurationMS.Int64(dur.Milliseconds()), keyStatus.String(outcome)))
@@ -1063,12 +1105,11 @@ func (t *Tracker) stop(flush bool) error {
 	return errors.Join(errs...)
 }
 
-// settle leaves the lock file as the outcome says: removed, or kept with
-// the run's status and error. When the file was removed or replaced under
-// the run, it puts the failed run's details back where that is safe.
-func (r *run) settle(outcome string, failure error, lockLost bool) error {
+// settle leaves the lock as the outcome says: released, or kept with the
+// run's status and error.
+func (r *run) settle(ctx context.Context, outcome string, failure error) error {
 	if outcome == outcomeOK || outcome == outcomeCancelled && r.t.cfg.stale == TakeOver {
-		return r.lock.release()
+		return r.lease.Release(ctx)
 	}
 	info := r.info
 	info.Status = StatusFailed
@@ -1076,10 +1117,7 @@ func (r *run) settle(outcome string, failure error, lockLost bool) error {
 		info.Status = StatusCancelled
 	}
 	info.Error = errtype.Message(failure)
-	if lockLost {
-		return errors.Join(r.lock.restore(&info), r.lock.fl.Unlock())
-	}
-	return r.lock.keep(&info)
+	return r.lease.Keep(ctx, &info)
 }
 
 // flush asks the tracer provider to export what it holds, when it can, and

@@ -1,0 +1,143 @@
+package pigging
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path/filepath"
+)
+
+// Locker is where a job's lock and its fail-stop state live: which run
+// holds it, and what the run that left it said (failed, cancelled, died).
+// The default is the lock file (NewFileLocker); package pglock keeps them in
+// PostgreSQL, so that a job scheduled on several hosts runs once.
+//
+// A Locker gives the same meaning as the lock file on every host: a lock
+// held by a live run refuses the next one (ErrLocked); a lock left by a run
+// that did not succeed is stale and refuses it too (ErrStaleLock) until it
+// is cleared or taken over.
+//
+// Implementations must be safe for concurrent use by several Trackers.
+type Locker interface {
+	// Acquire tries the lock for the run that info describes, without
+	// waiting. When a live run holds it, the result has a nil Lease and
+	// says who holds it. When it is taken, Stale says whether a previous
+	// run left it, and Holder what that run said. Only a failure of the
+	// store itself (a bad path, a database that cannot be reached) is an
+	// error; it must then have changed nothing.
+	Acquire(ctx context.Context, info *LockInfo) (Acquired, error)
+	// Inspect reports the lock's state without changing it.
+	Inspect(ctx context.Context) (*LockStatus, error)
+	// Clear removes a stale lock and returns what it said; a lock held by
+	// a live run is refused with a *LockError wrapping ErrLocked; a free
+	// lock is not an error.
+	Clear(ctx context.Context) (*LockStatus, error)
+	// String names the lock in messages: the lock file's path, or the
+	// database and job.
+	String() string
+}
+
+// Acquired is what Locker.Acquire found.
+type Acquired struct {
+	// Lease is the lock, taken; nil when a live run holds it.
+	Lease Lease
+	// Holder is what the store says of the run that holds the lock or left
+	// it; nil when the lock was free or the store does not say.
+	Holder *LockInfo
+	// Stale is true when the lock was taken from a previous run that did
+	// not succeed (failed, cancelled, died) or from an unreadable record.
+	Stale bool
+	// Detail says why Holder is nil, when it matters, or how the holder is
+	// known to be live.
+	Detail string
+}
+
+// Lease is a lock held by a run, from Acquire until Release, Keep or Abort.
+type Lease interface {
+	// Update replaces the holder's details (its trace, a failure). It
+	// returns an error wrapping ErrLockLost when the lock is no longer
+	// held.
+	Update(ctx context.Context, info *LockInfo) error
+	// Release ends a run that succeeded: the lock is free.
+	Release(ctx context.Context) error
+	// Keep ends a run that did not succeed: the lock stays, with info
+	// (status failed or cancelled, and the error), for the next run to find.
+	Keep(ctx context.Context, info *LockInfo) error
+	// Abort undoes the claim of a Start that could not finish, leaving the
+	// lock as Acquire found it.
+	Abort(ctx context.Context) error
+	// Lost returns a channel closed when the lock is lost while the run
+	// goes on (a database connection that died), or nil when the Locker
+	// learns it only when asked (Check).
+	Lost() <-chan struct{}
+	// Check returns an error wrapping ErrLockLost when the lock is no
+	// longer held by this run.
+	Check(ctx context.Context) error
+}
+
+// NewFileLocker returns the lock file at path as a Locker, creating files
+// with mode. It is what a Tracker uses unless WithLocker says otherwise.
+func NewFileLocker(path string, mode fs.FileMode) Locker {
+	return &fileLocker{path: path, mode: mode}
+}
+
+// fileLocker is the lock file.
+type fileLocker struct {
+	path string
+	mode fs.FileMode
+}
+
+var _ Locker = (*fileLocker)(nil)
+
+func (l *fileLocker) String() string { return l.path }
+
+func (l *fileLocker) Acquire(_ context.Context, info *LockInfo) (Acquired, error) {
+	abs, err := filepath.Abs(l.path)
+	if err != nil {
+		return Acquired{}, &PathError{Op: "lock", Path: l.path, Err: err}
+	}
+	if err := checkPath("lock", l.path, abs); err != nil {
+		return Acquired{}, err
+	}
+	res, err := acquireLock(abs, l.mode, info)
+	if err != nil {
+		return Acquired{}, relabel(err, l.path)
+	}
+	a := Acquired{Holder: res.holder, Stale: res.stale, Detail: res.detail}
+	if res.lock != nil {
+		a.Lease = res.lock
+	}
+	return a, nil
+}
+
+func (l *fileLocker) Inspect(context.Context) (*LockStatus, error) { return ReadLock(l.path) }
+
+func (l *fileLocker) Clear(context.Context) (*LockStatus, error) { return Unlock(l.path) }
+
+// The lock file as a Lease.
+var _ Lease = (*lockFile)(nil)
+
+func (l *lockFile) Update(_ context.Context, info *LockInfo) error { return l.write(info) }
+
+func (l *lockFile) Release(context.Context) error { return l.release() }
+
+// Keep writes info into the file and unlocks. When the file was removed or
+// replaced under the run, it puts info back where that is safe (see
+// restore).
+func (l *lockFile) Keep(_ context.Context, info *LockInfo) error {
+	if !l.stillOurs() {
+		return errors.Join(l.restore(info), l.fl.Unlock())
+	}
+	return l.keep(info)
+}
+
+func (l *lockFile) Abort(context.Context) error { return l.abort() }
+
+func (l *lockFile) Lost() <-chan struct{} { return nil }
+
+func (l *lockFile) Check(context.Context) error {
+	if !l.stillOurs() {
+		return errLockLost
+	}
+	return nil
+}
