@@ -171,8 +171,8 @@ func BenchmarkInfo(b *testing.B) {
 		ctx := context.Background()
 		_, span := tracer.Start(ctx, "run")
 		event := []trace.EventOption{trace.WithAttributes(
-			attribute.String("log.severity", "INFO"),
-			attribute.String("log.message", benchMsg),
+			attribute.String("pigging.log.severity", "INFO"),
+			attribute.String("pigging.log.message", benchMsg),
 			attribute.Int64("rows", 3),
 		)}
 		buf := make([]byte, 0, 512)
@@ -352,8 +352,8 @@ func BenchmarkSpan(b *testing.B) {
 				b.StartTimer()
 			}
 			span.AddEvent("log", trace.WithAttributes(
-				attribute.String("log.severity", "INFO"),
-				attribute.String("log.message", benchMsg),
+				attribute.String("pigging.log.severity", "INFO"),
+				attribute.String("pigging.log.message", benchMsg),
 				attribute.Int64("rows", 3),
 			))
 			n++

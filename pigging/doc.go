@@ -81,7 +81,7 @@
 // Start begins a span named after the job (attributes pigging.job,
 // pigging.log.path, pigging.lock.path) from the TracerProvider given with
 // WithTracerProvider, or the global one. Its events: "start"; "log" for each
-// record (log.severity, log.message and the record's key/values) while the
+// record (pigging.log.severity, pigging.log.message and the record's key/values) while the
 // event budget lasts (WithEventBudget, default 100; past it records are
 // counted in pigging.events.dropped); "exception" for LogException and
 // panics; "stop" with pigging.duration_ms and pigging.status (ok, failed,

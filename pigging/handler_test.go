@@ -138,14 +138,14 @@ func TestSlogLevelMapping(t *testing.T) {
 	unitEqualLines(t, "records", unitBetween(t, unitRecords(t, e.log)), want)
 	var sev []string
 	for _, ev := range unitEvents(unitOnlySpan(t, e.rec, unitJob), "log") {
-		v, _ := unitAttr(ev.Attributes, "log.severity")
+		v, _ := unitAttr(ev.Attributes, "pigging.log.severity")
 		sev = append(sev, v.AsString())
 	}
 	var wantSev []string
 	for _, tt := range tests {
 		wantSev = append(wantSev, tt.want)
 	}
-	unitEqualLines(t, "log.severity", sev, wantSev)
+	unitEqualLines(t, "pigging.log.severity", sev, wantSev)
 }
 
 func TestSlogEnabled(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel"
+	otellog "go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -60,6 +62,9 @@ type config struct {
 	eventBudget int
 	fileMode    fs.FileMode
 	locker      Locker
+
+	loggerProvider otellog.LoggerProvider
+	meterProvider  metric.MeterProvider
 }
 
 func newConfig(opts []Option) (config, error) {
@@ -93,6 +98,12 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.provider == nil {
 		c.provider = otel.GetTracerProvider()
+	}
+	if c.loggerProvider == nil {
+		c.loggerProvider = otel.GetLoggerProvider()
+	}
+	if c.meterProvider == nil {
+		c.meterProvider = otel.GetMeterProvider()
 	}
 	if c.output == nil {
 		c.output = io.Discard
@@ -171,4 +182,20 @@ func WithFileMode(perm fs.FileMode) Option {
 // for a job scheduled on several hosts.
 func WithLocker(l Locker) Option {
 	return optionFunc(func(c *config) { c.locker = l })
+}
+
+// WithLoggerProvider sets the provider of the log records a run emits: each
+// record of the log file is also an OpenTelemetry log record, correlated
+// with the span it belongs to. The default is the global provider
+// (otel.GetLoggerProvider) at the time New is called; while none is set,
+// a record pays one Enabled check.
+func WithLoggerProvider(lp otellog.LoggerProvider) Option {
+	return optionFunc(func(c *config) { c.loggerProvider = lp })
+}
+
+// WithMeterProvider sets the provider of the run metrics (MetricRunDuration,
+// MetricRunLastSuccess, MetricLockRefusals). The default is the global
+// provider (otel.GetMeterProvider) at the time New is called.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) { c.meterProvider = mp })
 }

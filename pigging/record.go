@@ -52,6 +52,10 @@ type record struct {
 	failure error
 	// exception adds an exception event for failure to the run span.
 	exception bool
+	// eventName names pigging's own records as events in their log
+	// records (start, stop); otelAttrs go only to the log record.
+	eventName string
+	otelAttrs []attribute.KeyValue
 }
 
 // format appends the record's line to b, newline included. When kvs is not
@@ -129,7 +133,12 @@ func (ev *eventScratch) add(span trace.Span) {
 	ev.opts[0] = opt
 	span.AddEvent("log", ev.opts[:]...)
 	ev.opts = [1]trace.EventOption{}
-	clear(ev.arr[:min(n, eventKVs)])
+	ev.put()
+}
+
+// put returns ev to the pool.
+func (ev *eventScratch) put() {
+	clear(ev.arr[:min(len(ev.kvs), eventKVs)])
 	ev.kvs = nil
 	eventPool.Put(ev)
 }

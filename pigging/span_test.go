@@ -58,8 +58,8 @@ func TestRunSpan(t *testing.T) {
 	}
 
 	logs := unitEvents(s, "log")
-	unitWantAttr(t, "log", logs[0].Attributes, "log.severity", "INFO")
-	unitWantAttr(t, "log", logs[0].Attributes, "log.message", "loaded")
+	unitWantAttr(t, "log", logs[0].Attributes, "pigging.log.severity", "INFO")
+	unitWantAttr(t, "log", logs[0].Attributes, "pigging.log.message", "loaded")
 	unitWantAttr(t, "log", logs[0].Attributes, "source", "orders.csv")
 	unitWantAttr(t, "log", logs[0].Attributes, "db.host", "wh")
 	for key, want := range map[string]any{"rows": int64(42), "ok": true, "ratio": 0.5} {
@@ -68,8 +68,8 @@ func TestRunSpan(t *testing.T) {
 			t.Errorf("log event %s = %#v, want %#v (typed)", key, v.AsInterface(), want)
 		}
 	}
-	unitWantAttr(t, "log", logs[1].Attributes, "log.severity", "WARN")
-	unitWantAttr(t, "log", logs[1].Attributes, "log.message", "skipped")
+	unitWantAttr(t, "log", logs[1].Attributes, "pigging.log.severity", "WARN")
+	unitWantAttr(t, "log", logs[1].Attributes, "pigging.log.message", "skipped")
 
 	stop := unitEvents(s, "stop")[0]
 	unitWantAttr(t, "stop", stop.Attributes, "pigging.status", "ok")
@@ -100,7 +100,7 @@ func TestRunOutcomes(t *testing.T) {
 			_ = tr.LogException(&unitError{"first"})
 			_ = tr.LogException(errors.New("second"))
 		}, "failed", codes.Error, "first", "*pigging_test.unitError"},
-		{"cancelled", func(_ *pigging.Tracker, cancel context.CancelFunc) { cancel() }, "cancelled", codes.Unset, "", ""},
+		{"cancelled", func(_ *pigging.Tracker, cancel context.CancelFunc) { cancel() }, "cancelled", codes.Error, "context canceled", "context.Canceled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -397,11 +397,11 @@ func TestLoggerContextSpan(t *testing.T) {
 	if len(logs) != 1 {
 		t.Fatalf("stage span has %d log events, want 1", len(logs))
 	}
-	unitWantAttr(t, "stage log", logs[0].Attributes, "log.message", "inserted")
+	unitWantAttr(t, "stage log", logs[0].Attributes, "pigging.log.message", "inserted")
 	unitWantAttr(t, "stage log", logs[0].Attributes, "rows", 7)
 	var msgs []string
 	for _, ev := range unitEvents(unitOnlySpan(t, e.rec, unitJob), "log") {
-		v, _ := unitAttr(ev.Attributes, "log.message")
+		v, _ := unitAttr(ev.Attributes, "pigging.log.message")
 		msgs = append(msgs, v.AsString())
 	}
 	unitEqualLines(t, "run span log events", msgs, []string{"on the run span", "plain Info"})

@@ -19,14 +19,16 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/internal/errtype"
 	"github.com/pigging-go/pigging/internal/runctx"
 )
 
-// ScopeName is the instrumentation scope of the spans pigging makes.
-const ScopeName = "github.com/pigging-go/pigging"
+// ScopeName is the instrumentation scope of the spans, log records and
+// metrics pigging makes: the package's import path.
+const ScopeName = "github.com/pigging-go/pigging/pigging"
 
 // Version is the version of pigging reported with its instrumentation scope.
 const Version = "0.2.0"
@@ -46,8 +48,8 @@ const (
 	keyLate          = attribute.Key("pigging.records.after_stop")
 	keyLinkReason    = attribute.Key("pigging.link.reason")
 	keyPrevStatus    = attribute.Key("pigging.previous.status")
-	keyLogSeverity   = attribute.Key("log.severity")
-	keyLogMessage    = attribute.Key("log.message")
+	keyLogSeverity   = attribute.Key("pigging.log.severity")
+	keyLogMessage    = attribute.Key("pigging.log.message")
 )
 
 // Run outcomes, as pigging.status on the stop event.
@@ -78,6 +80,7 @@ type Tracker struct {
 	tracer   trace.Tracer
 	logger   *slog.Logger
 	locker   Locker
+	tel      *telemetry
 
 	mu      sync.Mutex // serialises Start and Stop
 	state   atomic.Int32
@@ -117,6 +120,7 @@ type run struct {
 	logLock *flock.Flock
 	done    chan struct{} // closed when Stop begins
 	ctx     context.Context
+	spanCtx context.Context // carries the run span, for pigging's own log records
 	info    LockInfo
 	started time.Time
 	logAbs  string
@@ -163,8 +167,9 @@ func New(logPath, lockPath string, opts ...Option) (*Tracker, error) {
 		logPath:  logPath,
 		lockPath: lockPath,
 		cfg:      cfg,
-		tracer:   cfg.provider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version)),
+		tracer:   cfg.provider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version), trace.WithSchemaURL(semconv.SchemaURL)),
 		locker:   cfg.locker,
+		tel:      newTelemetry(&cfg),
 	}
 	if t.locker == nil {
 		t.locker = NewFileLocker(lockPath, cfg.fileMode)
@@ -307,6 +312,7 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	runCtx, span := t.tracer.Start(ctx, t.cfg.name, startOpts...)
 	sc := span.SpanContext()
 	r := &run{
+		spanCtx: trace.ContextWithSpan(context.Background(), span),
 		t:       t,
 		span:    span,
 		spanID:  sc.SpanID(),
@@ -360,7 +366,7 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	if sc.IsValid() {
 		header = append(header, slog.String("trace_id", r.info.TraceID))
 	}
-	t.emit(&record{time: now, level: slog.LevelInfo, msg: "Starting logging", attrs: header, own: true})
+	t.emit(&record{time: now, level: slog.LevelInfo, msg: "Starting logging", attrs: header, own: true, eventName: eventRunStart})
 	if res.Stale {
 		t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: "Took over a stale lock: " + staleText(res.Holder, res.Detail),
 			attrs: takeOverAttrs(res.Holder, prevLog), own: true, event: true})
@@ -481,7 +487,8 @@ func (t *Tracker) spanAttrs() []attribute.KeyValue {
 	return []attribute.KeyValue{
 		keyJob.String(t.cfg.name),
 		keyLogPath.String(t.logPath),
-		keyLockPath.String(t.lockPath),
+		keyLockPath.String(t.locker.String()),
+		semconv.ProcessPID(os.Getpid()),
 	}
 }
 
@@ -536,9 +543,9 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 		trace.WithTimestamp(now),
 		trace.WithAttributes(t.spanAttrs()...),
 	}
-	reason := "lock held"
+	reason, metricReason := "lock held", "held"
 	if lerr.Err == ErrStaleLock {
-		reason = "stale lock"
+		reason, metricReason = "stale lock", "stale"
 	}
 	if l, ok := holderLink(lerr.Holder, reason); ok {
 		opts = append(opts, trace.WithLinks(l))
@@ -566,10 +573,14 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 		t.toStderr(line, err)
 	}
 
-	span.AddEvent("stop", trace.WithAttributes(keyDurationMS.Int64(time.Since(now).Milliseconds()), keyStatus.String(outcomeLocked)))
-	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(lerr)))
+	end := time.Now()
+	span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(keyDurationMS.Int64(end.Sub(now).Milliseconds()), keyStatus.String(outcomeLocked)))
+	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(lerr)), keyRunResult.String(resultLocked))
 	span.SetStatus(codes.Error, msg)
-	span.End()
+	span.End(trace.WithTimestamp(end))
+	mctx := trace.ContextWithSpan(context.WithoutCancel(ctx), span)
+	t.tel.refused(mctx, t.cfg.name, metricReason)
+	t.tel.runEnded(mctx, t.cfg.name, resultLocked, end.Sub(now), end, lerr)
 	t.flush()
 	return errors.Join(errs...)
 }
@@ -690,20 +701,37 @@ func (r *run) record(rec *record) error {
 	if rec.event {
 		span = r.eventSpan(rec.ctx)
 	}
+	logCtx := rec.ctx
+	if logCtx == nil {
+		logCtx = r.spanCtx
+	}
+	logOn := r.t.tel.logEnabled(logCtx, rec.level)
 	// buf[0] is a spare newline for the torn-tail rule (see writeLine).
 	var buf [stackLine]byte
 	buf[0] = '\n'
 	var err error
-	if span == nil {
+	if span == nil && !logOn {
 		err = r.writeLine(rec.format(buf[:1], nil), rec.level)
 	} else {
 		ev := getEventScratch(rec.level, rec.msg)
 		err = r.writeLine(rec.format(buf[:1], &ev.kvs), rec.level)
-		ev.add(span)
+		if logOn {
+			r.t.tel.emitLog(logCtx, rec, ev.kvs[2:], r.t.cfg.name)
+		}
+		if span != nil {
+			ev.add(span)
+		} else {
+			ev.put()
+		}
 	}
 	if rec.failure != nil {
-		if rec.exception && r.budget.takeException() {
-			errtype.AddException(r.span, rec.failure, rec.stack)
+		if rec.exception {
+			if r.t.tel.exceptions.spans && r.budget.takeException() {
+				errtype.AddException(r.span, rec.failure, rec.stack)
+			}
+			if r.t.tel.exceptions.logs {
+				r.t.tel.emitException(r.spanCtx, rec.failure, rec.stack, r.t.cfg.name)
+			}
 		}
 		r.markFailed()
 	}
@@ -1047,7 +1075,12 @@ func (t *Tracker) stop(flush bool) error {
 	end := time.Now()
 	dur := end.Sub(r.started)
 	total := "TOTAL SCRIPT TIME: " + dur.String()
-	r.record(&record{time: end, level: slog.LevelInfo, msg: total, own: true})
+	if n := r.lost.Load(); n > 0 && failure == nil {
+		outcome = outcomeFailed
+	}
+	result := runResult(outcome)
+	r.record(&record{time: end, level: slog.LevelInfo, msg: total, own: true, eventName: eventRunStop,
+		otelAttrs: []attribute.KeyValue{keyRunResult.String(result), keyDurationMS.Int64(dur.Milliseconds())}})
 	if n := r.lost.Load(); n > 0 {
 		r.failMu.Lock()
 		writeErr = r.writeErr
@@ -1091,11 +1124,16 @@ func (t *Tracker) stop(flush bool) error {
 	if n := t.late.Load(); n > 0 {
 		r.span.SetAttributes(keyLate.Int64(n))
 	}
-	if outcome == outcomeFailed {
+	r.span.SetAttributes(keyRunResult.String(result))
+	if outcome != outcomeOK {
 		r.span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(failure)))
 		r.span.SetStatus(codes.Error, errtype.Message(failure))
 	}
 	r.span.End(trace.WithTimestamp(end))
+	if outcome == outcomeOK {
+		failure = nil
+	}
+	t.tel.runEnded(r.spanCtx, t.cfg.name, result, dur, end, failure)
 	if err := writeIgnoringSIGPIPE(t.cfg.output, []byte(total+"\n")); err != nil {
 		otel.Handle(fmt.Errorf("pigging: printing TOTAL SCRIPT TIME: %w", err))
 	}
@@ -1120,19 +1158,6 @@ func (r *run) settle(ctx context.Context, outcome string, failure error) error {
 	return r.lease.Keep(ctx, &info)
 }
 
-// flush asks the tracer provider to export what it holds, when it can, and
-// waits at most flushTimeout.
-func (t *Tracker) flush() {
-	f, ok := t.cfg.provider.(interface{ ForceFlush(context.Context) error })
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-	defer cancel()
-	if err := f.ForceFlush(ctx); err != nil {
-		otel.Handle(fmt.Errorf("pigging: flushing spans: %w", err))
-	}
-}
 
 // nilLogger is the Logger of a nil Tracker: records go to stderr.
 var nilLogger = slog.New(&handler{})
@@ -1178,4 +1203,17 @@ func (t *Tracker) String() string {
 		return "pigging.Tracker(nil)"
 	}
 	return "pigging.Tracker{job=" + strconv.Quote(t.cfg.name) + " log=" + strconv.Quote(t.logPath) + " lock=" + strconv.Quote(t.lockPath) + "}"
+}
+
+// runResult returns the pigging.run.result of an outcome.
+func runResult(outcome string) string {
+	switch outcome {
+	case outcomeOK:
+		return resultSuccess
+	case outcomeCancelled:
+		return resultCancellation
+	case outcomeLocked:
+		return resultLocked
+	}
+	return resultFailure
 }

@@ -194,7 +194,7 @@ func TestRun(t *testing.T) {
 	var warned bool
 	for _, e := range spanNamed(t, res.spans, "transform clean").Events() {
 		for _, kv := range e.Attributes {
-			if kv.Key == "log.message" && kv.Value.AsString() == "Dropped malformed rows" {
+			if kv.Key == "pigging.log.message" && kv.Value.AsString() == "Dropped malformed rows" {
 				warned = true
 			}
 		}

@@ -1,0 +1,217 @@
+package pigging
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/pigging-go/pigging/internal/errtype"
+	"github.com/pigging-go/pigging/internal/runctx"
+)
+
+// Metrics a Tracker records, named and measured as the semantic
+// conventions' rules ask (seconds, dotted lower-case names).
+const (
+	// MetricRunDuration is a histogram of run durations in seconds, by
+	// pigging.job, pigging.run.result and error.type.
+	MetricRunDuration = "pigging.run.duration"
+	// MetricRunLastSuccess is a gauge of the time of the job's last
+	// successful run, in unix seconds, by pigging.job: alert when it is
+	// older than the job's period.
+	MetricRunLastSuccess = "pigging.run.last_success"
+	// MetricLockRefusals counts refused starts, by pigging.job and
+	// pigging.lock.reason (held or stale).
+	MetricLockRefusals = "pigging.lock.refusals"
+)
+
+// Event names of pigging's own log records.
+const (
+	eventRunStart  = "pigging.run.start"
+	eventRunStop   = "pigging.run.stop"
+	eventException = "exception"
+)
+
+// Run results, as pigging.run.result: the values of cicd.pipeline.result
+// where they exist.
+const (
+	resultSuccess      = "success"
+	resultFailure      = "failure"
+	resultCancellation = "cancellation"
+	resultLocked       = "locked"
+)
+
+const (
+	keyRunResult  = attribute.Key("pigging.run.result")
+	keyLockReason = attribute.Key("pigging.lock.reason")
+	keyStageName  = attribute.Key("pigging.stage.name")
+)
+
+// exceptionSignals says where exceptions go: span events (the default),
+// log records, or both, as OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN asks.
+type exceptionSignals struct{ spans, logs bool }
+
+// exceptionSignalsFromEnv reads OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN:
+// "logs" moves exceptions to log records, "logs/dup" sends them to both;
+// unset (or anything else) keeps them as span events.
+func exceptionSignalsFromEnv() exceptionSignals {
+	for v := range strings.SplitSeq(os.Getenv("OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN"), ",") {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "logs":
+			return exceptionSignals{logs: true}
+		case "logs/dup":
+			return exceptionSignals{spans: true, logs: true}
+		}
+	}
+	return exceptionSignals{spans: true}
+}
+
+// telemetry is what a Tracker sends besides its log file and spans: log
+// records through the Logs API and run metrics through the Metrics API,
+// made once in New.
+type telemetry struct {
+	lp          otellog.LoggerProvider
+	mp          metric.MeterProvider
+	logger      otellog.Logger
+	runDuration metric.Float64Histogram
+	lastSuccess metric.Float64Gauge
+	refusals    metric.Int64Counter
+	exceptions  exceptionSignals
+}
+
+func newTelemetry(c *config) *telemetry {
+	tel := &telemetry{lp: c.loggerProvider, mp: c.meterProvider, exceptions: exceptionSignalsFromEnv()}
+	tel.logger = tel.lp.Logger(ScopeName, otellog.WithInstrumentationVersion(Version), otellog.WithSchemaURL(semconv.SchemaURL))
+	meter := tel.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version), metric.WithSchemaURL(semconv.SchemaURL))
+	var err error
+	if tel.runDuration, err = meter.Float64Histogram(MetricRunDuration, metric.WithUnit("s"),
+		metric.WithDescription("How long runs of the job took, by result.")); err != nil {
+		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricRunDuration, err))
+	}
+	if tel.lastSuccess, err = meter.Float64Gauge(MetricRunLastSuccess, metric.WithUnit("s"),
+		metric.WithDescription("When the job last ran successfully, in seconds since the Unix epoch.")); err != nil {
+		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricRunLastSuccess, err))
+	}
+	if tel.refusals, err = meter.Int64Counter(MetricLockRefusals, metric.WithUnit("{run}"),
+		metric.WithDescription("Runs refused because the lock was held or stale.")); err != nil {
+		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricLockRefusals, err))
+	}
+	return tel
+}
+
+// severity maps one of the four levels to the Logs API's severity.
+func severity(l slog.Level) otellog.Severity {
+	switch {
+	case l < slog.LevelInfo:
+		return otellog.SeverityDebug
+	case l < slog.LevelWarn:
+		return otellog.SeverityInfo
+	case l < slog.LevelError:
+		return otellog.SeverityWarn
+	}
+	return otellog.SeverityError
+}
+
+// logEnabled reports whether a log record at level would be emitted: with
+// no LoggerProvider set, this is all a record pays.
+func (tel *telemetry) logEnabled(ctx context.Context, level slog.Level) bool {
+	return tel.logger.Enabled(ctx, otellog.EnabledParameters{Severity: severity(level)})
+}
+
+// emitLog emits rec as a log record in ctx (which carries the span it
+// belongs to). kvs are the record's attributes as its span event has them,
+// after the two that every event starts with.
+func (tel *telemetry) emitLog(ctx context.Context, rec *record, kvs []attribute.KeyValue, job string) {
+	var lr otellog.Record
+	lr.SetTimestamp(rec.time)
+	lr.SetObservedTimestamp(time.Now())
+	lr.SetSeverity(severity(rec.level))
+	lr.SetSeverityText(levelName(rec.level))
+	lr.SetBody(attribute.StringValue(rec.msg))
+	if rec.eventName != "" {
+		lr.SetEventName(rec.eventName)
+	}
+	lr.AddAttributes(kvs...)
+	lr.AddAttributes(rec.otelAttrs...)
+	lr.AddAttributes(keyJob.String(job))
+	if rec.ctx != nil {
+		if st := runctx.StageFrom(rec.ctx); st != nil {
+			lr.AddAttributes(keyStageName.String(st.Name))
+		}
+	}
+	if len(rec.stack) > 0 {
+		lr.AddAttributes(semconv.ExceptionStacktraceKey.String(string(rec.stack)))
+	}
+	tel.logger.Emit(ctx, lr)
+}
+
+// emitException emits err as an "exception" log record in ctx.
+func (tel *telemetry) emitException(ctx context.Context, err error, stack []byte, job string) {
+	var lr otellog.Record
+	now := time.Now()
+	lr.SetTimestamp(now)
+	lr.SetObservedTimestamp(now)
+	lr.SetSeverity(otellog.SeverityError)
+	lr.SetSeverityText("ERROR")
+	lr.SetEventName(eventException)
+	msg := errtype.Message(err)
+	lr.SetBody(attribute.StringValue(msg))
+	lr.AddAttributes(
+		errtype.KeyExcType.String(errtype.Of(err)),
+		errtype.KeyExcMessage.String(msg),
+		keyJob.String(job),
+	)
+	if len(stack) > 0 {
+		lr.AddAttributes(errtype.KeyExcStack.String(string(stack)))
+	}
+	tel.logger.Emit(ctx, lr)
+}
+
+// runEnded records the run metrics of a run that ended with result after
+// d, failing with err (nil unless it failed or was cancelled).
+func (tel *telemetry) runEnded(ctx context.Context, job, result string, d time.Duration, end time.Time, err error) {
+	attrs := []attribute.KeyValue{keyJob.String(job), keyRunResult.String(result)}
+	if err != nil {
+		attrs = append(attrs, errtype.KeyErrorType.String(errtype.Of(err)))
+	}
+	if tel.runDuration != nil {
+		tel.runDuration.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
+	}
+	if result == resultSuccess && tel.lastSuccess != nil {
+		tel.lastSuccess.Record(ctx, float64(end.UnixNano())/1e9, metric.WithAttributes(keyJob.String(job)))
+	}
+}
+
+// refused records a refused start: reason is "held" or "stale".
+func (tel *telemetry) refused(ctx context.Context, job, reason string) {
+	if tel.refusals != nil {
+		tel.refusals.Add(ctx, 1, metric.WithAttributes(keyJob.String(job), keyLockReason.String(reason)))
+	}
+}
+
+// flush asks the tracer, meter and logger providers to export what they
+// hold, when they can, waiting at most flushTimeout for the three together.
+func (t *Tracker) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	for _, p := range []struct {
+		what string
+		p    any
+	}{{"spans", t.cfg.provider}, {"metrics", t.tel.mp}, {"log records", t.tel.lp}} {
+		f, ok := p.p.(interface{ ForceFlush(context.Context) error })
+		if !ok {
+			continue
+		}
+		if err := f.ForceFlush(ctx); err != nil {
+			otel.Handle(fmt.Errorf("pigging: flushing %s: %w", p.what, err))
+		}
+	}
+}

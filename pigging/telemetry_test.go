@@ -1,0 +1,251 @@
+package pigging_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/pigging-go/pigging/internal/proctest"
+	"github.com/pigging-go/pigging/middleware"
+	"github.com/pigging-go/pigging/pigging"
+)
+
+// logSink keeps the log records the SDK exports.
+type logSink struct {
+	mu   sync.Mutex
+	recs []sdklog.Record
+}
+
+func (s *logSink) Export(_ context.Context, recs []sdklog.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		s.recs = append(s.recs, r.Clone())
+	}
+	return nil
+}
+func (s *logSink) Shutdown(context.Context) error   { return nil }
+func (s *logSink) ForceFlush(context.Context) error { return nil }
+
+func (s *logSink) records() []sdklog.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.recs)
+}
+
+func logAttr(r sdklog.Record, key string) (attribute.Value, bool) {
+	var v attribute.Value
+	found := false
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		if string(kv.Key) == key {
+			v, found = kv.Value, true
+			return false
+		}
+		return true
+	})
+	return v, found
+}
+
+// signals is one run's three providers, in memory.
+type signals struct {
+	spans  *tracetest.SpanRecorder
+	logs   *logSink
+	reader *sdkmetric.ManualReader
+	opts   []pigging.Option
+}
+
+func newSignals(t *testing.T) *signals {
+	s := &signals{spans: tracetest.NewSpanRecorder(), logs: &logSink{}, reader: sdkmetric.NewManualReader()}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(s.logs)))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(s.reader))
+	t.Cleanup(func() {
+		_ = tp.Shutdown(context.Background())
+		_ = lp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	s.opts = append(quietOpts(), pigging.WithName("signals"), pigging.WithTracerProvider(tp), pigging.WithLoggerProvider(lp), pigging.WithMeterProvider(mp))
+	return s
+}
+
+// metric returns the data points of the metric named name.
+func (s *signals) metric(t *testing.T, name string) metricdata.Aggregation {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := s.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				return m.Data
+			}
+		}
+	}
+	return nil
+}
+
+// Every record of the log file is also a log record, with the run's or the
+// stage's span context, its pairs, the job and the stage; the run records
+// its duration, result and last success as metrics.
+func TestLogRecordsAndRunMetrics(t *testing.T) {
+	s := newSignals(t)
+	dir := t.TempDir()
+	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
+	err := pigging.Run(context.Background(), logPath, lockPath, func(ctx context.Context, tr *pigging.Tracker) error {
+		tr.Info("loaded", "rows", 42, "source", "orders.csv")
+		return middleware.Stage("vacuum", func(ctx context.Context) error {
+			pigging.FromContext(ctx).Logger().WarnContext(ctx, "slow vacuum", "table", "orders")
+			return nil
+		})(ctx)
+	}, s.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := proctest.RecordTexts(t, logPath)
+	recs := s.logs.records()
+	if len(recs) != len(file) {
+		t.Fatalf("%d log records, %d records in the file:\n%s", len(recs), len(file), strings.Join(file, "\n"))
+	}
+	spans := s.spans.Ended()
+	var runSpan, stageSpan sdktrace.ReadOnlySpan
+	for _, sp := range spans {
+		switch sp.Name() {
+		case "signals":
+			runSpan = sp
+		case "stage vacuum":
+			stageSpan = sp
+		}
+	}
+	if runSpan == nil || stageSpan == nil {
+		t.Fatalf("spans: %v", spans)
+	}
+	for i, r := range recs {
+		if !strings.Contains(file[i], r.Body().AsString()) {
+			t.Errorf("log record %d body %q, file record %q", i, r.Body().AsString(), file[i])
+		}
+		if job, _ := logAttr(r, "pigging.job"); job.AsString() != "signals" {
+			t.Errorf("log record %q has pigging.job %q", r.Body().AsString(), job.AsString())
+		}
+		want := runSpan.SpanContext()
+		if strings.Contains(file[i], "stage=vacuum") {
+			want = stageSpan.SpanContext()
+			if st, _ := logAttr(r, "pigging.stage.name"); st.AsString() != "vacuum" {
+				t.Errorf("stage record %q has no pigging.stage.name", r.Body().AsString())
+			}
+		}
+		if r.TraceID() != want.TraceID() || r.SpanID() != want.SpanID() {
+			t.Errorf("log record %q in span %v/%v, want %v/%v", r.Body().AsString(), r.TraceID(), r.SpanID(), want.TraceID(), want.SpanID())
+		}
+	}
+	if recs[0].EventName() != "pigging.run.start" || recs[len(recs)-1].EventName() != "pigging.run.stop" {
+		t.Errorf("event names %q ... %q, want pigging.run.start ... pigging.run.stop", recs[0].EventName(), recs[len(recs)-1].EventName())
+	}
+	if v, _ := logAttr(recs[1], "rows"); v.AsInt64() != 42 || recs[1].Severity().String() != "INFO" {
+		t.Errorf("record 1: rows=%v severity %v", v.AsInt64(), recs[1].Severity())
+	}
+	if v, _ := logAttr(recs[len(recs)-1], "pigging.run.result"); v.AsString() != "success" {
+		t.Errorf("stop record pigging.run.result = %q", v.AsString())
+	}
+	if v, ok := attrOf(runSpan.Attributes(), "pigging.run.result"); !ok || v.AsString() != "success" {
+		t.Errorf("run span pigging.run.result = %v", v.AsString())
+	}
+
+	hist, ok := s.metric(t, pigging.MetricRunDuration).(metricdata.Histogram[float64])
+	if !ok || len(hist.DataPoints) != 1 || hist.DataPoints[0].Count != 1 {
+		t.Fatalf("%s = %+v, want one run", pigging.MetricRunDuration, hist)
+	}
+	if v, _ := hist.DataPoints[0].Attributes.Value("pigging.run.result"); v.AsString() != "success" {
+		t.Errorf("run duration result = %q", v.AsString())
+	}
+	gauge, ok := s.metric(t, pigging.MetricRunLastSuccess).(metricdata.Gauge[float64])
+	if !ok || len(gauge.DataPoints) != 1 || gauge.DataPoints[0].Value < 1e9 {
+		t.Errorf("%s = %+v, want the time of the success", pigging.MetricRunLastSuccess, gauge)
+	}
+
+	// A failed run, then a refused one.
+	err = pigging.Run(context.Background(), logPath, lockPath, func(ctx context.Context, tr *pigging.Tracker) error {
+		return errors.New("warehouse down")
+	}, s.opts...)
+	if err == nil {
+		t.Fatal("failing Run returned nil")
+	}
+	_ = pigging.Run(context.Background(), logPath, lockPath, func(context.Context, *pigging.Tracker) error { return nil }, s.opts...)
+	hist = s.metric(t, pigging.MetricRunDuration).(metricdata.Histogram[float64])
+	results := map[string]string{}
+	for _, dp := range hist.DataPoints {
+		r, _ := dp.Attributes.Value("pigging.run.result")
+		et, _ := dp.Attributes.Value("error.type")
+		results[r.AsString()] = et.AsString()
+	}
+	if _, ok := results["failure"]; !ok || results["locked"] != "*pigging.LockError" {
+		t.Errorf("run duration by result: %v, want failure and locked with their error.type", results)
+	}
+	refusals, ok := s.metric(t, pigging.MetricLockRefusals).(metricdata.Sum[int64])
+	if !ok || len(refusals.DataPoints) != 1 || refusals.DataPoints[0].Value != 1 {
+		t.Fatalf("%s = %+v, want one refusal", pigging.MetricLockRefusals, refusals)
+	}
+	if v, _ := refusals.DataPoints[0].Attributes.Value("pigging.lock.reason"); v.AsString() != "stale" {
+		t.Errorf("refusal reason %q, want stale", v.AsString())
+	}
+}
+
+func attrOf(kvs []attribute.KeyValue, key string) (attribute.Value, bool) {
+	for _, kv := range kvs {
+		if string(kv.Key) == key {
+			return kv.Value, true
+		}
+	}
+	return attribute.Value{}, false
+}
+
+// OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN moves exceptions from span events to
+// log records ("logs") or sends them to both ("logs/dup").
+func TestExceptionSignalOptIn(t *testing.T) {
+	for _, tc := range []struct {
+		env               string
+		wantSpan, wantLog bool
+	}{{"", true, false}, {"logs", false, true}, {"logs/dup", true, true}} {
+		t.Run("opt-in="+tc.env, func(t *testing.T) {
+			t.Setenv("OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN", tc.env)
+			s := newSignals(t)
+			dir := t.TempDir()
+			_ = pigging.Run(context.Background(), filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock"), func(context.Context, *pigging.Tracker) error {
+				return errors.New("warehouse down")
+			}, s.opts...)
+			var run sdktrace.ReadOnlySpan
+			for _, sp := range s.spans.Ended() {
+				if sp.Name() == "signals" {
+					run = sp
+				}
+			}
+			gotSpan := false
+			for _, ev := range run.Events() {
+				gotSpan = gotSpan || ev.Name == "exception"
+			}
+			gotLog := false
+			for _, r := range s.logs.records() {
+				if r.EventName() == "exception" {
+					gotLog = true
+					if v, _ := logAttr(r, "exception.message"); v.AsString() != "warehouse down" || r.TraceID() != run.SpanContext().TraceID() {
+						t.Errorf("exception log record: message %q trace %v", v.AsString(), r.TraceID())
+					}
+				}
+			}
+			if gotSpan != tc.wantSpan || gotLog != tc.wantLog {
+				t.Errorf("exception as span event %v, as log record %v; want %v, %v", gotSpan, gotLog, tc.wantSpan, tc.wantLog)
+			}
+		})
+	}
+}
