@@ -1158,7 +1158,6 @@ func (r *run) settle(ctx context.Context, outcome string, failure error) error {
 	return r.lease.Keep(ctx, &info)
 }
 
-
 // nilLogger is the Logger of a nil Tracker: records go to stderr.
 var nilLogger = slog.New(&handler{})
 
