@@ -38,7 +38,7 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 		attrs = append(attrs, a)
 		return true
 	})
-	return h.t.emit(&record{ctx: ctx, time: r.Time, level: standardLevel(r.Level), msg: r.Message, attrs: attrs, h: h, event: true})
+	return h.t.emit(&record{ctx: ctx, time: r.Time, level: standardLevel(r.Level), msg: r.Message, event: true}, fields{h: h, attrs: attrs})
 }
 
 // WithAttrs returns a handler whose records all carry attrs.

@@ -181,10 +181,8 @@ func Unlock(path string) (*LockStatus, error) {
 		if host, err := os.Hostname(); err == nil {
 			who += " on " + host
 		}
-		rec := record{time: time.Now(), level: slog.LevelWarn, own: true,
-			msg:   "Lock cleared by " + who + ": " + staleText(h, st.Detail),
-			attrs: []slog.Attr{slog.String("lock", path)}}
-		if err := appendToLog(h.Log, 0o644, rec.format(nil, nil)); err != nil {
+		rec := record{time: time.Now(), level: slog.LevelWarn, own: true, msg: "Lock cleared by " + who + ": " + staleText(h, st.Detail)}
+		if err := appendToLog(h.Log, 0o644, rec.format(nil, nil, fields{attrs: []slog.Attr{slog.String("lock", path)}})); err != nil {
 			return st, fmt.Errorf("pigging: lock %s cleared, but the record could not be added to its log: %w", path, err)
 		}
 	}

@@ -34,12 +34,6 @@ type record struct {
 	time  time.Time
 	level slog.Level
 	msg   string
-	// The record's attributes: slog-style key/value pairs (Tracker's
-	// methods), or attributes made already (the handler, the middleware),
-	// after those of the handler h (WithAttrs, WithGroup).
-	args  []any
-	attrs []slog.Attr
-	h     *handler
 	// stack is a panic's stack, written as continuation lines.
 	stack []byte
 	// own marks pigging's own records, written whatever the minimum level.
@@ -58,22 +52,34 @@ type record struct {
 	otelAttrs []attribute.KeyValue
 }
 
-// format appends the record's line to b, newline included. When kvs is not
-// nil it also appends the record's attributes as span attributes to *kvs,
+// fields are a record's attributes: slog-style key/value pairs (Tracker's
+// methods), or attributes made already (the handler, the middleware), after
+// those of the handler h (WithAttrs, WithGroup). They travel beside the
+// record, not in it: escape analysis follows a struct as a whole, and the
+// run keeps a record's error and reads its ctx, which would move the
+// caller's arguments to the heap with them (an allocation on every Info).
+type fields struct {
+	h     *handler
+	args  []any
+	attrs []slog.Attr
+}
+
+// format appends the record's line, with f, to b, newline included. When
+// kvs is not nil it also appends the attributes as span attributes to *kvs,
 // reading each argument once for both.
-func (rec *record) format(b []byte, kvs *[]attribute.KeyValue) []byte {
+func (rec *record) format(b []byte, kvs *[]attribute.KeyValue, f fields) []byte {
 	tm := rec.time
 	b = appendHead(b, tm, rec.level, rec.msg)
 	group := ""
-	if h := rec.h; h != nil {
+	if h := f.h; h != nil {
 		b = append(b, h.text...)
 		if kvs != nil {
 			*kvs = append(*kvs, h.kvs...)
 		}
 		group = h.group
 	}
-	b = appendArgs(b, kvs, rec.args)
-	for _, a := range rec.attrs {
+	b = appendArgs(b, kvs, f.args)
+	for _, a := range f.attrs {
 		b = appendAttr(b, kvs, group, a)
 	}
 	if rec.ctx != nil {

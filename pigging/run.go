@@ -127,7 +127,7 @@ func call(ctx context.Context, t *Tracker, fn func(context.Context, *Tracker) er
 // settled as cancelled, the span ended, then exit.
 func (t *Tracker) exitNow(sig os.Signal) {
 	t.emit(&record{time: time.Now(), level: slog.LevelWarn, own: true,
-		msg: fmt.Sprintf("Received %v again while the run was stopping: exiting now; the run is cancelled", sig)})
+		msg: fmt.Sprintf("Received %v again while the run was stopping: exiting now; the run is cancelled", sig)}, fields{})
 	_ = t.stop(false)
 	code := 1
 	if s, ok := sig.(syscall.Signal); ok {

@@ -366,10 +366,10 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	if sc.IsValid() {
 		header = append(header, slog.String("trace_id", r.info.TraceID))
 	}
-	t.emit(&record{time: now, level: slog.LevelInfo, msg: "Starting logging", attrs: header, own: true, eventName: eventRunStart})
+	t.emit(&record{time: now, level: slog.LevelInfo, msg: "Starting logging", own: true, eventName: eventRunStart}, fields{attrs: header})
 	if res.Stale {
-		t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: "Took over a stale lock: " + staleText(res.Holder, res.Detail),
-			attrs: takeOverAttrs(res.Holder, prevLog), own: true, event: true})
+		t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: "Took over a stale lock: " + staleText(res.Holder, res.Detail), own: true, event: true},
+			fields{attrs: takeOverAttrs(res.Holder, prevLog)})
 	}
 	if lost := res.Lease.Lost(); lost != nil {
 		var cancel context.CancelCauseFunc
@@ -411,7 +411,7 @@ func (r *run) watchLost(lost <-chan struct{}, cancel context.CancelCauseFunc) {
 	case <-lost:
 		err := fmt.Errorf("%w: %s", ErrLockLost, r.t.locker)
 		r.t.emit(&record{time: time.Now(), level: slog.LevelError, own: true, failure: err,
-			msg: "Lost the lock " + r.t.locker.String() + " during the run: another run may start beside this one; stopping"})
+			msg: "Lost the lock " + r.t.locker.String() + " during the run: another run may start beside this one; stopping"}, fields{})
 		cancel(err)
 	}
 }
@@ -560,11 +560,11 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 		rec.level = slog.LevelWarn
 		rec.msg = "Refused a second run (pid " + strconv.Itoa(os.Getpid()) + "): " + strings.TrimPrefix(msg, "pigging: ")
 	}
-	rec.attrs = []slog.Attr{slog.String("lock", t.locker.String())}
+	f := fields{attrs: []slog.Attr{slog.String("lock", t.locker.String())}}
 	if lerr.Holder != nil {
-		rec.attrs = append(rec.attrs, slog.Int("holder_pid", lerr.Holder.PID))
+		f.attrs = append(f.attrs, slog.Int("holder_pid", lerr.Holder.PID))
 	}
-	line := rec.format(nil, nil)
+	line := rec.format(nil, nil, f)
 	errs := []error{lerr}
 	if logAbs, err := t.logAbs(); err != nil {
 		errs = append(errs, err)
@@ -609,25 +609,25 @@ func appendToLog(path string, mode fs.FileMode, line []byte) error {
 // Debug logs msg at DEBUG with slog-style key/value pairs; see Info. It is
 // written only when WithMinLevel allows DEBUG.
 func (t *Tracker) Debug(msg string, args ...any) {
-	t.emit(&record{time: time.Now(), level: slog.LevelDebug, msg: msg, args: args, event: true})
+	t.emit(&record{time: time.Now(), level: slog.LevelDebug, msg: msg, event: true}, fields{args: args})
 }
 
 // Info logs msg at INFO with slog-style key/value pairs. It is safe for
 // concurrent use. A record that cannot be written to the log file (before
 // Start, after Stop began, or on a write error) goes to stderr instead.
 func (t *Tracker) Info(msg string, args ...any) {
-	t.emit(&record{time: time.Now(), level: slog.LevelInfo, msg: msg, args: args, event: true})
+	t.emit(&record{time: time.Now(), level: slog.LevelInfo, msg: msg, event: true}, fields{args: args})
 }
 
 // Warn logs msg at WARN; see Info.
 func (t *Tracker) Warn(msg string, args ...any) {
-	t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: msg, args: args, event: true})
+	t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: msg, event: true}, fields{args: args})
 }
 
 // Error logs msg at ERROR and syncs the log file; see Info. It does not
 // mark the run failed: LogException does.
 func (t *Tracker) Error(msg string, args ...any) {
-	t.emit(&record{time: time.Now(), level: slog.LevelError, msg: msg, args: args, event: true})
+	t.emit(&record{time: time.Now(), level: slog.LevelError, msg: msg, event: true}, fields{args: args})
 }
 
 // Log logs msg at level, which must be slog.LevelDebug, LevelInfo,
@@ -645,7 +645,7 @@ func (t *Tracker) Log(level slog.Leveler, msg string, args ...any) error {
 	if level == nil || !validLevel(l) {
 		return fmt.Errorf("%w %v: use slog.LevelDebug, LevelInfo, LevelWarn or LevelError", ErrInvalidLevel, level)
 	}
-	return t.emit(&record{time: time.Now(), level: l, msg: msg, args: args, event: true})
+	return t.emit(&record{time: time.Now(), level: l, msg: msg, event: true}, fields{args: args})
 }
 
 // enabled reports whether a record at level is written.
@@ -661,10 +661,10 @@ func (t *Tracker) enabled(level slog.Level) bool {
 // while the event budget lasts. It owns the rules every record follows:
 // the minimum level, the stderr fallback, the torn-tail rule, the
 // after-Stop rule, and the accounting of lost records and failures.
-func (t *Tracker) emit(rec *record) error {
+func (t *Tracker) emit(rec *record, f fields) error {
 	if t == nil {
 		if rec.own || rec.level >= slog.LevelInfo {
-			writeStderr("", rec, errNoTracker)
+			writeStderr("", rec, f, errNoTracker)
 		}
 		return ErrNotStarted
 	}
@@ -672,7 +672,7 @@ func (t *Tracker) emit(rec *record) error {
 	if r == nil {
 		err := t.lifecycleErr()
 		if rec.own || t.enabled(rec.level) {
-			writeStderr(t.logPath, rec, err)
+			writeStderr(t.logPath, rec, f, err)
 		}
 		return err
 	}
@@ -683,17 +683,17 @@ func (t *Tracker) emit(rec *record) error {
 	if r.closing {
 		r.mu.RUnlock()
 		t.late.Add(1)
-		writeStderr(t.logPath, rec, errAfterStop)
+		writeStderr(t.logPath, rec, f, errAfterStop)
 		return ErrStopped
 	}
-	err := r.record(rec)
+	err := r.record(rec, f)
 	r.mu.RUnlock()
 	return err
 }
 
 // record writes rec to the log and its event to a span. The caller holds
 // r.mu (shared, or alone in Stop).
-func (r *run) record(rec *record) error {
+func (r *run) record(rec *record, f fields) error {
 	if rec.failure != nil {
 		r.setFailure(rec.failure)
 	}
@@ -711,10 +711,10 @@ func (r *run) record(rec *record) error {
 	buf[0] = '\n'
 	var err error
 	if span == nil && !logOn {
-		err = r.writeLine(rec.format(buf[:1], nil), rec.level)
+		err = r.writeLine(rec.format(buf[:1], nil, f), rec.level)
 	} else {
 		ev := getEventScratch(rec.level, rec.msg)
-		err = r.writeLine(rec.format(buf[:1], &ev.kvs), rec.level)
+		err = r.writeLine(rec.format(buf[:1], &ev.kvs, f), rec.level)
 		if logOn {
 			r.t.tel.emitLog(logCtx, rec, ev.kvs[2:], r.t.cfg.name)
 		}
@@ -790,13 +790,13 @@ var (
 
 // writeStderr writes a record that cannot reach a log file to stderr, in
 // the log file's format, saying why.
-func writeStderr(logPath string, rec *record, why error) {
+func writeStderr(logPath string, rec *record, f fields, why error) {
 	r := *rec
 	if r.time.IsZero() {
 		r.time = time.Now()
 	}
 	var buf [stackLine]byte
-	writeStderrLine(logPath, r.format(buf[:0], nil), why)
+	writeStderrLine(logPath, r.format(buf[:0], nil, f), why)
 }
 
 func writeStderrLine(logPath string, line []byte, why error) {
@@ -965,7 +965,7 @@ func (t *Tracker) LogException(err error) error {
 			r.noteReport(err, "")
 		}
 	}
-	if lerr := t.emit(&rec); errors.Is(lerr, ErrNotStarted) || errors.Is(lerr, ErrStopped) {
+	if lerr := t.emit(&rec, fields{}); errors.Is(lerr, ErrNotStarted) || errors.Is(lerr, ErrStopped) {
 		return fmt.Errorf("%w (%w)", err, lerr)
 	}
 	return err
@@ -1055,7 +1055,7 @@ func (t *Tracker) stop(flush bool) error {
 		errs = append(errs, lerr)
 		if !errors.Is(failure, ErrLockLost) {
 			r.record(&record{time: time.Now(), level: slog.LevelError, own: true,
-				msg: "The lock " + t.locker.String() + " was removed or replaced during the run: another run may have started beside this one"})
+				msg: "The lock " + t.locker.String() + " was removed or replaced during the run: another run may have started beside this one"}, fields{})
 		}
 		if failure == nil {
 			failure = lerr
@@ -1070,7 +1070,7 @@ func (t *Tracker) stop(flush bool) error {
 	case r.ctx.Err() != nil:
 		outcome = outcomeCancelled
 		failure = context.Cause(r.ctx)
-		r.record(&record{time: time.Now(), level: slog.LevelWarn, msg: "Run cancelled: " + errtype.Message(failure), own: true, event: true})
+		r.record(&record{time: time.Now(), level: slog.LevelWarn, msg: "Run cancelled: " + errtype.Message(failure), own: true, event: true}, fields{})
 	}
 	end := time.Now()
 	dur := end.Sub(r.started)
@@ -1080,7 +1080,7 @@ func (t *Tracker) stop(flush bool) error {
 	}
 	result := runResult(outcome)
 	r.record(&record{time: end, level: slog.LevelInfo, msg: total, own: true, eventName: eventRunStop,
-		otelAttrs: []attribute.KeyValue{keyRunResult.String(result), keyDurationMS.Int64(dur.Milliseconds())}})
+		otelAttrs: []attribute.KeyValue{keyRunResult.String(result), keyDurationMS.Int64(dur.Milliseconds())}}, fields{})
 	if n := r.lost.Load(); n > 0 {
 		r.failMu.Lock()
 		writeErr = r.writeErr
@@ -1182,7 +1182,7 @@ var _ runctx.Run = hook{}
 func (h hook) TracerProvider() trace.TracerProvider { return h.t.cfg.provider }
 
 func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
-	h.t.emit(&record{ctx: ctx, time: time.Now(), level: standardLevel(level), msg: msg, attrs: attrs, event: true})
+	h.t.emit(&record{ctx: ctx, time: time.Now(), level: standardLevel(level), msg: msg, event: true}, fields{attrs: attrs})
 }
 
 func (h hook) LogError(ctx context.Context, msg string, err error, attrs ...slog.Attr) {
@@ -1193,7 +1193,7 @@ func (h hook) LogError(ctx context.Context, msg string, err error, attrs ...slog
 		}
 		r.noteReport(err, stage)
 	}
-	h.t.emit(&record{ctx: ctx, time: time.Now(), level: slog.LevelError, msg: msg, attrs: attrs, stack: panicStack(err), own: true, event: true})
+	h.t.emit(&record{ctx: ctx, time: time.Now(), level: slog.LevelError, msg: msg, stack: panicStack(err), own: true, event: true}, fields{attrs: attrs})
 }
 
 // String describes the Tracker for debugging.
