@@ -338,9 +338,12 @@ func (s *stage) begin(ctx context.Context, c *call) {
 	if c.tracker != nil {
 		c.timeStart()
 	}
-	// The stage in ctx is read only by a live run, through its Logger: a
-	// call that is not observed leaves it out when no run is live.
-	if s.rstage != nil && (c.observed || runctx.Live()) {
+	// The stage in ctx is read by a Tracker's Logger, to add stage=<name>
+	// to the records logged inside the stage. A call that is not observed
+	// (no Tracker in ctx, a span that does not record) leaves it out: it
+	// would cost every such call an allocation, for a Logger that is not
+	// the one of the run in ctx.
+	if s.rstage != nil && c.observed {
 		ctx = runctx.WithStage(ctx, s.rstage)
 	}
 	c.ctx = ctx
