@@ -182,15 +182,13 @@ type stage struct {
 	// attemptOpts[n-1] are the start options of the span of attempt n.
 	attemptOpts [][]trace.SpanStartOption
 
-	tracer atomic.Pointer[tracerEntry] // the last provider's tracer
+	tracer atomic.Pointer[tracerEntry] // the last pointer provider's tracer
 }
 
+// tracerEntry is a provider, always a pointer, and its tracer.
 type tracerEntry struct {
-	tp   trace.TracerProvider
-	typ  reflect.Type // tp's dynamic type
-	cmp  bool         // whether typ is comparable
-	safe bool         // whether == on typ cannot panic (see eqSafe)
-	tr   trace.Tracer
+	tp trace.TracerProvider
+	tr trace.Tracer
 }
 
 func newStage(kind, name string, nilFn bool, opts []Option) *stage {
@@ -239,58 +237,27 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 	return s
 }
 
-// tracerFor returns the stage's tracer from tp, building it only when tp
-// differs from the provider of the previous call.
+// tracerOpts are the options of the stages' tracers, built once.
+var tracerOpts = []trace.TracerOption{trace.WithInstrumentationVersion(pigging.Version)}
+
+// tracerFor returns the stage's tracer from tp. The tracer of a provider
+// that is a pointer (the SDK's, the global one: nearly all of them) is kept
+// and asked for again only when the provider changes; any other provider
+// (the noop one, a struct) is asked on every call. In BenchmarkTracer the
+// kept tracer costs about 6 ns against 130 ns for tp.Tracer with the SDK
+// provider and 120 ns with the global one (about 0.18× the 700 ns floor of
+// the benchmark report), and asking the noop provider costs about 3 ns.
 func (s *stage) tracerFor(tp trace.TracerProvider) trace.Tracer {
-	if e := s.tracer.Load(); e != nil {
-		// == of two interfaces panics only when both hold the same type
-		// and it cannot be compared: with e.tp of a safe type, it cannot.
-		if e.safe {
-			if e.tp == tp {
-				return e.tr
-			}
-		} else if e.cmp && reflect.TypeOf(tp) == e.typ && sameProvider(e.tp, tp) {
-			return e.tr
-		}
+	// e.tp holds a pointer, so == cannot panic: against a value of another
+	// type it is false, against a pointer it compares addresses.
+	if e := s.tracer.Load(); e != nil && e.tp == tp {
+		return e.tr
 	}
-	tr := tp.Tracer(ScopeName, trace.WithInstrumentationVersion(pigging.Version))
-	typ := reflect.TypeOf(tp)
-	cmp := typ.Comparable()
-	s.tracer.Store(&tracerEntry{tp: tp, typ: typ, cmp: cmp, safe: cmp && eqSafe(typ), tr: tr})
+	tr := tp.Tracer(ScopeName, tracerOpts...)
+	if t := reflect.TypeOf(tp); t != nil && t.Kind() == reflect.Pointer {
+		s.tracer.Store(&tracerEntry{tp: tp, tr: tr})
+	}
 	return tr
-}
-
-// eqSafe reports whether == on values of t, a comparable type, cannot
-// panic: t holds no interface, whose dynamic value might not be
-// comparable. Pointers (the usual provider) and empty structs (the noop
-// provider) are safe.
-func eqSafe(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Interface:
-		return false
-	case reflect.Array:
-		return eqSafe(t.Elem())
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if !eqSafe(t.Field(i).Type) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// sameProvider reports whether a and b, of one comparable type, are the
-// same provider. Providers are nearly always pointers; a struct one may
-// still hold a value that cannot be compared, which makes it never the
-// same.
-func sameProvider(a, b trace.TracerProvider) (same bool) {
-	defer func() {
-		if recover() != nil {
-			same = false
-		}
-	}()
-	return a == b
 }
 
 // call is one call of a stage.

@@ -526,6 +526,52 @@ func TestTracerBuiltOnce(t *testing.T) {
 	}
 }
 
+// sliceProvider is a provider that is a struct holding a slice: == on two
+// of them panics.
+type sliceProvider struct {
+	trace.TracerProvider
+	calls []int
+	n     *int
+}
+
+func (p sliceProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	*p.n++
+	return p.TracerProvider.Tracer(name, opts...)
+}
+
+// A provider that is not a pointer is asked for the tracer on every call,
+// and one whose values cannot be compared never makes a call panic, alone
+// or after a pointer provider.
+func TestTracerOfValueProvider(t *testing.T) {
+	tp, rec := newProvider(t)
+	n := 0
+	sp := sliceProvider{TracerProvider: tp, calls: []int{1}, n: &n}
+	st := Stage("s", func(ctx context.Context) error { return nil }, WithTracerProvider(sp))
+	for range 3 {
+		if err := st(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 3 {
+		t.Errorf("Tracer asked %d times in 3 calls, want 3", n)
+	}
+	if got := len(rec.Ended()); got != 3 {
+		t.Errorf("%d spans, want 3", got)
+	}
+	// One stage given a pointer provider and this one in turn: the pointer
+	// provider's tracer is kept across the calls with the other.
+	cp := &countingProvider{TracerProvider: tp}
+	s := newStage(kindStage, "s", false, nil)
+	for _, p := range []trace.TracerProvider{cp, sp, cp, cp, sp, sp} {
+		if s.tracerFor(p) == nil {
+			t.Fatal("no tracer")
+		}
+	}
+	if cp.n != 1 || n != 6 {
+		t.Errorf("pointer provider asked %d times, want 1; value provider %d, want 6", cp.n, n)
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	tp, rec := newProvider(t)
 	for _, tc := range []struct {
