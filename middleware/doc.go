@@ -91,8 +91,17 @@
 //
 // The error from the stage's function is returned unchanged (the same
 // value, so errors.Is and errors.As work as without the middleware), and
-// recorded on the stage span: an "exception" event with exception.type and
-// exception.message, status Error, and error.type.
+// recorded once on the trace, as the semantic conventions ask: an
+// "exception" event with exception.type and exception.message on the span
+// where it happened (the stage span, or with WithRetry the span of the
+// attempt that returned it), and status Error with error.type on that span
+// and on the stage span. The stage's ERROR line is the one place the log
+// writes it in full.
+//
+// An error is never asked for its text unguarded: a typed nil (an Error
+// method that reads a field of a nil pointer) or an Error method that
+// panics is recorded as "<nil *pkg.T>" or "!PANIC in pkg.T.Error: ...",
+// and the job goes on.
 //
 // A panic in the stage's function is recovered and returned as a
 // *PanicError holding the value and the full stack (debug.Stack); the
@@ -117,13 +126,16 @@
 // WithRetry(attempts, backoff) makes a call try its function up to attempts
 // times in all. Each try is a child span of the stage span, named
 // "attempt <n>", with pigging.attempt = n; a failed try has the exception
-// event and status Error, and, when it will be retried, logs a WARN line.
+// event, error.type and status Error, and, when it will be retried, logs
+// a WARN line. The stage span of a call whose last try failed has
+// error.type and status Error, not a second exception event.
 // Before try n the call waits a random time in [0, backoff·2^(n-2)], capped
 // at MaxBackoff (30 s): exponential backoff with full jitter. A panic is
 // not retried. The stage span gets pigging.attempts, the number of tries
 // made. When retries run out, the last try's error is returned unchanged.
 // When ctx ends during a wait, the call returns at once with an error for
-// which both errors.Is(err, ctx.Err()) and errors.Is(err, lastErr) hold.
+// which both errors.Is(err, ctx.Err()) and errors.Is(err, lastErr) hold;
+// made by the stage, not by a try, it is the stage span's exception.
 //
 // WithTimeout(d) gives each try a ctx with a deadline d later. A try that
 // fails after its deadline passed (while the caller's ctx was still live)

@@ -277,6 +277,11 @@ type call struct {
 	// span around the function.
 	recording, observed bool
 
+	// onAttempt says that the error the call returns was recorded as an
+	// exception on the span of the attempt that returned it: the stage
+	// span then gets status and error.type, not a second exception.
+	onAttempt bool
+
 	in, out       int64
 	hasIn, hasOut bool
 }
@@ -381,13 +386,13 @@ func (c *call) finish(err error) {
 			span.SetAttributes(kvs...)
 		}
 		if err != nil {
-			recordError(span, err)
+			recordError(span, err, !c.onAttempt)
 		}
 	}
 	if c.tracker != nil {
 		attrs := c.logAttrs(sc.attrs[:0], d)
 		if err != nil {
-			c.tracker.LogError(c.ctx, c.s.failMsg+err.Error(), err, attrs...)
+			c.tracker.LogError(c.ctx, c.s.failMsg+errtype.Message(err), err, attrs...)
 		} else {
 			c.tracker.LogAttrs(c.ctx, slog.LevelInfo, c.s.doneMsg, attrs...)
 		}
@@ -425,15 +430,19 @@ func roundDuration(d time.Duration) time.Duration {
 	return d
 }
 
-// recordError marks span failed by err: an exception event (with the stack
-// of a panic), status Error and error.type.
-func recordError(span trace.Span, err error) {
-	var stack []byte
-	var pe *PanicError
-	if errors.As(err, &pe) {
-		stack = pe.Stack
+// recordError marks span failed by err: status Error, error.type and,
+// when exception is true, an exception event (with the stack of a panic).
+// The semantic conventions ask that an exception be recorded once: on the
+// span where it happened. Nothing here calls err's methods unguarded: a
+// typed nil or an Error method that panics still gives a readable text.
+func recordError(span trace.Span, err error, exception bool) {
+	if exception {
+		var stack []byte
+		if pe, ok := errtype.As[*PanicError](err); ok && pe != nil {
+			stack = pe.Stack
+		}
+		errtype.AddException(span, err, stack)
 	}
-	errtype.AddException(span, err, stack)
 	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(err)))
-	span.SetStatus(codes.Error, err.Error())
+	span.SetStatus(codes.Error, errtype.Message(err))
 }
