@@ -121,6 +121,20 @@
 // the stage and the argument, without calling anything, and is recorded on
 // a stage span and in the log like any other failure.
 //
+// # Cancellation
+//
+// A call whose ctx is done already (the run was cancelled, or its deadline
+// passed) does not call its function: it returns at once an error for
+// which errors.Is(err, ctx.Err()) holds, and errors.Is(err, cause) too
+// when the ctx was cancelled with a cause (context.WithCancelCause). It
+// makes no span, since nothing ran, and retries nothing. When ctx carries
+// a Tracker, it logs one WARN record, also a log event of the span in ctx:
+//
+//	2026-11-27 20:17:08.001 | WARN: load warehouse not called: context canceled stage=warehouse
+//
+// A WARN, not an ERROR: the stage did not fail. The error reaches the run
+// through the pipeline, and the run, cancelled, says so once.
+//
 // # Retries and timeouts
 //
 // WithRetry(attempts, backoff) makes a call try its function up to attempts

@@ -78,7 +78,9 @@ func Extract[T any](name string, fn func(ctx context.Context) (T, error), opts .
 	return func(ctx context.Context) (T, error) {
 		var res T
 		var c call
-		s.begin(ctx, &c)
+		if err := s.begin(ctx, &c); err != nil {
+			return res, err
+		}
 		if s.err != nil {
 			return res, c.end(s.err)
 		}
@@ -104,7 +106,9 @@ func Transform[In, Out any](name string, fn func(ctx context.Context, in In) (Ou
 	return func(ctx context.Context, in In) (Out, error) {
 		var res Out
 		var c call
-		s.begin(ctx, &c)
+		if err := s.begin(ctx, &c); err != nil {
+			return res, err
+		}
 		if s.err != nil {
 			return res, c.end(s.err)
 		}
@@ -135,7 +139,9 @@ func Load[T any](name string, fn func(ctx context.Context, in T) error, opts ...
 	inc := counterFor[T]()
 	return func(ctx context.Context, in T) error {
 		var c call
-		s.begin(ctx, &c)
+		if err := s.begin(ctx, &c); err != nil {
+			return err
+		}
 		if s.err != nil {
 			return c.end(s.err)
 		}
@@ -158,7 +164,9 @@ func Stage(name string, fn func(ctx context.Context) error, opts ...Option) func
 	s := newStage(kindStage, name, fn == nil, opts)
 	return func(ctx context.Context) error {
 		var c call
-		s.begin(ctx, &c)
+		if err := s.begin(ctx, &c); err != nil {
+			return err
+		}
 		if s.err != nil {
 			return c.end(s.err)
 		}
@@ -287,13 +295,18 @@ type call struct {
 }
 
 // begin starts the stage span and the stage ctx in c, a zero call. It
-// fills c in place: a call is too big to be returned cheaply.
-func (s *stage) begin(ctx context.Context, c *call) {
+// fills c in place: a call is too big to be returned cheaply. When ctx is
+// done already, it starts nothing and returns the error the call returns
+// (see notCalled).
+func (s *stage) begin(ctx context.Context, c *call) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	c.s = s
 	c.tracker = runctx.FromContext(ctx)
+	if ctx.Err() != nil {
+		return s.notCalled(ctx, c.tracker)
+	}
 	var tp trace.TracerProvider
 	switch {
 	case c.tracker != nil:
@@ -319,6 +332,32 @@ func (s *stage) begin(ctx context.Context, c *call) {
 		ctx = runctx.WithStage(ctx, s.rstage)
 	}
 	c.ctx = ctx
+	return nil
+}
+
+// notCalled returns the error of a call whose ctx was done before it
+// began, and logs it as one WARN record to r, the Tracker in ctx, when
+// there is one. The function is not called and no span is made: nothing
+// ran. The record is a WARN, not an ERROR: the stage did not fail, the run
+// was cancelled or ran out of time, and the error that reaches the run
+// says so there.
+func (s *stage) notCalled(ctx context.Context, r runctx.Run) error {
+	cerr := ctx.Err()
+	var err error
+	// cause and cerr have different types, or the comparable type of a
+	// context error: != cannot panic.
+	if cause := context.Cause(ctx); cause != nil && cause != cerr {
+		err = fmt.Errorf("%s not called: %w (cause: %w)", s.spanName, cerr, cause)
+	} else {
+		err = fmt.Errorf("%s not called: %w", s.spanName, cerr)
+	}
+	if r != nil {
+		if s.rstage != nil {
+			ctx = runctx.WithStage(ctx, s.rstage)
+		}
+		r.LogAttrs(ctx, slog.LevelWarn, errtype.Message(err))
+	}
+	return err
 }
 
 // startTimer is a span that tells when it started, as the SDK's do.
