@@ -30,18 +30,21 @@
 // started pigging.Tracker (so the run and its stages form one trace), else
 // from the provider given with WithTracerProvider, else from the global
 // one. Without a Tracker in ctx the wrappers trace all the same and log
-// nothing: they are usable in any program. The tracer is built once per
-// wrapper and provider, not per call. The instrumentation scope is
+// nothing: they are usable in any program. A wrapper keeps the tracer of
+// the last provider that is a pointer (the SDK's, the global one), so that
+// a call does not ask for it again; the instrumentation scope is
 // ScopeName.
 //
-// The stage's function gets a ctx that carries the stage span and the
+// The stage's function gets a ctx that carries the stage span and, when
+// the call is observed (ctx carries a Tracker, or the span records), the
 // stage's name, so that a record logged with the Tracker's slog.Logger and
 // that ctx,
 //
 //	t.Logger().InfoContext(ctx, "skipped rows", "rows", n)
 //
 // becomes a log event on the stage span and a line in the log file that
-// ends with "stage=<name>".
+// ends with "stage=<name>". A call that is not observed does no more than
+// start and end its span around the function.
 //
 // # Record counts
 //
