@@ -2,8 +2,11 @@ package middleware
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/codes"
 )
@@ -83,5 +86,27 @@ func TestPanicWithBrokenError(t *testing.T) {
 	s := spanNamed(t, h.rec.Ended(), "stage p")
 	if s.Status().Code != codes.Error || len(eventsNamed(s, "exception")) != 1 {
 		t.Errorf("stage p: status %v, events %v", s.Status(), s.Events())
+	}
+}
+
+// Giving up in a wait after a try that returned a broken error makes an
+// error that wraps both, and says so without a crash.
+func TestBrokenErrorThenCancel(t *testing.T) {
+	h := startRun(t)
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+	var broken error = (*fieldError)(nil)
+	ld := Load("w", func(ctx context.Context, in []int) error {
+		cancel()
+		return broken
+	}, WithRetry(3, time.Hour))
+	err := ld(ctx, []int{1})
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, broken) {
+		t.Fatalf("err %v does not wrap both ctx.Err() and the try's error", err)
+	}
+	log := h.stop()
+	want := "ERROR: load w failed: load w: gave up before attempt 2 of 3: context canceled (last attempt: <nil>) duration=D records_in=1 stage=w"
+	if !slices.Contains(log, want) {
+		t.Errorf("log %q\nhas no %q", log, want)
 	}
 }
