@@ -71,7 +71,9 @@ const (
 //
 // It never panics: a nil fn, an empty name or a bad option makes each call
 // return an error (ErrNilFunc, ErrEmptyName, ErrInvalidOption) that names
-// the stage. The returned function is safe for concurrent use when fn is.
+// the stage. A call whose ctx is done already returns an error wrapping
+// ctx.Err() without calling fn (see Cancellation in the package doc). The
+// returned function is safe for concurrent use when fn is.
 func Extract[T any](name string, fn func(ctx context.Context) (T, error), opts ...Option) func(ctx context.Context) (T, error) {
 	s := newStage(kindExtract, name, fn == nil, opts)
 	out := counterFor[T]()
