@@ -3,6 +3,7 @@ package middleware
 import (
 	"reflect"
 	"sync/atomic"
+	"unsafe"
 )
 
 // lener is a collection that knows its length.
@@ -27,6 +28,7 @@ type counter[T any] struct {
 	kind countKind
 	ptr  bool // T is a pointer: a nil one is not counted
 	typ  reflect.Type
+	seq  seqCounter // for countSeq, when T's type was registered
 }
 
 func counterFor[T any]() counter[T] {
@@ -41,6 +43,7 @@ func counterFor[T any]() counter[T] {
 		c.kind = countLen
 	case isSeq(t):
 		c.kind = countSeq
+		c.seq = seqCounterFor(t)
 	}
 	return c
 }
@@ -114,7 +117,9 @@ func dynamicLen(x any) (int64, bool) {
 // pulls from it, and the count; for anything else v itself and nil. The
 // count goes up as each item is handed over, so it says how many the
 // stage's function took, whether or not it ranged to the end. It buffers
-// nothing. Each item then costs a reflective call.
+// nothing. A sequence of a registered type (see RegisterSeq) costs a few
+// allocations per call and none per item; any other costs a reflective
+// call per item.
 func (c counter[T]) wrap(v T) (T, *atomic.Int64) {
 	if c.kind != countSeq {
 		return v, nil
@@ -128,11 +133,30 @@ func (c counter[T]) wrap(v T) (T, *atomic.Int64) {
 //
 //go:noinline
 func (c counter[T]) wrapSeq(v T) (T, *atomic.Int64) {
+	w := c.seq
+	if w == nil {
+		// Registered after the wrapper was made: look again.
+		w = seqCounterFor(c.typ)
+	}
+	n := new(atomic.Int64)
+	if w != nil {
+		// T's underlying type is the one w was registered for, so the
+		// memory of v is that of a function of that type.
+		if !w(unsafe.Pointer(&v), n) {
+			return v, nil
+		}
+		return v, n
+	}
+	return c.wrapReflect(v, n)
+}
+
+// wrapReflect counts the items of v, a sequence of a type nobody
+// registered, through reflection: a reflective call per item.
+func (c counter[T]) wrapReflect(v T, n *atomic.Int64) (T, *atomic.Int64) {
 	seq := reflect.ValueOf(&v).Elem()
 	if seq.IsNil() {
 		return v, nil
 	}
-	n := new(atomic.Int64)
 	yieldType := c.typ.In(0)
 	counted := reflect.MakeFunc(c.typ, func(args []reflect.Value) []reflect.Value {
 		yield := args[0]

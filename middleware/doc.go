@@ -30,18 +30,21 @@
 // started pigging.Tracker (so the run and its stages form one trace), else
 // from the provider given with WithTracerProvider, else from the global
 // one. Without a Tracker in ctx the wrappers trace all the same and log
-// nothing: they are usable in any program. The tracer is built once per
-// wrapper and provider, not per call. The instrumentation scope is
+// nothing: they are usable in any program. A wrapper keeps the tracer of
+// the last provider that is a pointer (the SDK's, the global one), so that
+// a call does not ask for it again; the instrumentation scope is
 // ScopeName.
 //
-// The stage's function gets a ctx that carries the stage span and the
+// The stage's function gets a ctx that carries the stage span and, when
+// the call is observed (ctx carries a Tracker, or the span records), the
 // stage's name, so that a record logged with the Tracker's slog.Logger and
 // that ctx,
 //
 //	t.Logger().InfoContext(ctx, "skipped rows", "rows", n)
 //
 // becomes a log event on the stage span and a line in the log file that
-// ends with "stage=<name>".
+// ends with "stage=<name>". A call that is not observed does no more than
+// start and end its span around the function.
 //
 // # Record counts
 //
@@ -57,12 +60,23 @@
 // lazy: their items exist only when someone ranges over them, so the
 // middleware never buffers them to count. A sequence given to Transform or
 // Load is handed to the function wrapped, and pigging.records.in is the
-// number of items the function pulled from it before returning (each item
-// then costs a reflective call). A sequence returned by Extract or
-// Transform is returned as it is, and its items are not counted:
-// pigging.records.out is left out, because they are produced after the
-// stage's span has ended; the stage that consumes the sequence counts them
-// as its records in.
+// number of items the function pulled from it before returning. A
+// sequence returned by Extract or Transform is returned as it is, and its
+// items are not counted: pigging.records.out is left out, because they are
+// produced after the stage's span has ended; the stage that consumes the
+// sequence counts them as its records in.
+//
+// Counting a sequence costs a few allocations per call and nothing per
+// item when its element types are registered: iter.Seq[V],
+// iter.Seq2[int, V], iter.Seq2[string, V] and iter.Seq2[V, error] for V
+// any, string, []byte, []string, []any, map[string]any, map[string]string,
+// int, int64, float64 and bool are registered from the start, and
+// RegisterSeq and RegisterSeq2 add others (a job's own record types):
+//
+//	func init() { middleware.RegisterSeq[Order]() }
+//
+// A sequence of a type nobody registered is still counted, through
+// reflection: a reflective call and a few allocations per item.
 //
 // # Log lines
 //
@@ -80,8 +94,17 @@
 //
 // The error from the stage's function is returned unchanged (the same
 // value, so errors.Is and errors.As work as without the middleware), and
-// recorded on the stage span: an "exception" event with exception.type and
-// exception.message, status Error, and error.type.
+// recorded once on the trace, as the semantic conventions ask: an
+// "exception" event with exception.type and exception.message on the span
+// where it happened (the stage span, or with WithRetry the span of the
+// attempt that returned it), and status Error with error.type on that span
+// and on the stage span. The stage's ERROR line is the one place the log
+// writes it in full.
+//
+// An error is never asked for its text unguarded: a typed nil (an Error
+// method that reads a field of a nil pointer) or an Error method that
+// panics is recorded as "<nil *pkg.T>" or "!PANIC in pkg.T.Error: ...",
+// and the job goes on.
 //
 // A panic in the stage's function is recovered and returned as a
 // *PanicError holding the value and the full stack (debug.Stack); the
@@ -101,18 +124,35 @@
 // the stage and the argument, without calling anything, and is recorded on
 // a stage span and in the log like any other failure.
 //
+// # Cancellation
+//
+// A call whose ctx is done already (the run was cancelled, or its deadline
+// passed) does not call its function: it returns at once an error for
+// which errors.Is(err, ctx.Err()) holds, and errors.Is(err, cause) too
+// when the ctx was cancelled with a cause (context.WithCancelCause). It
+// makes no span, since nothing ran, and retries nothing. When ctx carries
+// a Tracker, it logs one WARN record, also a log event of the span in ctx:
+//
+//	2026-11-27 20:17:08.001 | WARN: load warehouse not called: context canceled stage=warehouse
+//
+// A WARN, not an ERROR: the stage did not fail. The error reaches the run
+// through the pipeline, and the run, cancelled, says so once.
+//
 // # Retries and timeouts
 //
 // WithRetry(attempts, backoff) makes a call try its function up to attempts
 // times in all. Each try is a child span of the stage span, named
 // "attempt <n>", with pigging.attempt = n; a failed try has the exception
-// event and status Error, and, when it will be retried, logs a WARN line.
+// event, error.type and status Error, and, when it will be retried, logs
+// a WARN line. The stage span of a call whose last try failed has
+// error.type and status Error, not a second exception event.
 // Before try n the call waits a random time in [0, backoff·2^(n-2)], capped
 // at MaxBackoff (30 s): exponential backoff with full jitter. A panic is
 // not retried. The stage span gets pigging.attempts, the number of tries
 // made. When retries run out, the last try's error is returned unchanged.
 // When ctx ends during a wait, the call returns at once with an error for
-// which both errors.Is(err, ctx.Err()) and errors.Is(err, lastErr) hold.
+// which both errors.Is(err, ctx.Err()) and errors.Is(err, lastErr) hold;
+// made by the stage, not by a try, it is the stage span's exception.
 //
 // WithTimeout(d) gives each try a ctx with a deadline d later. A try that
 // fails after its deadline passed (while the caller's ctx was still live)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -238,4 +240,35 @@ func ExampleStage() {
 	// Output:
 	// <nil>
 	// stage vacuum
+}
+
+// Row is a job's own record type, streamed from a reader.
+type Row struct {
+	ID    int
+	Cents int
+}
+
+// A Load that takes an iter.Seq counts the items it pulls. Registering
+// the record type makes the count cost nothing per record.
+func ExampleRegisterSeq() {
+	middleware.RegisterSeq[Row]() // once, in main or an init function
+
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	load := middleware.Load("warehouse", func(ctx context.Context, rows iter.Seq[Row]) error {
+		total := 0
+		for r := range rows {
+			total += r.Cents
+		}
+		fmt.Println("total:", total)
+		return nil
+	}, middleware.WithTracerProvider(tp))
+
+	rows := slices.Values([]Row{{1, 1200}, {2, 300}, {3, 45}})
+	fmt.Println(load(context.Background(), rows))
+	printTree(rec.Ended())
+	// Output:
+	// total: 1545
+	// <nil>
+	// load warehouse pigging.records.in=3
 }

@@ -83,8 +83,8 @@ func TestNotRecordingSpan(t *testing.T) {
 	if !inner.IsValid() || inner.TraceID() != parent.TraceID() || inner.SpanID() == parent.SpanID() || inner.IsSampled() {
 		t.Errorf("span in the function's ctx: %v, parent %v", inner, parent)
 	}
-	if !runctx.Live() && stage != nil {
-		t.Errorf("stage %v in ctx with no run live", stage)
+	if stage != nil {
+		t.Errorf("stage %v in the ctx of a call that is not observed", stage)
 	}
 	got := ds.take()
 	if len(got) != 1 {
@@ -168,9 +168,11 @@ func TestNotRecordingBehaviour(t *testing.T) {
 	}
 }
 
-// With a run live, a stage whose span does not record and whose ctx
-// carries no run still tells the run's Logger which stage it is in.
-func TestNotRecordingStageName(t *testing.T) {
+// A call that is not observed (no run in ctx, a span that does not
+// record) leaves the stage out of its function's ctx: a run's Logger used
+// with that ctx writes the record without stage=<name>. The same stage
+// called with the run's ctx adds it.
+func TestNotObservedStageName(t *testing.T) {
 	h := startRun(t)
 	tp, _, ctx, _ := notRecorded(t)
 	st := Stage("clean", func(ctx context.Context) error {
@@ -180,8 +182,13 @@ func TestNotRecordingStageName(t *testing.T) {
 	if err := st(ctx); err != nil {
 		t.Fatal(err)
 	}
-	log := h.stop()
-	if !slices.Contains(log, "INFO: inside stage=clean") {
-		t.Errorf("log %q has no %q", log, "INFO: inside stage=clean")
+	if err := st(h.ctx); err != nil {
+		t.Fatal(err)
 	}
+	log := h.stop()
+	checkLog(t, log[1:4], []string{
+		"INFO: inside",
+		"INFO: inside stage=clean",
+		"INFO: stage clean done duration=D stage=clean",
+	})
 }

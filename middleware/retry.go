@@ -2,18 +2,19 @@ package middleware
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
 	"time"
 
-	"github.com/pigging-go/pigging/pigging"
+	"github.com/pigging-go/pigging/internal/errtype"
 )
 
 // do calls f once, or up to the configured attempts with a child span
-// for each, and returns the last error.
+// for each, and returns the last error. With attempts, it sets
+// c.onAttempt when the error it returns is the one the last attempt's
+// span recorded.
 func (c *call) do(f func(context.Context) error) error {
 	s := c.s
 	if s.attempt == nil {
@@ -24,6 +25,8 @@ func (c *call) do(f func(context.Context) error) error {
 	for n := 1; n <= s.cfg.attempts; n++ {
 		if n > 1 {
 			if err := c.wait(n, last); err != nil {
+				// A new error, that no attempt span has.
+				c.onAttempt = false
 				return err
 			}
 		}
@@ -32,20 +35,22 @@ func (c *call) do(f func(context.Context) error) error {
 		err := c.try(actx, f)
 		if err == nil {
 			aspan.End()
+			c.onAttempt = false
 			return nil
 		}
-		if aspan.IsRecording() {
+		c.onAttempt = aspan.IsRecording()
+		if c.onAttempt {
 			if c.timedOut {
 				aspan.SetAttributes(keyTimedOut.Bool(true))
 			}
-			recordError(aspan, err)
+			recordError(aspan, err, true)
 		}
 		last = err
-		var pe *PanicError
-		retry := n < s.cfg.attempts && !errors.As(err, &pe)
+		_, panicked := errtype.As[*PanicError](err)
+		retry := n < s.cfg.attempts && !panicked
 		if retry && c.tracker != nil {
 			c.tracker.LogAttrs(actx, slog.LevelWarn,
-				fmt.Sprintf("%s attempt %d of %d failed, retrying: %v", s.spanName, n, s.cfg.attempts, err),
+				fmt.Sprintf("%s attempt %d of %d failed, retrying: %s", s.spanName, n, s.cfg.attempts, errtype.Message(err)),
 				slog.Int("attempt", n))
 		}
 		aspan.End()
@@ -71,7 +76,7 @@ func (c *call) try(ctx context.Context, f func(context.Context) error) (err erro
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			err = &pigging.PanicError{Value: v, Stack: debug.Stack()}
+			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return f(ctx)

@@ -71,14 +71,18 @@ const (
 //
 // It never panics: a nil fn, an empty name or a bad option makes each call
 // return an error (ErrNilFunc, ErrEmptyName, ErrInvalidOption) that names
-// the stage. The returned function is safe for concurrent use when fn is.
+// the stage. A call whose ctx is done already returns an error wrapping
+// ctx.Err() without calling fn (see Cancellation in the package doc). The
+// returned function is safe for concurrent use when fn is.
 func Extract[T any](name string, fn func(ctx context.Context) (T, error), opts ...Option) func(ctx context.Context) (T, error) {
 	s := newStage(kindExtract, name, fn == nil, opts)
 	out := counterFor[T]()
 	return func(ctx context.Context) (T, error) {
 		var res T
 		var c call
-		s.begin(ctx, &c)
+		if err := s.begin(ctx, &c); err != nil {
+			return res, err
+		}
 		if s.err != nil {
 			return res, c.end(s.err)
 		}
@@ -104,7 +108,9 @@ func Transform[In, Out any](name string, fn func(ctx context.Context, in In) (Ou
 	return func(ctx context.Context, in In) (Out, error) {
 		var res Out
 		var c call
-		s.begin(ctx, &c)
+		if err := s.begin(ctx, &c); err != nil {
+			return res, err
+		}
 		if s.err != nil {
 			return res, c.end(s.err)
 		}
@@ -135,7 +141,9 @@ func Load[T any](name string, fn func(ctx context.Context, in T) error, opts ...
 	inc := counterFor[T]()
 	return func(ctx context.Context, in T) error {
 		var c call
-		s.begin(ctx, &c)
+		if err := s.begin(ctx, &c); err != nil {
+			return err
+		}
 		if s.err != nil {
 			return c.end(s.err)
 		}
@@ -158,7 +166,9 @@ func Stage(name string, fn func(ctx context.Context) error, opts ...Option) func
 	s := newStage(kindStage, name, fn == nil, opts)
 	return func(ctx context.Context) error {
 		var c call
-		s.begin(ctx, &c)
+		if err := s.begin(ctx, &c); err != nil {
+			return err
+		}
 		if s.err != nil {
 			return c.end(s.err)
 		}
@@ -182,15 +192,13 @@ type stage struct {
 	// attemptOpts[n-1] are the start options of the span of attempt n.
 	attemptOpts [][]trace.SpanStartOption
 
-	tracer atomic.Pointer[tracerEntry] // the last provider's tracer
+	tracer atomic.Pointer[tracerEntry] // the last pointer provider's tracer
 }
 
+// tracerEntry is a provider, always a pointer, and its tracer.
 type tracerEntry struct {
-	tp   trace.TracerProvider
-	typ  reflect.Type // tp's dynamic type
-	cmp  bool         // whether typ is comparable
-	safe bool         // whether == on typ cannot panic (see eqSafe)
-	tr   trace.Tracer
+	tp trace.TracerProvider
+	tr trace.Tracer
 }
 
 func newStage(kind, name string, nilFn bool, opts []Option) *stage {
@@ -239,58 +247,27 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 	return s
 }
 
-// tracerFor returns the stage's tracer from tp, building it only when tp
-// differs from the provider of the previous call.
+// tracerOpts are the options of the stages' tracers, built once.
+var tracerOpts = []trace.TracerOption{trace.WithInstrumentationVersion(pigging.Version)}
+
+// tracerFor returns the stage's tracer from tp. The tracer of a provider
+// that is a pointer (the SDK's, the global one: nearly all of them) is kept
+// and asked for again only when the provider changes; any other provider
+// (the noop one, a struct) is asked on every call. In BenchmarkTracer the
+// kept tracer costs about 6 ns against 130 ns for tp.Tracer with the SDK
+// provider and 120 ns with the global one (about 0.18× the 700 ns floor of
+// the benchmark report), and asking the noop provider costs about 3 ns.
 func (s *stage) tracerFor(tp trace.TracerProvider) trace.Tracer {
-	if e := s.tracer.Load(); e != nil {
-		// == of two interfaces panics only when both hold the same type
-		// and it cannot be compared: with e.tp of a safe type, it cannot.
-		if e.safe {
-			if e.tp == tp {
-				return e.tr
-			}
-		} else if e.cmp && reflect.TypeOf(tp) == e.typ && sameProvider(e.tp, tp) {
-			return e.tr
-		}
+	// e.tp holds a pointer, so == cannot panic: against a value of another
+	// type it is false, against a pointer it compares addresses.
+	if e := s.tracer.Load(); e != nil && e.tp == tp {
+		return e.tr
 	}
-	tr := tp.Tracer(ScopeName, trace.WithInstrumentationVersion(pigging.Version))
-	typ := reflect.TypeOf(tp)
-	cmp := typ.Comparable()
-	s.tracer.Store(&tracerEntry{tp: tp, typ: typ, cmp: cmp, safe: cmp && eqSafe(typ), tr: tr})
+	tr := tp.Tracer(ScopeName, tracerOpts...)
+	if t := reflect.TypeOf(tp); t != nil && t.Kind() == reflect.Pointer {
+		s.tracer.Store(&tracerEntry{tp: tp, tr: tr})
+	}
 	return tr
-}
-
-// eqSafe reports whether == on values of t, a comparable type, cannot
-// panic: t holds no interface, whose dynamic value might not be
-// comparable. Pointers (the usual provider) and empty structs (the noop
-// provider) are safe.
-func eqSafe(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Interface:
-		return false
-	case reflect.Array:
-		return eqSafe(t.Elem())
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if !eqSafe(t.Field(i).Type) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// sameProvider reports whether a and b, of one comparable type, are the
-// same provider. Providers are nearly always pointers; a struct one may
-// still hold a value that cannot be compared, which makes it never the
-// same.
-func sameProvider(a, b trace.TracerProvider) (same bool) {
-	defer func() {
-		if recover() != nil {
-			same = false
-		}
-	}()
-	return a == b
 }
 
 // call is one call of a stage.
@@ -310,18 +287,28 @@ type call struct {
 	// span around the function.
 	recording, observed bool
 
+	// onAttempt says that the error the call returns was recorded as an
+	// exception on the span of the attempt that returned it: the stage
+	// span then gets status and error.type, not a second exception.
+	onAttempt bool
+
 	in, out       int64
 	hasIn, hasOut bool
 }
 
 // begin starts the stage span and the stage ctx in c, a zero call. It
-// fills c in place: a call is too big to be returned cheaply.
-func (s *stage) begin(ctx context.Context, c *call) {
+// fills c in place: a call is too big to be returned cheaply. When ctx is
+// done already, it starts nothing and returns the error the call returns
+// (see notCalled).
+func (s *stage) begin(ctx context.Context, c *call) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	c.s = s
 	c.tracker = runctx.FromContext(ctx)
+	if ctx.Err() != nil {
+		return s.notCalled(ctx, c.tracker)
+	}
 	var tp trace.TracerProvider
 	switch {
 	case c.tracker != nil:
@@ -338,12 +325,41 @@ func (s *stage) begin(ctx context.Context, c *call) {
 	if c.tracker != nil {
 		c.timeStart()
 	}
-	// The stage in ctx is read only by a live run, through its Logger: a
-	// call that is not observed leaves it out when no run is live.
-	if s.rstage != nil && (c.observed || runctx.Live()) {
+	// The stage in ctx is read by a Tracker's Logger, to add stage=<name>
+	// to the records logged inside the stage. A call that is not observed
+	// (no Tracker in ctx, a span that does not record) leaves it out: it
+	// would cost every such call an allocation, for a Logger that is not
+	// the one of the run in ctx.
+	if s.rstage != nil && c.observed {
 		ctx = runctx.WithStage(ctx, s.rstage)
 	}
 	c.ctx = ctx
+	return nil
+}
+
+// notCalled returns the error of a call whose ctx was done before it
+// began, and logs it as one WARN record to r, the Tracker in ctx, when
+// there is one. The function is not called and no span is made: nothing
+// ran. The record is a WARN, not an ERROR: the stage did not fail, the run
+// was cancelled or ran out of time, and the error that reaches the run
+// says so there.
+func (s *stage) notCalled(ctx context.Context, r runctx.Run) error {
+	cerr := ctx.Err()
+	var err error
+	// cause and cerr have different types, or the comparable type of a
+	// context error: != cannot panic.
+	if cause := context.Cause(ctx); cause != nil && cause != cerr {
+		err = fmt.Errorf("%s not called: %w (cause: %w)", s.spanName, cerr, cause)
+	} else {
+		err = fmt.Errorf("%s not called: %w", s.spanName, cerr)
+	}
+	if r != nil {
+		if s.rstage != nil {
+			ctx = runctx.WithStage(ctx, s.rstage)
+		}
+		r.LogAttrs(ctx, slog.LevelWarn, errtype.Message(err))
+	}
+	return err
 }
 
 // startTimer is a span that tells when it started, as the SDK's do.
@@ -411,13 +427,13 @@ func (c *call) finish(err error) {
 			span.SetAttributes(kvs...)
 		}
 		if err != nil {
-			recordError(span, err)
+			recordError(span, err, !c.onAttempt)
 		}
 	}
 	if c.tracker != nil {
 		attrs := c.logAttrs(sc.attrs[:0], d)
 		if err != nil {
-			c.tracker.LogError(c.ctx, c.s.failMsg+err.Error(), err, attrs...)
+			c.tracker.LogError(c.ctx, c.s.failMsg+errtype.Message(err), err, attrs...)
 		} else {
 			c.tracker.LogAttrs(c.ctx, slog.LevelInfo, c.s.doneMsg, attrs...)
 		}
@@ -455,15 +471,19 @@ func roundDuration(d time.Duration) time.Duration {
 	return d
 }
 
-// recordError marks span failed by err: an exception event (with the stack
-// of a panic), status Error and error.type.
-func recordError(span trace.Span, err error) {
-	var stack []byte
-	var pe *PanicError
-	if errors.As(err, &pe) {
-		stack = pe.Stack
+// recordError marks span failed by err: status Error, error.type and,
+// when exception is true, an exception event (with the stack of a panic).
+// The semantic conventions ask that an exception be recorded once: on the
+// span where it happened. Nothing here calls err's methods unguarded: a
+// typed nil or an Error method that panics still gives a readable text.
+func recordError(span trace.Span, err error, exception bool) {
+	if exception {
+		var stack []byte
+		if pe, ok := errtype.As[*PanicError](err); ok && pe != nil {
+			stack = pe.Stack
+		}
+		errtype.AddException(span, err, stack)
 	}
-	errtype.AddException(span, err, stack)
 	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(err)))
-	span.SetStatus(codes.Error, err.Error())
+	span.SetStatus(codes.Error, errtype.Message(err))
 }

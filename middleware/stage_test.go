@@ -69,6 +69,22 @@ func checkException(t *testing.T, s sdktrace.ReadOnlySpan, typ, msg string, stac
 	}
 }
 
+// checkFailedOnly checks that s, a span whose error was recorded as an
+// exception on a child span, has error.type and status Error with msg,
+// but no exception event of its own.
+func checkFailedOnly(t *testing.T, s sdktrace.ReadOnlySpan, typ, msg string) {
+	t.Helper()
+	if ex := eventsNamed(s, "exception"); len(ex) != 0 {
+		t.Errorf("%s: %d exception events, want none (the attempt has it): %v", s.Name(), len(ex), ex)
+	}
+	if got := attrs(s)["error.type"].AsString(); got != typ {
+		t.Errorf("%s: error.type %q, want %q", s.Name(), got, typ)
+	}
+	if s.Status().Code != codes.Error || s.Status().Description != msg {
+		t.Errorf("%s: status %v %q, want Error %q", s.Name(), s.Status().Code, s.Status().Description, msg)
+	}
+}
+
 func checkLog(t *testing.T, got, want []string) {
 	t.Helper()
 	if !slices.Equal(got, want) {
@@ -113,14 +129,14 @@ func TestTransformSuccess(t *testing.T) {
 	if len(logs) != 2 {
 		t.Fatalf("stage span log events: %v", s.Events())
 	}
-	if got := eventAttrs(logs[0])["log.message"].AsString(); got != "skipped rows" {
+	if got := eventAttrs(logs[0])["pigging.log.message"].AsString(); got != "skipped rows" {
 		t.Errorf("first log event %q", got)
 	}
-	if got := eventAttrs(logs[1])["log.message"].AsString(); got != "transform clean done" {
+	if got := eventAttrs(logs[1])["pigging.log.message"].AsString(); got != "transform clean done" {
 		t.Errorf("second log event %q", got)
 	}
 	for _, e := range eventsNamed(run, "log") {
-		if msg := eventAttrs(e)["log.message"].AsString(); strings.Contains(msg, "skipped") || strings.Contains(msg, "clean") {
+		if msg := eventAttrs(e)["pigging.log.message"].AsString(); strings.Contains(msg, "skipped") || strings.Contains(msg, "clean") {
 			t.Errorf("stage record on the run span: %q", msg)
 		}
 	}
@@ -245,6 +261,39 @@ func TestPanicWithValue(t *testing.T) {
 	}
 }
 
+// A panic under WithRetry is recorded once on the trace, with its stack,
+// on the attempt span; the stage span has status Error and error.type;
+// the stage's ERROR line is the one place the log has the stack.
+func TestPanicWithRetryRecordedOnce(t *testing.T) {
+	h := startRun(t)
+	st := Stage("explode", func(ctx context.Context) error { panic("kaboom") }, WithRetry(3, 0))
+	err := st(h.ctx)
+	pe, ok := err.(*PanicError)
+	if !ok {
+		t.Fatalf("err %v (%T), want *PanicError", err, err)
+	}
+	h.stop()
+	spans := h.rec.Ended()
+	s := spanNamed(t, spans, "stage explode")
+	checkStage(t, s, h.runSpan(), "stage", "explode", codes.Error)
+	checkFailedOnly(t, s, "*pigging.PanicError", "panic: kaboom")
+	kids := childrenOf(spans, s)
+	if len(kids) != 1 {
+		t.Fatalf("attempts %v, want 1 (a panic is not retried)", spanNames(kids))
+	}
+	checkException(t, kids[0], "*pigging.PanicError", "panic: kaboom", true)
+	if got := eventAttrs(eventsNamed(kids[0], "exception")[0])["exception.stacktrace"].AsString(); got != string(pe.Stack) {
+		t.Errorf("attempt's exception.stacktrace is not the panic's stack")
+	}
+	raw := readRaw(t, h.logPath)
+	if n := strings.Count(raw, "ERROR: "); n != 1 {
+		t.Errorf("%d ERROR lines, want 1:\n%s", n, raw)
+	}
+	if n := strings.Count(raw, "\n\truntime/debug.Stack("); n != 1 {
+		t.Errorf("the stack is in the log %d times, want 1:\n%s", n, raw)
+	}
+}
+
 func readRaw(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -328,12 +377,15 @@ func TestRetryExhausted(t *testing.T) {
 	spans := h.rec.Ended()
 	s := spanNamed(t, spans, "load warehouse")
 	checkStage(t, s, h.runSpan(), "load", "warehouse", codes.Error)
-	checkException(t, s, "*middleware.sinkError", "down 3", false)
+	// The exception is recorded once, on the attempt that raised it; the
+	// stage span carries its status and error.type.
+	checkFailedOnly(t, s, "*middleware.sinkError", "down 3")
 	kids := childrenOf(spans, s)
 	if len(kids) != 3 {
 		t.Fatalf("attempt spans %v", spanNames(kids))
 	}
-	for _, a := range kids {
+	for i, a := range kids {
+		checkException(t, a, "*middleware.sinkError", fmt.Sprintf("down %d", i+1), false)
 		if a.Status().Code != codes.Error {
 			t.Errorf("%s status %v", a.Name(), a.Status().Code)
 		}
@@ -417,9 +469,13 @@ func TestCancelDuringBackoff(t *testing.T) {
 	spans := h.rec.Ended()
 	s := spanNamed(t, spans, "load warehouse")
 	checkStage(t, s, h.runSpan(), "load", "warehouse", codes.Error)
+	// The error returned is made by the stage, not by an attempt: the
+	// stage span records it; the attempt span has its own.
 	checkException(t, s, "context.Canceled", err.Error(), false)
 	if kids := childrenOf(spans, s); len(kids) != 1 {
 		t.Errorf("attempt spans %v, want 1", spanNames(kids))
+	} else {
+		checkException(t, kids[0], "*middleware.sinkError", "refused", false)
 	}
 }
 
@@ -459,9 +515,11 @@ func TestNoTracker(t *testing.T) {
 	checkStage(t, spanNamed(t, spans, "extract e"), p, "extract", "e", codes.Unset)
 	l := spanNamed(t, spans, "load l")
 	checkStage(t, l, p, "load", "l", codes.Error)
-	checkException(t, l, "_OTHER", "boom", false)
-	if len(childrenOf(spans, l)) != 2 {
-		t.Errorf("attempts: %v", spanNames(childrenOf(spans, l)))
+	checkFailedOnly(t, l, "_OTHER", "boom")
+	if kids := childrenOf(spans, l); len(kids) != 2 {
+		t.Errorf("attempts: %v", spanNames(kids))
+	} else {
+		checkException(t, kids[1], "_OTHER", "boom", false)
 	}
 	checkStage(t, spanNamed(t, spans, "stage p"), p, "stage", "p", codes.Error)
 }
@@ -523,6 +581,52 @@ func TestTracerBuiltOnce(t *testing.T) {
 	}
 	if cp.n != 0 {
 		t.Errorf("Tracer called %d times with an unchanged provider", cp.n)
+	}
+}
+
+// sliceProvider is a provider that is a struct holding a slice: == on two
+// of them panics.
+type sliceProvider struct {
+	trace.TracerProvider
+	calls []int
+	n     *int
+}
+
+func (p sliceProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	*p.n++
+	return p.TracerProvider.Tracer(name, opts...)
+}
+
+// A provider that is not a pointer is asked for the tracer on every call,
+// and one whose values cannot be compared never makes a call panic, alone
+// or after a pointer provider.
+func TestTracerOfValueProvider(t *testing.T) {
+	tp, rec := newProvider(t)
+	n := 0
+	sp := sliceProvider{TracerProvider: tp, calls: []int{1}, n: &n}
+	st := Stage("s", func(ctx context.Context) error { return nil }, WithTracerProvider(sp))
+	for range 3 {
+		if err := st(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 3 {
+		t.Errorf("Tracer asked %d times in 3 calls, want 3", n)
+	}
+	if got := len(rec.Ended()); got != 3 {
+		t.Errorf("%d spans, want 3", got)
+	}
+	// One stage given a pointer provider and this one in turn: the pointer
+	// provider's tracer is kept across the calls with the other.
+	cp := &countingProvider{TracerProvider: tp}
+	s := newStage(kindStage, "s", false, nil)
+	for _, p := range []trace.TracerProvider{cp, sp, cp, cp, sp, sp} {
+		if s.tracerFor(p) == nil {
+			t.Fatal("no tracer")
+		}
+	}
+	if cp.n != 1 || n != 6 {
+		t.Errorf("pointer provider asked %d times, want 1; value provider %d, want 6", cp.n, n)
 	}
 }
 

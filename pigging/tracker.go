@@ -979,14 +979,10 @@ func (t *Tracker) currentRun() *run {
 	return t.run.Load()
 }
 
-func panicStack(err error) (stack []byte) {
-	defer func() {
-		if recover() != nil {
-			stack = nil
-		}
-	}()
-	var pe *PanicError
-	if errors.As(err, &pe) && pe != nil {
+// panicStack returns the stack of the panic err is or wraps, or nil. It
+// never panics on a broken error in the chain.
+func panicStack(err error) []byte {
+	if pe, ok := errtype.As[*PanicError](err); ok && pe != nil {
 		return pe.Stack
 	}
 	return nil

@@ -290,7 +290,7 @@ func TestFailKeepsLockAndRefusesNextRun(t *testing.T) {
   extract orders-csv pigging.records.out=4000
   transform clean pigging.records.in=4000 pigging.records.out=3927
   transform aggregate pigging.records.in=3927 pigging.records.out=300
-  load warehouse pigging.records.in=300 pigging.attempts=3 error.type=*main.sinkError events=exception [error]
+  load warehouse pigging.records.in=300 pigging.attempts=3 error.type=*main.sinkError [error]
     attempt 1 pigging.attempt=1 error.type=*main.sinkError events=exception [error]
     attempt 2 pigging.attempt=2 error.type=*main.sinkError events=exception [error]
     attempt 3 pigging.attempt=3 error.type=*main.sinkError events=exception [error]

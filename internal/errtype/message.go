@@ -1,6 +1,7 @@
 package errtype
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 )
@@ -62,4 +63,17 @@ func marshalText(x interface{ MarshalText() ([]byte, error) }) (b []byte, err er
 		}
 	}()
 	return x.MarshalText()
+}
+
+// As is errors.As for a target of type E: it returns the first error in
+// err's chain that is an E. It never panics: an Unwrap or As method that
+// does (on a typed nil, say) ends the search with what was found so far.
+func As[E error](err error) (target E, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	ok = errors.As(err, &target)
+	return target, ok
 }

@@ -2,6 +2,7 @@ package errtype_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -64,5 +65,26 @@ func TestText(t *testing.T) {
 				t.Errorf("Text = %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// unwrapNil is an error whose Unwrap reads a field: on a typed nil it
+// panics, and errors.As with it.
+type unwrapNil struct{ inner error }
+
+func (e *unwrapNil) Error() string { return "outer" }
+func (e *unwrapNil) Unwrap() error { return e.inner }
+
+func TestAs(t *testing.T) {
+	inner := &fieldErr{"x"}
+	if got, ok := errtype.As[*fieldErr](fmt.Errorf("a: %w", inner)); !ok || got != inner {
+		t.Errorf("As through a wrap = %v, %v", got, ok)
+	}
+	if got, ok := errtype.As[*fieldErr](errors.New("plain")); ok || got != nil {
+		t.Errorf("As of another error = %v, %v", got, ok)
+	}
+	var typedNil error = (*unwrapNil)(nil)
+	if got, ok := errtype.As[*fieldErr](fmt.Errorf("a: %w", typedNil)); ok || got != nil {
+		t.Errorf("As through a typed nil with Unwrap = %v, %v; want nil, false without a panic", got, ok)
 	}
 }

@@ -6,7 +6,6 @@ package runctx
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -53,23 +52,10 @@ func WithStage(ctx context.Context, s *Stage) context.Context {
 	return context.WithValue(ctx, stageKey{}, s)
 }
 
-// StageFrom returns the stage ctx runs in, or nil.
+// StageFrom returns the stage ctx runs in, or nil. A stage puts itself in
+// the ctx of its function only when the call is observed: when ctx
+// carries a Run or the stage's span records.
 func StageFrom(ctx context.Context) *Stage {
 	s, _ := ctx.Value(stageKey{}).(*Stage)
 	return s
 }
-
-// live counts the runs of the process between their start and their stop.
-var live atomic.Int64
-
-// Started says that a run has started: from now until Stopped, records
-// may be logged, and read the Stage in their ctx.
-func Started() { live.Add(1) }
-
-// Stopped says that a run started before has stopped.
-func Stopped() { live.Add(-1) }
-
-// Live reports whether any run of the process is between its start and its
-// stop. Only a live run reads the Stage in a ctx, so without one a stage
-// may leave it out.
-func Live() bool { return live.Load() > 0 }
