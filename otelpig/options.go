@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -16,6 +18,8 @@ const DefaultShutdownTimeout = 5 * time.Second
 // config holds the settings of one [Setup] call.
 type config struct {
 	exporter        sdktrace.SpanExporter
+	metricReader    sdkmetric.Reader
+	logExporter     sdklog.Exporter
 	writer          io.Writer
 	serviceName     string
 	attrs           []attribute.KeyValue
@@ -102,4 +106,25 @@ func WithResourceAttributes(kv ...attribute.KeyValue) Option {
 // default.
 func WithShutdownTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.shutdownTimeout = d })
+}
+
+// WithMetricReader gives the global meter provider r instead of the reader
+// OTEL_METRICS_EXPORTER asks for: a periodic reader around an exporter of
+// your own, or a manual reader in a test. The shutdown function returned by
+// [Setup] shuts r down, which collects and exports a last time.
+//
+// Default: nil, which means the reader is chosen from the environment
+// (no meter provider, the no-op global, when OTEL_METRICS_EXPORTER is unset).
+func WithMetricReader(r sdkmetric.Reader) Option {
+	return optionFunc(func(c *config) { c.metricReader = r })
+}
+
+// WithLogExporter sends log records to e instead of the exporter named by
+// OTEL_LOGS_EXPORTER. Records reach e through a batch processor, and the
+// shutdown function returned by [Setup] shuts e down.
+//
+// Default: nil, which means the exporter is chosen from the environment
+// (no logger provider, the no-op global, when OTEL_LOGS_EXPORTER is unset).
+func WithLogExporter(e sdklog.Exporter) Option {
+	return optionFunc(func(c *config) { c.logExporter = e })
 }
