@@ -182,21 +182,25 @@ func writeTree(buf *bytes.Buffer, root sdktrace.ReadOnlySpan, spans []sdktrace.R
 		children[s.Parent().SpanID()] = append(children[s.Parent().SpanID()], s)
 	}
 	shown := map[trace.SpanID]bool{}
-	var walk func(s sdktrace.ReadOnlySpan, depth int)
-	walk = func(s sdktrace.ReadOnlySpan, depth int) {
+	var walk func(s sdktrace.ReadOnlySpan, depth int, parentStatus string)
+	walk = func(s sdktrace.ReadOnlySpan, depth int, parentStatus string) {
 		id := s.SpanContext().SpanID()
 		if shown[id] {
 			return // a span id seen twice; never loop
 		}
 		shown[id] = true
-		writeLine(buf, s, depth)
+		writeLine(buf, s, depth, parentStatus)
+		status := ""
+		if s.Status().Code == codes.Error {
+			status = s.Status().Description
+		}
 		kids := children[id]
 		slices.SortStableFunc(kids, func(a, b sdktrace.ReadOnlySpan) int { return a.StartTime().Compare(b.StartTime()) })
 		for _, k := range kids {
-			walk(k, depth+1)
+			walk(k, depth+1, status)
 		}
 	}
-	walk(root, 0)
+	walk(root, 0, "")
 	if dropped > 0 {
 		fmt.Fprintf(buf, "  (%d more spans not shown)\n", dropped)
 	}
@@ -212,8 +216,10 @@ func writeTree(buf *bytes.Buffer, root sdktrace.ReadOnlySpan, spans []sdktrace.R
 }
 
 // writeLine writes one span: indent, name, duration, key attributes,
-// event counts and an Error status.
-func writeLine(buf *bytes.Buffer, s sdktrace.ReadOnlySpan, depth int) {
+// event counts and an Error status. The status description is left out when
+// it repeats the parent's: an error that fails a stage and then the run is
+// said once, on the highest line.
+func writeLine(buf *bytes.Buffer, s sdktrace.ReadOnlySpan, depth int, parentStatus string) {
 	for range depth {
 		buf.WriteString("  ")
 	}
@@ -256,7 +262,7 @@ func writeLine(buf *bytes.Buffer, s sdktrace.ReadOnlySpan, depth int) {
 	}
 	if st := s.Status(); st.Code == codes.Error {
 		buf.WriteString("  status=Error")
-		if st.Description != "" {
+		if st.Description != "" && st.Description != parentStatus {
 			buf.WriteByte(' ')
 			buf.WriteString(strconv.Quote(truncate(st.Description, summaryMaxStatus)))
 		}

@@ -138,6 +138,33 @@ func TestSummaryOneBatchAnyOrder(t *testing.T) {
 	}
 }
 
+func TestSummaryErrorSaidOnce(t *testing.T) {
+	var buf bytes.Buffer
+	e := newSummaryExporter(&buf)
+	m := newSpanMaker(3)
+	failed := sdktrace.Status{Code: codes.Error, Description: "warehouse: connection refused"}
+	run := m.span("etl", nil, 0, 36*time.Millisecond)
+	run.Status = failed
+	load := m.span("load warehouse", run, 0, 32*time.Millisecond)
+	load.Status = failed
+	a1 := m.span("attempt 1", load, 0, 25*time.Microsecond)
+	a1.Status = sdktrace.Status{Code: codes.Error, Description: "warehouse: timeout"}
+	a2 := m.span("attempt 2", load, time.Millisecond, 37*time.Microsecond)
+	a2.Status = failed
+	if err := e.ExportSpans(context.Background(), ro(a1, a2, load, run)); err != nil {
+		t.Fatal(err)
+	}
+	want := `etl  36.0ms  status=Error "warehouse: connection refused"
+  load warehouse  32.0ms  status=Error
+    attempt 1  25µs  status=Error "warehouse: timeout"
+    attempt 2  37µs  status=Error
+trace_id=030102030405060708090a0b0c0d0e0f
+`
+	if got := buf.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestSummaryRemoteParentIsRoot(t *testing.T) {
 	var buf bytes.Buffer
 	e := newSummaryExporter(&buf)
