@@ -60,19 +60,23 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // WithExporter sends spans to e instead of the exporter named by
 // OTEL_TRACES_EXPORTER. Spans reach e through a batch span processor, and the
-// shutdown function returned by [Setup] shuts e down.
+// shutdown function returned by [Setup] shuts e down. Errors e returns are
+// reported, and counted in shutdown's result, like those of the built-in
+// exporters.
 //
 // Default: nil, which means the exporter is chosen from the environment
-// (console on stderr when OTEL_TRACES_EXPORTER is unset).
+// (the summary tree on stderr when OTEL_TRACES_EXPORTER is unset).
 func WithExporter(e sdktrace.SpanExporter) Option {
 	return optionFunc(func(c *config) { c.exporter = e })
 }
 
-// WithWriter sets where the console exporter writes its spans, one JSON
-// object per line. It has no effect unless the console exporter is in use.
+// WithWriter sets where the trace summary (OTEL_TRACES_EXPORTER unset) and
+// the console exporters of all three signals (one JSON object per line)
+// write. It has no effect when neither is in use. A failed write is an
+// export error, reported and counted like any other.
 //
-// Default: os.Stderr, so that traces never mix with data the job writes to
-// stdout. A nil w restores the default.
+// Default: os.Stderr, so that telemetry never mixes with data the job
+// writes to stdout. A nil w restores the default.
 func WithWriter(w io.Writer) Option {
 	return optionFunc(func(c *config) { c.writer = w })
 }
