@@ -220,7 +220,10 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 		// no batching delay, and a tree even if the job never shuts down.
 		spanExp, target, simple = newSummaryExporter(cfg.writer), consoleTarget, true
 	case pl.traces.exporter == exporterConsole:
-		spanExp, target = mustNotFail(stdouttrace.New(stdouttrace.WithWriter(cfg.writer))), consoleTarget
+		target = consoleTarget
+		if spanExp, err = stdouttrace.New(stdouttrace.WithWriter(cfg.writer)); err != nil {
+			return fmt.Errorf("otelpig: console traces exporter: %w", err)
+		}
 	case pl.traces.exporter == exporterOTLP:
 		target = pl.traces.otlp.endpoint
 		if spanExp, err = newOTLPSpanExporter(ctx, pl.traces.otlp); err != nil {
@@ -245,7 +248,10 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 	case cfg.metricReader != nil:
 		reader = cfg.metricReader
 	case pl.metrics.exporter == exporterConsole:
-		exp := mustNotFail(stdoutmetric.New(stdoutmetric.WithWriter(cfg.writer)))
+		exp, err := stdoutmetric.New(stdoutmetric.WithWriter(cfg.writer))
+		if err != nil {
+			return fmt.Errorf("otelpig: console metrics exporter: %w", err)
+		}
 		reader = sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: p.delivery("metrics", consoleTarget)})
 	case pl.metrics.exporter == exporterOTLP:
 		exp, err := newOTLPMetricExporter(ctx, pl.metrics.otlp)
@@ -264,7 +270,10 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 	case cfg.logExporter != nil:
 		logExp, target = cfg.logExporter, fmt.Sprintf("the %T given to WithLogExporter", cfg.logExporter)
 	case pl.logs.exporter == exporterConsole:
-		logExp, target = mustNotFail(stdoutlog.New(stdoutlog.WithWriter(cfg.writer))), consoleTarget
+		target = consoleTarget
+		if logExp, err = stdoutlog.New(stdoutlog.WithWriter(cfg.writer)); err != nil {
+			return fmt.Errorf("otelpig: console logs exporter: %w", err)
+		}
 	case pl.logs.exporter == exporterOTLP:
 		target = pl.logs.otlp.endpoint
 		if logExp, err = newOTLPLogExporter(ctx, pl.logs.otlp); err != nil {
@@ -277,15 +286,6 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 			sdklog.WithProcessor(sdklog.NewBatchProcessor(wrapped)))
 	}
 	return nil
-}
-
-// mustNotFail returns v: the stdout exporters' constructors return an error
-// only for options this package never passes.
-func mustNotFail[T any](v T, err error) T {
-	if err != nil {
-		panic(fmt.Sprintf("otelpig: stdout exporter: %v", err))
-	}
-	return v
 }
 
 func (p *providers) shutdown(ctx context.Context) error {
