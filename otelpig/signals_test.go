@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,14 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"net/http/httptest"
-
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	lognoop "go.opentelemetry.io/otel/log/noop"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/otelpig"
@@ -264,5 +266,57 @@ func TestShutdownBoundCoversAllSignals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), what+" not exported to http://"+addr) {
 			t.Errorf("shutdown error does not report lost %s: %v", what, err)
 		}
+	}
+}
+
+// failingExporter fails every export.
+type failingExporter struct{ err error }
+
+func (e failingExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return e.err }
+func (failingExporter) Shutdown(context.Context) error                               { return nil }
+
+func TestShutdownReportsExporterErrors(t *testing.T) {
+	isolate(t)
+	errBoom := errors.New("boom")
+	shutdown := setup(t, otelpig.WithExporter(failingExporter{errBoom}))
+	runJob("extract")
+	err := shutdown(context.Background())
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("shutdown = %v, want the exporter's error", err)
+	}
+	if want := "2 spans not exported to the otelpig_test.failingExporter given to WithExporter: boom"; !strings.Contains(err.Error(), want) {
+		t.Errorf("shutdown = %q, want it to contain %q", err, want)
+	}
+}
+
+// TestSummaryPrintedWhenRunEnds: the default summary of a trace is written
+// as its root span ends, before any shutdown.
+func TestSummaryPrintedWhenRunEnds(t *testing.T) {
+	isolate(t)
+	var buf syncBuffer
+	shutdown := setup(t, otelpig.WithWriter(&buf))
+	tr := otel.Tracer("otelpig-test")
+	ctx, run := tr.Start(context.Background(), "nightly")
+	_, stage := tr.Start(ctx, "load warehouse")
+	stage.SetAttributes(attribute.Int("pigging.records.in", 300), attribute.Int("pigging.attempts", 2))
+	stage.SetStatus(codes.Error, "connection refused")
+	stage.End()
+	if buf.String() != "" {
+		t.Fatalf("printed before the run ended: %q", buf.String())
+	}
+	run.End()
+	got := buf.String()
+	lines := strings.Split(got, "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "nightly  ") ||
+		!strings.HasPrefix(lines[1], "  load warehouse  ") ||
+		!strings.HasSuffix(lines[1], `  pigging.records.in=300 pigging.attempts=2  status=Error "connection refused"`) ||
+		lines[2] != "trace_id="+run.SpanContext().TraceID().String() || lines[3] != "" {
+		t.Errorf("summary when the run ended:\n%s", got)
+	}
+	if err := shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if buf.String() != got {
+		t.Errorf("shutdown printed more: %q", strings.TrimPrefix(buf.String(), got))
 	}
 }
