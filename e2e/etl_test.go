@@ -52,6 +52,9 @@ const runSpanName = "etl" // the job's name
 // OTLP/gRPC, succeeding and failing, and checks each trace read back through
 // Jaeger's query API.
 func TestJaegerTraces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: needs a Jaeger build; runs in the full test command")
+	}
 	buildJob(t) // report a broken job before spending time on Jaeger
 	j := startJaeger(t)
 
@@ -175,7 +178,7 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 		}
 	}
 	for _, e := range run.EventsNamed("log") {
-		if e.Attrs["log.severity"] == "" || e.Attrs["log.message"] == "" {
+		if e.Attrs["pigging.log.severity"] == "" || e.Attrs["pigging.log.message"] == "" {
 			fail("log event without log.severity and log.message: %v", sortedMap(e.Attrs))
 		}
 	}
@@ -358,6 +361,9 @@ var totalTimeRE = regexp.MustCompile(`TOTAL SCRIPT TIME: (\S+)`)
 // run must end as it would with a collector (exit code, log, lock) and spend
 // no more than the shutdown bound waiting on export.
 func TestCollectorDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: needs a Jaeger build; runs in the full test command")
+	}
 	buildJob(t)
 	for _, tc := range []struct {
 		name     string

@@ -39,8 +39,12 @@ type jaeger struct {
 	OTLPGRPC  string // host:port of the OTLP/gRPC receiver
 	QueryHTTP string // host:port of the query API
 	Health    string // host:port of the health check
+	// Prometheus is host:port of the metrics pipeline's prometheus
+	// exporter: GET /metrics gives the metrics received over OTLP.
+	Prometheus string
 
 	out  *tailBuffer
+	logs *logSink // the logs pipeline's debug exporter output, parsed
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
 	err  error         // Wait's result, set before done is closed
@@ -72,14 +76,16 @@ var errJaegerExited = errors.New("jaeger exited before it was healthy")
 
 func launchJaeger(t *testing.T, bin, cfg string) (*jaeger, error) {
 	t.Helper()
-	ports := freePorts(t, 5)
+	ports := freePorts(t, 6)
 	j := &jaeger{
-		OTLPGRPC:  "127.0.0.1:" + ports[0],
-		OTLPHTTP:  "127.0.0.1:" + ports[1],
-		QueryHTTP: "127.0.0.1:" + ports[2],
-		Health:    "127.0.0.1:" + ports[4],
-		out:       newTailBuffer(64 << 10),
-		done:      make(chan struct{}),
+		OTLPGRPC:   "127.0.0.1:" + ports[0],
+		OTLPHTTP:   "127.0.0.1:" + ports[1],
+		QueryHTTP:  "127.0.0.1:" + ports[2],
+		Health:     "127.0.0.1:" + ports[4],
+		Prometheus: "127.0.0.1:" + ports[5],
+		out:        newTailBuffer(64 << 10),
+		logs:       &logSink{},
+		done:       make(chan struct{}),
 	}
 	cmd := exec.Command(bin, "--config", cfg)
 	cmd.Env = append(os.Environ(),
@@ -89,8 +95,10 @@ func launchJaeger(t *testing.T, bin, cfg string) (*jaeger, error) {
 		"JAEGER_QUERY_HTTP_PORT="+ports[2],
 		"JAEGER_QUERY_GRPC_PORT="+ports[3],
 		"JAEGER_HEALTH_PORT="+ports[4],
+		"JAEGER_PROMETHEUS_PORT="+ports[5],
 	)
-	cmd.Stdout = j.out
+	// The debug exporter prints log records on stdout; Jaeger logs on stderr.
+	cmd.Stdout = io.MultiWriter(j.out, j.logs)
 	cmd.Stderr = j.out
 	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
@@ -114,8 +122,8 @@ func launchJaeger(t *testing.T, bin, cfg string) (*jaeger, error) {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				t.Logf("Jaeger healthy after %s (OTLP/HTTP %s, OTLP/gRPC %s, query %s)",
-					time.Since(start).Round(time.Millisecond), j.OTLPHTTP, j.OTLPGRPC, j.QueryHTTP)
+				t.Logf("Jaeger healthy after %s (OTLP/HTTP %s, OTLP/gRPC %s, query %s, prometheus %s)",
+					time.Since(start).Round(time.Millisecond), j.OTLPHTTP, j.OTLPGRPC, j.QueryHTTP, j.Prometheus)
 				return j, nil
 			}
 			last = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(body))

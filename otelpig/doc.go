@@ -1,12 +1,13 @@
 // Package otelpig sets up the OpenTelemetry SDK for a pigging job: it picks
-// a span exporter from the standard environment variables, describes the
-// process in a resource, installs the global tracer provider and
-// propagator, and hands back one shutdown function that flushes the trace
-// without ever hanging the job.
+// the exporters of traces, metrics and logs from the standard environment
+// variables, describes the process in a resource, installs the global
+// tracer, meter and logger providers and the propagator, and hands back one
+// shutdown function that flushes all three without ever hanging the job.
 //
-// Libraries, including pigging and its middleware, use only the
-// OpenTelemetry API; a program calls Setup once, near the top of main, to
-// decide where the spans go.
+// Import it as github.com/pigging-go/pigging/otelpig. Libraries, including
+// pigging and its middleware, use only the OpenTelemetry API; a program
+// calls Setup once, near the top of main, to decide where the telemetry
+// goes.
 //
 // # Getting started
 //
@@ -22,55 +23,113 @@
 //		return pigging.Run(ctx, "etl.log", "etl.lock", job)
 //	}
 //
-// With no environment at all, spans are printed as JSON lines on stderr, so
-// the job runs anywhere with nothing else to start.
+// With no environment at all, each trace is printed on stderr as a short
+// tree, so the job runs anywhere with nothing else to start, and a cron
+// mail stays readable:
 //
-// # Choosing an exporter
+//	etl  11.0ms  pigging.status=ok  [start log×2 stop]
+//	  extract orders-csv  0.9ms  pigging.records.out=4000
+//	  load warehouse  8.7ms  pigging.records.in=300 pigging.attempts=2
+//	    attempt 1  42µs  pigging.attempt=1 error.type=*main.sinkError  [exception]  status=Error "warehouse: connection reset by peer"
+//	    attempt 2  0.6ms  pigging.attempt=2
+//	trace_id=0f130ed1be0bf11fd678437cd9ac1445
 //
-// OTEL_TRACES_EXPORTER names the exporter:
+// # Choosing exporters
 //
-//   - console (the default when unset): one JSON object per span on stderr,
-//     or on the writer given with [WithWriter]. Never on stdout, which may
-//     carry the job's data.
-//   - otlp: to a collector such as Jaeger. OTEL_EXPORTER_OTLP_ENDPOINT sets
-//     the address (default http://localhost:4318 for http/protobuf,
-//     http://localhost:4317 for grpc); OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or
-//     else OTEL_EXPORTER_OTLP_PROTOCOL chooses "http/protobuf" (the default)
-//     or "grpc".
-//   - none: spans are created but exported nowhere.
+// OTEL_TRACES_EXPORTER names the span exporter:
 //
-// [WithExporter] overrides the variable, for tests or a custom backend.
-// The OTLP exporters are built by go.opentelemetry.io/contrib/exporters/autoexport
-// and honour the rest of the standard OTEL_EXPORTER_OTLP_* variables.
+//   - unset (the default): the summary above, one line per span as an
+//     indented tree with its duration, the key pigging attributes
+//     (pigging.records.in/out, pigging.attempts, error.type, the run's
+//     pigging.status and pigging.run.result), its event counts and an Error
+//     status, then the trace id. A trace is printed when its root span (the
+//     run) ends, on stderr or the writer given with [WithWriter].
+//   - console: the standard JSON of each span (stdouttrace) on that writer.
+//     Never on stdout, which may carry the job's data.
+//   - otlp: to a collector such as Jaeger, see below.
+//   - none: spans are created (the log file still gets trace ids) but
+//     exported nowhere, and nothing is printed.
+//
+// OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER take otlp, console (JSON on
+// the same writer) and none, for the global meter and logger providers.
+// Unset means none: the local log file already holds every record, and a
+// cron job's stderr stays quiet. With none, the globals are the no-op
+// providers.
+//
+// Values are case-insensitive (OTLP works). Any other value makes Setup
+// fail with an error that names the variable and the values it takes,
+// for instance "OTEL_TRACES_EXPORTER=bogus: use otlp, console or none".
+// [WithExporter], [WithMetricReader] and [WithLogExporter] override the
+// variables, for tests or a custom backend.
+//
+// # OTLP
+//
+// OTEL_EXPORTER_OTLP_PROTOCOL, or the per-signal
+// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL (METRICS, LOGS) that wins over it,
+// chooses "http/protobuf" (the default) or "grpc"; the Go exporters do not
+// implement "http/json". OTEL_EXPORTER_OTLP_ENDPOINT sets the collector's
+// address; with no endpoint variable, otelpig sends to the specification's
+// default, http://localhost:4318 (http/protobuf) or http://localhost:4317
+// (grpc), in plain text. An https:// endpoint uses TLS. The other
+// OTEL_EXPORTER_OTLP_* variables (per-signal endpoints, headers,
+// certificates, timeout, compression) are read by the OTLP exporters as
+// the specification defines them.
+//
+// Metrics are exported every 60 s (OTEL_METRIC_EXPORT_INTERVAL) and at
+// shutdown, so a short job sends them once, at its end. Their temporality
+// is cumulative unless OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE
+// says delta or lowmemory. Cumulative is what Prometheus's OTLP receiver
+// and the collector's prometheusremotewrite exporter take. Each run is a
+// process of its own, with its own service.instance.id, so each run's
+// counters start at zero in a series of their own: aggregate over the
+// job's series (sum, max, last_over_time) in queries and alerts. Delta
+// sends only what changed since the previous export: choose it for
+// backends that store deltas, or with a collector that turns them into
+// cumulative series (the deltatocumulative processor) in front of a
+// Prometheus-style backend, which otherwise rejects or drops delta sums.
 //
 // # Resource and service name
 //
-// Every span carries a resource describing the process: service.name,
-// host, OS type, process id, executable, owner and Go runtime, and the
-// telemetry SDK. The command line is left out, as a job's arguments may
-// hold credentials. The service name is, from strongest to weakest:
-// OTEL_SERVICE_NAME, service.name in OTEL_RESOURCE_ATTRIBUTES,
-// [WithServiceName], and the program's base name without extension.
-// Operators can thus rename a job without a code change.
-// OTEL_RESOURCE_ATTRIBUTES (key=value,key=value) adds further attributes.
+// Every span, metric and log record carries a resource describing the
+// process: service.name, service.version (the main module's version from
+// the build information, when the binary was built with one),
+// service.instance.id (a random UUID per process), host, OS type, process
+// id, executable, owner and Go runtime, and the telemetry SDK. The command
+// line is left out, as a job's arguments may hold credentials. The service
+// name is, from strongest to weakest: OTEL_SERVICE_NAME, service.name in
+// OTEL_RESOURCE_ATTRIBUTES, [WithServiceName], and the program's base name
+// without extension. Operators can thus rename a job without a code change.
+// OTEL_RESOURCE_ATTRIBUTES (key=value,key=value) adds further attributes
+// and overrides the detected ones.
+//
+// # Propagation
+//
+// The global propagator is W3C trace context plus baggage, or the list in
+// OTEL_PROPAGATORS (tracecontext, baggage, b3, b3multi, jaeger, xray,
+// ottrace, none), built by go.opentelemetry.io/contrib/propagators/autoprop.
 //
 // # Shutdown
 //
-// The function Setup returns flushes the spans still queued, then shuts the
-// provider and its exporter down. It is bounded by the context given to it,
-// or by 5 s ([WithShutdownTimeout]) when that context has no deadline:
-// exports still running at the bound are cancelled, and shutdown returns
-// the error (context.DeadlineExceeded, joined with any other) for the
-// program to report. Calling it again returns the first result.
+// The function Setup returns flushes the spans, metrics and log records
+// still queued, then shuts the three providers and their exporters down,
+// side by side. It is bounded by the context given to it, or by 5 s
+// ([WithShutdownTimeout]) when that context has no deadline: exports still
+// running at the bound are cancelled. It returns an error when telemetry
+// was lost, one per signal, saying how much, where it was going and the
+// first export error ("otelpig: 3 spans not exported to
+// http://localhost:4318/v1/traces: ..."), joined with the providers' own
+// errors (context.DeadlineExceeded when the collector did not answer in
+// time). Calling it again returns the first result.
 //
 // # When the collector is down
 //
 // Setup never dials the collector, so it succeeds whether the collector is
-// up or not. During the run, spans are exported in the background and a
+// up or not. During the run, telemetry is exported in the background and a
 // failed export is reported to the OpenTelemetry error handler (by default
 // one line on stderr through the standard log package, see
-// [go.opentelemetry.io/otel.SetErrorHandler]); the job's own work goes on.
-// At the end, shutdown waits at most its bound.
+// [go.opentelemetry.io/otel.SetErrorHandler]), naming the endpoint; the
+// job's own work goes on. At the end, shutdown waits at most its bound and
+// reports what was lost.
 //
 // # Continuing a trace from the environment
 //

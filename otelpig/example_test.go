@@ -28,7 +28,7 @@ func (namePrinter) Shutdown(context.Context) error { return nil }
 func ExampleSetup() {
 	ctx := context.Background()
 	// Without WithExporter, OTEL_TRACES_EXPORTER picks the exporter:
-	// console on stderr by default, otlp to send to Jaeger.
+	// a summary tree on stderr by default, otlp to send to Jaeger.
 	shutdown, err := otelpig.Setup(ctx,
 		otelpig.WithServiceName("nightly-etl"),
 		otelpig.WithExporter(namePrinter{}),

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -16,6 +18,8 @@ const DefaultShutdownTimeout = 5 * time.Second
 // config holds the settings of one [Setup] call.
 type config struct {
 	exporter        sdktrace.SpanExporter
+	metricReader    sdkmetric.Reader
+	logExporter     sdklog.Exporter
 	writer          io.Writer
 	serviceName     string
 	attrs           []attribute.KeyValue
@@ -56,19 +60,23 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // WithExporter sends spans to e instead of the exporter named by
 // OTEL_TRACES_EXPORTER. Spans reach e through a batch span processor, and the
-// shutdown function returned by [Setup] shuts e down.
+// shutdown function returned by [Setup] shuts e down. Errors e returns are
+// reported, and counted in shutdown's result, like those of the built-in
+// exporters.
 //
 // Default: nil, which means the exporter is chosen from the environment
-// (console on stderr when OTEL_TRACES_EXPORTER is unset).
+// (the summary tree on stderr when OTEL_TRACES_EXPORTER is unset).
 func WithExporter(e sdktrace.SpanExporter) Option {
 	return optionFunc(func(c *config) { c.exporter = e })
 }
 
-// WithWriter sets where the console exporter writes its spans, one JSON
-// object per line. It has no effect unless the console exporter is in use.
+// WithWriter sets where the trace summary (OTEL_TRACES_EXPORTER unset) and
+// the console exporters of all three signals (one JSON object per line)
+// write. It has no effect when neither is in use. A failed write is an
+// export error, reported and counted like any other.
 //
-// Default: os.Stderr, so that traces never mix with data the job writes to
-// stdout. A nil w restores the default.
+// Default: os.Stderr, so that telemetry never mixes with data the job
+// writes to stdout. A nil w restores the default.
 func WithWriter(w io.Writer) Option {
 	return optionFunc(func(c *config) { c.writer = w })
 }
@@ -102,4 +110,25 @@ func WithResourceAttributes(kv ...attribute.KeyValue) Option {
 // default.
 func WithShutdownTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.shutdownTimeout = d })
+}
+
+// WithMetricReader gives the global meter provider r instead of the reader
+// OTEL_METRICS_EXPORTER asks for: a periodic reader around an exporter of
+// your own, or a manual reader in a test. The shutdown function returned by
+// [Setup] shuts r down, which collects and exports a last time.
+//
+// Default: nil, which means the reader is chosen from the environment
+// (no meter provider, the no-op global, when OTEL_METRICS_EXPORTER is unset).
+func WithMetricReader(r sdkmetric.Reader) Option {
+	return optionFunc(func(c *config) { c.metricReader = r })
+}
+
+// WithLogExporter sends log records to e instead of the exporter named by
+// OTEL_LOGS_EXPORTER. Records reach e through a batch processor, and the
+// shutdown function returned by [Setup] shuts e down.
+//
+// Default: nil, which means the exporter is chosen from the environment
+// (no logger provider, the no-op global, when OTEL_LOGS_EXPORTER is unset).
+func WithLogExporter(e sdklog.Exporter) Option {
+	return optionFunc(func(c *config) { c.logExporter = e })
 }

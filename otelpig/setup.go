@@ -4,171 +4,185 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/contrib/exporters/autoexport"
+	"go.opentelemetry.io/contrib/propagators/autoprop"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutlog"
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	lognoop "go.opentelemetry.io/otel/log/noop"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
-// envTracesExporter is the standard environment variable that names the
-// span exporter: "console" (the default), "otlp" or "none".
-const envTracesExporter = "OTEL_TRACES_EXPORTER"
-
-// errAbandoned is the cause given to exports still running when the
-// shutdown bound ends.
-var errAbandoned = errors.New("otelpig: export abandoned at shutdown")
-
-// Setup installs an OpenTelemetry SDK tracer provider as the global one and
-// sets the global propagator to W3C trace context plus baggage. Call it once,
-// near the start of main: each call replaces the global provider.
+// Setup installs OpenTelemetry SDK providers for traces, metrics and logs as
+// the global ones, and the global propagator. Call it once, near the start
+// of main: each call replaces the globals.
 //
-// The exporter is [WithExporter] when given, else the one named by
-// OTEL_TRACES_EXPORTER: "console" (the default when unset) writes spans as
-// JSON lines to [WithWriter], os.Stderr by default, never to stdout;
-// "otlp" sends them to OTEL_EXPORTER_OTLP_ENDPOINT with the protocol from
-// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL
-// ("http/protobuf" by default, or "grpc"); "none" exports nothing. The
-// other OTEL_EXPORTER_OTLP_* variables (headers, timeout, certificates)
-// apply as the OTLP exporters define them.
+// Traces go to [WithExporter] when given, else where OTEL_TRACES_EXPORTER
+// says: unset, a compact summary of each trace on [WithWriter] (os.Stderr
+// by default); "console", the standard JSON of each span on that writer,
+// never on stdout; "otlp", to OTEL_EXPORTER_OTLP_ENDPOINT with the protocol
+// of OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL
+// ("http/protobuf" by default, or "grpc"); "none", nowhere (spans still get
+// valid ids for the log file). With no endpoint variable, "otlp" sends to
+// the specification's default, http://localhost:4318 (http/protobuf) or
+// http://localhost:4317 (grpc), in plain text; an https:// endpoint uses
+// TLS. The other OTEL_EXPORTER_OTLP_* variables (headers, timeout,
+// certificates) apply as the OTLP exporters define them.
+//
+// OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER work the same way for the
+// global meter and logger providers, except that unset means "none": the
+// globals are then no-op providers. [WithMetricReader] and
+// [WithLogExporter] override them. OTEL_PROPAGATORS sets the propagator
+// (default "tracecontext,baggage"). Enumerated values are case-insensitive.
 //
 // Setup connects to nothing: an unreachable collector does not make it
 // fail. Export errors during the run go to the OpenTelemetry error handler
-// (by default one line on stderr through the standard log package).
+// (by default one line on stderr through the standard log package) and name
+// the endpoint.
 //
-// The returned shutdown flushes the spans still queued and shuts the
-// provider and exporter down. It is bounded by its ctx, or by
-// [WithShutdownTimeout] (5 s by default) when ctx has no deadline; exports
-// still running when the bound ends are cancelled, so it never hangs the
-// job. It returns the errors met, joined with [errors.Join] (for instance
-// [context.DeadlineExceeded] when the collector did not answer in time).
-// It is safe to call more than once and from several goroutines: later calls
-// wait for the first and return its result.
+// The returned shutdown flushes what is still queued and shuts the three
+// providers and their exporters down, side by side. It is bounded by its
+// ctx, or by [WithShutdownTimeout] (5 s by default) when ctx has no
+// deadline; exports still running when the bound ends are cancelled, so it
+// never hangs the job. It returns the errors met, joined with
+// [errors.Join]: an error for each signal that lost telemetry (how much,
+// the endpoint, the first export error) and the providers' own
+// ([context.DeadlineExceeded] when the collector did not answer in time).
+// It is safe to call more than once and from several goroutines: later
+// calls wait for the first and return its result.
 //
-// Setup returns an error when OTEL_TRACES_EXPORTER or the OTLP protocol
-// names an unknown value, or when an exporter cannot be built. It then
-// changes no global state, and shutdown is still a usable function that
-// returns nil. Problems detecting part of the resource (an invalid
-// OTEL_RESOURCE_ATTRIBUTES entry, say) are reported to the error handler
-// and do not fail Setup.
+// Setup returns an error naming the variable and the values it takes when
+// an OTEL_*_EXPORTER, an OTLP protocol, OTEL_PROPAGATORS or
+// OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE holds an unknown value,
+// or when an exporter cannot be built. It then changes no global state, and
+// shutdown is still a usable function that returns nil. Problems detecting
+// part of the resource (an invalid OTEL_RESOURCE_ATTRIBUTES entry, say) are
+// reported to the error handler and do not fail Setup.
 func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) error, err error) {
 	noop := func(context.Context) error { return nil }
 	cfg := newConfig(opts...)
 
+	pl, err := readEnv(cfg)
+	if err != nil {
+		return noop, err
+	}
 	res, err := newResource(ctx, cfg)
 	if err != nil {
 		return noop, err
 	}
-	exp, err := newExporter(ctx, cfg)
-	if err != nil {
+
+	p := &providers{timeout: cfg.shutdownTimeout}
+	p.exports, p.abandon = context.WithCancelCause(context.Background())
+	if err := p.build(ctx, cfg, pl, res); err != nil {
+		p.abandon(errAbandoned)
+		_ = p.shutdown(ctx)
 		return noop, err
 	}
 
-	p := &provider{timeout: cfg.shutdownTimeout}
-	p.exports, p.abandon = context.WithCancelCause(context.Background())
-	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if exp != nil {
-		p.proc = sdktrace.NewBatchSpanProcessor(&boundedExporter{SpanExporter: exp, exports: p.exports})
-		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p.proc))
-	}
-	p.tp = sdktrace.NewTracerProvider(tpOpts...)
-
 	otel.SetTracerProvider(p.tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
-		propagation.TraceContext{}, propagation.Baggage{},
-	))
+	if p.mp != nil {
+		otel.SetMeterProvider(p.mp)
+	} else {
+		otel.SetMeterProvider(metricnoop.NewMeterProvider())
+	}
+	if p.lp != nil {
+		otel.SetLoggerProvider(p.lp)
+	} else {
+		otel.SetLoggerProvider(lognoop.NewLoggerProvider())
+	}
+	otel.SetTextMapPropagator(pl.propagator)
 	return p.shutdown, nil
 }
 
-// newExporter returns the exporter cfg asks for, or nil for "none".
-func newExporter(ctx context.Context, cfg config) (sdktrace.SpanExporter, error) {
-	if cfg.exporter != nil {
-		return cfg.exporter, nil
-	}
-	// autoexport's own "console" writes to stdout, which may carry the job's
-	// data; handle that name here so the console exporter writes to cfg.writer.
-	console := func(context.Context) (sdktrace.SpanExporter, error) {
-		return stdouttrace.New(stdouttrace.WithWriter(cfg.writer))
-	}
-	name := os.Getenv(envTracesExporter)
-	switch name {
-	case "console":
-		return console(ctx)
-	case "none":
-		return nil, nil
-	}
-	exp, err := autoexport.NewSpanExporter(ctx, autoexport.WithFallbackSpanExporter(console))
-	if err != nil {
-		return nil, fmt.Errorf("otelpig: %s=%q: %w (use console, otlp or none)", envTracesExporter, name, err)
-	}
-	if autoexport.IsNoneSpanExporter(exp) {
-		return nil, nil
-	}
-	return exp, nil
+// choice is the exporter chosen for one signal.
+type choice struct {
+	exporter string     // exporterOTLP, exporterConsole, exporterNone or ""
+	otlp     otlpTarget // when exporter is exporterOTLP
 }
 
-// newResource describes this process: telemetry SDK, host, process and
-// service name, then OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, each
-// overriding what comes before.
-func newResource(ctx context.Context, cfg config) (*resource.Resource, error) {
-	name := cfg.serviceName
-	if name == "" {
-		name = programName()
-	}
-	attrs := append(cfg.attrs[:len(cfg.attrs):len(cfg.attrs)], semconv.ServiceName(name))
-	res, err := resource.New(ctx,
-		resource.WithTelemetrySDK(),
-		resource.WithHost(),
-		resource.WithOSType(),
-		// Process attributes, without the command line: a job's arguments
-		// may hold credentials and must not leave the machine in every span.
-		resource.WithProcessPID(),
-		resource.WithProcessExecutableName(),
-		resource.WithProcessExecutablePath(),
-		resource.WithProcessOwner(),
-		resource.WithProcessRuntimeName(),
-		resource.WithProcessRuntimeVersion(),
-		resource.WithProcessRuntimeDescription(),
-		resource.WithAttributes(attrs...),
-		resource.WithFromEnv(),
-	)
-	if err != nil {
-		if res == nil {
-			return nil, fmt.Errorf("otelpig: resource: %w", err)
+// plan is what the environment asks for, read and checked before anything
+// is built.
+type plan struct {
+	traces, metrics, logs choice
+	propagator            propagation.TextMapPropagator
+}
+
+// readEnv reads and checks every variable Setup uses, except those an
+// option overrides.
+func readEnv(cfg config) (plan, error) {
+	var pl plan
+	var errs []error
+	choose := func(s signal, overridden bool) choice {
+		if overridden {
+			return choice{}
 		}
-		otel.Handle(fmt.Errorf("otelpig: resource: %w", err))
+		name, err := s.exporterName()
+		if err != nil {
+			errs = append(errs, err)
+			return choice{}
+		}
+		c := choice{exporter: name}
+		if name == exporterOTLP {
+			if c.otlp, err = s.otlpTarget(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return c
 	}
-	return res, nil
-}
-
-// programName is the program's base name without extension.
-func programName() string {
-	exe := os.Args[0]
-	if exe == "" {
-		if p, err := os.Executable(); err == nil {
-			exe = p
+	pl.traces = choose(tracesSignal, cfg.exporter != nil)
+	pl.metrics = choose(metricsSignal, cfg.metricReader != nil)
+	pl.logs = choose(logsSignal, cfg.logExporter != nil)
+	if pl.metrics.exporter == exporterOTLP {
+		if err := checkTemporality(); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	base := filepath.Base(exe)
-	if n := strings.TrimSuffix(base, filepath.Ext(base)); n != "" && n != "." {
-		return n
+	var err error
+	if pl.propagator, err = newPropagator(); err != nil {
+		errs = append(errs, err)
 	}
-	return base
+	return pl, errors.Join(errs...)
 }
 
-// provider owns what Setup built and shuts it down once.
-type provider struct {
-	tp      *sdktrace.TracerProvider
-	proc    sdktrace.SpanProcessor // nil when nothing is exported
-	timeout time.Duration
+// propagatorsVar lists the propagators, comma-separated.
+const propagatorsVar = "OTEL_PROPAGATORS"
+
+// newPropagator returns the propagators OTEL_PROPAGATORS names, W3C trace
+// context and baggage when it is unset.
+func newPropagator() (propagation.TextMapPropagator, error) {
+	raw := getenv(propagatorsVar)
+	if raw == "" {
+		return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}), nil
+	}
+	names := strings.Split(raw, ",")
+	for i, n := range names {
+		names[i] = strings.ToLower(strings.TrimSpace(n))
+	}
+	p, err := autoprop.TextMapPropagator(names...)
+	if err != nil {
+		return nil, fmt.Errorf("otelpig: %s=%s: %w: use a comma-separated list of tracecontext, baggage, b3, b3multi, jaeger, xray, ottrace, or none",
+			propagatorsVar, raw, err)
+	}
+	return p, nil
+}
+
+// providers owns what Setup built and shuts it down once.
+type providers struct {
+	tp        *sdktrace.TracerProvider
+	spanProc  sdktrace.SpanProcessor   // nil when no span is exported
+	mp        *sdkmetric.MeterProvider // nil for "none"
+	lp        *sdklog.LoggerProvider   // nil for "none"
+	timeout   time.Duration
+	delivered []*delivery // one per exporting signal
 
 	exports context.Context         // done when exports must stop
 	abandon context.CancelCauseFunc // ends exports
@@ -177,44 +191,153 @@ type provider struct {
 	err  error
 }
 
-func (p *provider) shutdown(ctx context.Context) error {
+// delivery returns a new delivery record for one signal's exporter.
+func (p *providers) delivery(what, target string) *delivery {
+	d := newDelivery(what, target, p.exports)
+	p.delivered = append(p.delivered, d)
+	return d
+}
+
+// consoleTarget names the writer of the console and summary exporters in
+// messages.
+const consoleTarget = "the console writer"
+
+// build makes the three providers pl and cfg ask for. On error, what was
+// built is left for shutdown to release.
+func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resource.Resource) error {
+	// Traces.
+	var (
+		spanExp sdktrace.SpanExporter
+		target  string
+		simple  bool
+		err     error
+	)
+	switch {
+	case cfg.exporter != nil:
+		spanExp, target = cfg.exporter, fmt.Sprintf("the %T given to WithExporter", cfg.exporter)
+	case pl.traces.exporter == "":
+		// The summary holds spans until their root ends and prints at once:
+		// no batching delay, and a tree even if the job never shuts down.
+		spanExp, target, simple = newSummaryExporter(cfg.writer), consoleTarget, true
+	case pl.traces.exporter == exporterConsole:
+		target = consoleTarget
+		if spanExp, err = stdouttrace.New(stdouttrace.WithWriter(cfg.writer)); err != nil {
+			return fmt.Errorf("otelpig: console traces exporter: %w", err)
+		}
+	case pl.traces.exporter == exporterOTLP:
+		target = pl.traces.otlp.endpoint
+		if spanExp, err = newOTLPSpanExporter(ctx, pl.traces.otlp); err != nil {
+			return fmt.Errorf("otelpig: traces exporter for %s: %w", target, err)
+		}
+	}
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	if spanExp != nil {
+		wrapped := &spanExporter{SpanExporter: spanExp, d: p.delivery("spans", target)}
+		if simple {
+			p.spanProc = sdktrace.NewSimpleSpanProcessor(wrapped)
+		} else {
+			p.spanProc = sdktrace.NewBatchSpanProcessor(wrapped)
+		}
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p.spanProc))
+	}
+	p.tp = sdktrace.NewTracerProvider(tpOpts...)
+
+	// Metrics.
+	var reader sdkmetric.Reader
+	switch {
+	case cfg.metricReader != nil:
+		reader = cfg.metricReader
+	case pl.metrics.exporter == exporterConsole:
+		exp, err := stdoutmetric.New(stdoutmetric.WithWriter(cfg.writer))
+		if err != nil {
+			return fmt.Errorf("otelpig: console metrics exporter: %w", err)
+		}
+		reader = sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: p.delivery("metrics", consoleTarget)})
+	case pl.metrics.exporter == exporterOTLP:
+		exp, err := newOTLPMetricExporter(ctx, pl.metrics.otlp)
+		if err != nil {
+			return fmt.Errorf("otelpig: metrics exporter for %s: %w", pl.metrics.otlp.endpoint, err)
+		}
+		reader = sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: p.delivery("metrics", pl.metrics.otlp.endpoint)})
+	}
+	if reader != nil {
+		p.mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(reader))
+	}
+
+	// Logs.
+	var logExp sdklog.Exporter
+	switch {
+	case cfg.logExporter != nil:
+		logExp, target = cfg.logExporter, fmt.Sprintf("the %T given to WithLogExporter", cfg.logExporter)
+	case pl.logs.exporter == exporterConsole:
+		target = consoleTarget
+		if logExp, err = stdoutlog.New(stdoutlog.WithWriter(cfg.writer)); err != nil {
+			return fmt.Errorf("otelpig: console logs exporter: %w", err)
+		}
+	case pl.logs.exporter == exporterOTLP:
+		target = pl.logs.otlp.endpoint
+		if logExp, err = newOTLPLogExporter(ctx, pl.logs.otlp); err != nil {
+			return fmt.Errorf("otelpig: logs exporter for %s: %w", target, err)
+		}
+	}
+	if logExp != nil {
+		wrapped := &logExporter{Exporter: logExp, d: p.delivery("log records", target)}
+		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res),
+			sdklog.WithProcessor(sdklog.NewBatchProcessor(wrapped)))
+	}
+	return nil
+}
+
+func (p *providers) shutdown(ctx context.Context) error {
 	p.once.Do(func() {
 		if _, ok := ctx.Deadline(); !ok {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, p.timeout)
 			defer cancel()
 		}
-		// The batch processor exports from its own goroutine with a context
-		// of its own; cut those exports off when our bound ends.
+		// The processors and readers export from goroutines of their own,
+		// with contexts of their own; cut those exports off when our bound
+		// ends.
 		stop := context.AfterFunc(ctx, func() { p.abandon(errAbandoned) })
 		defer stop()
 
-		err := p.tp.Shutdown(ctx)
-		if p.proc != nil {
-			// The provider skips its processors when ctx is already done;
-			// shutting ours down directly still stops its goroutine. Its
-			// error is then ctx's, which err already holds.
-			_ = p.proc.Shutdown(ctx)
+		// The three providers share the one bound, side by side, so a slow
+		// trace collector does not eat the metrics' time.
+		var wg sync.WaitGroup
+		var traceErr, metricErr, logErr error
+		if p.tp != nil {
+			wg.Go(func() {
+				traceErr = p.tp.Shutdown(ctx)
+				if p.spanProc != nil {
+					// The provider skips its processors when ctx is already
+					// done; shutting ours down directly still stops its
+					// goroutine. Its error is then ctx's, which traceErr holds.
+					_ = p.spanProc.Shutdown(ctx)
+				}
+			})
 		}
+		if p.mp != nil {
+			wg.Go(func() { metricErr = p.mp.Shutdown(ctx) })
+		}
+		if p.lp != nil {
+			wg.Go(func() { logErr = p.lp.Shutdown(ctx) })
+		}
+		wg.Wait()
 		p.abandon(errAbandoned)
-		if err != nil {
-			p.err = fmt.Errorf("otelpig: shutdown: %w", err)
+
+		var errs []error
+		for _, d := range p.delivered {
+			errs = append(errs, d.err())
 		}
+		for _, e := range []struct {
+			what string
+			err  error
+		}{{"traces", traceErr}, {"metrics", metricErr}, {"logs", logErr}} {
+			if e.err != nil && !errors.As(e.err, new(*exportError)) {
+				errs = append(errs, fmt.Errorf("otelpig: shutdown %s: %w", e.what, e.err))
+			}
+		}
+		p.err = errors.Join(errs...)
 	})
 	return p.err
-}
-
-// boundedExporter cancels exports when the shutdown bound ends, so that no
-// export outlives the job's shutdown.
-type boundedExporter struct {
-	sdktrace.SpanExporter
-	exports context.Context
-}
-
-func (e *boundedExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := context.AfterFunc(e.exports, func() { cancel(context.Cause(e.exports)) })
-	defer stop()
-	return e.SpanExporter.ExportSpans(ctx, spans)
 }

@@ -1,0 +1,300 @@
+package otelpig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// otelpig reads the two enumerated variables of each signal itself (the
+// exporter name and the OTLP protocol) and leaves every other
+// OTEL_EXPORTER_OTLP_* variable (endpoint, headers, certificates, timeout,
+// compression, temporality) to the OTLP exporters, which read them as the
+// specification says. autoexport, which otherwise does the same dispatch,
+// compares the names case-sensitively, reports errors without the variable,
+// and takes no exporter options, so it cannot give the specification's
+// plain-text default endpoint.
+
+// Values of OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER and
+// OTEL_LOGS_EXPORTER, lower case. An unset variable is "".
+const (
+	exporterOTLP    = "otlp"
+	exporterConsole = "console"
+	exporterNone    = "none"
+)
+
+// OTLP protocols the Go exporters implement.
+const (
+	protocolHTTP = "http/protobuf"
+	protocolGRPC = "grpc"
+)
+
+// signal names one OpenTelemetry signal's variables.
+type signal struct {
+	name    string // traces, metrics, logs
+	upper   string // TRACES, METRICS, LOGS: the infix of per-signal variables
+	urlPath string // where OTLP/HTTP sends it below a base endpoint
+}
+
+var (
+	tracesSignal  = signal{name: "traces", upper: "TRACES", urlPath: "/v1/traces"}
+	metricsSignal = signal{name: "metrics", upper: "METRICS", urlPath: "/v1/metrics"}
+	logsSignal    = signal{name: "logs", upper: "LOGS", urlPath: "/v1/logs"}
+)
+
+// exporterVar is the variable that names the signal's exporter.
+func (s signal) exporterVar() string { return "OTEL_" + s.upper + "_EXPORTER" }
+
+// getenv returns the variable's value without surrounding spaces.
+func getenv(key string) string { return strings.TrimSpace(os.Getenv(key)) }
+
+// exporterName returns the exporter named by the signal's variable in lower
+// case (enumerated values are case-insensitive), or "" when it is unset.
+// An unknown value is an error that names the variable and what it takes.
+func (s signal) exporterName() (string, error) {
+	raw := getenv(s.exporterVar())
+	switch v := strings.ToLower(raw); v {
+	case "", exporterOTLP, exporterConsole, exporterNone:
+		return v, nil
+	}
+	return "", fmt.Errorf("otelpig: %s=%s: use otlp, console or none", s.exporterVar(), raw)
+}
+
+// otlpTarget is where one signal's OTLP exporter sends.
+type otlpTarget struct {
+	protocol string // protocolHTTP or protocolGRPC
+	endpoint string // for messages: the URL (HTTP) or address (gRPC) used
+	// plainDefault is set when no endpoint variable is given: the exporter
+	// must then use the specification's default, http://localhost:4318 or
+	// :4317 without TLS, where the Go exporters would default to TLS.
+	plainDefault bool
+}
+
+// otlpTarget reads the signal's OTLP protocol and endpoint variables. An
+// unknown protocol is an error naming the variable that set it.
+func (s signal) otlpTarget() (otlpTarget, error) {
+	t := otlpTarget{protocol: protocolHTTP}
+	for _, key := range []string{"OTEL_EXPORTER_OTLP_" + s.upper + "_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		raw := getenv(key)
+		if raw == "" {
+			continue
+		}
+		switch p := strings.ToLower(raw); p {
+		case protocolHTTP, protocolGRPC:
+			t.protocol = p
+		default:
+			return t, fmt.Errorf("otelpig: %s=%s: use http/protobuf or grpc (the Go OTLP exporters do not implement http/json)", key, raw)
+		}
+		break
+	}
+
+	switch signalURL, baseURL := getenv("OTEL_EXPORTER_OTLP_"+s.upper+"_ENDPOINT"), getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); {
+	case signalURL != "":
+		t.endpoint = signalURL // used as is
+	case baseURL != "" && t.protocol == protocolHTTP:
+		t.endpoint = strings.TrimSuffix(baseURL, "/") + s.urlPath
+	case baseURL != "":
+		t.endpoint = baseURL
+	default:
+		insecureSet := getenv("OTEL_EXPORTER_OTLP_INSECURE") != "" ||
+			getenv("OTEL_EXPORTER_OTLP_"+s.upper+"_INSECURE") != ""
+		t.plainDefault = !insecureSet
+		scheme := "http://"
+		if insecureSet {
+			scheme = "" // TLS or not as that variable says
+		}
+		if t.protocol == protocolHTTP {
+			t.endpoint = scheme + "localhost:4318" + s.urlPath
+		} else {
+			t.endpoint = scheme + "localhost:4317"
+		}
+	}
+	return t, nil
+}
+
+// temporalityVar selects the metric temporality of the OTLP metric exporters,
+// which read it themselves but only warn, invisibly, about a bad value.
+const temporalityVar = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
+
+// checkTemporality returns an error naming temporalityVar when it holds a
+// value the exporters would ignore.
+func checkTemporality() error {
+	raw := getenv(temporalityVar)
+	switch strings.ToLower(raw) {
+	case "", "cumulative", "delta", "lowmemory":
+		return nil
+	}
+	return fmt.Errorf("otelpig: %s=%s: use cumulative, delta or lowmemory", temporalityVar, raw)
+}
+
+func newOTLPSpanExporter(ctx context.Context, t otlpTarget) (sdktrace.SpanExporter, error) {
+	if t.protocol == protocolGRPC {
+		var opts []otlptracegrpc.Option
+		if t.plainDefault {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		}
+		return otlptracegrpc.New(ctx, opts...)
+	}
+	var opts []otlptracehttp.Option
+	if t.plainDefault {
+		opts = append(opts, otlptracehttp.WithInsecure())
+	}
+	return otlptracehttp.New(ctx, opts...)
+}
+
+func newOTLPMetricExporter(ctx context.Context, t otlpTarget) (sdkmetric.Exporter, error) {
+	if t.protocol == protocolGRPC {
+		var opts []otlpmetricgrpc.Option
+		if t.plainDefault {
+			opts = append(opts, otlpmetricgrpc.WithInsecure())
+		}
+		return otlpmetricgrpc.New(ctx, opts...)
+	}
+	var opts []otlpmetrichttp.Option
+	if t.plainDefault {
+		opts = append(opts, otlpmetrichttp.WithInsecure())
+	}
+	return otlpmetrichttp.New(ctx, opts...)
+}
+
+func newOTLPLogExporter(ctx context.Context, t otlpTarget) (sdklog.Exporter, error) {
+	if t.protocol == protocolGRPC {
+		var opts []otlploggrpc.Option
+		if t.plainDefault {
+			opts = append(opts, otlploggrpc.WithInsecure())
+		}
+		return otlploggrpc.New(ctx, opts...)
+	}
+	var opts []otlploghttp.Option
+	if t.plainDefault {
+		opts = append(opts, otlploghttp.WithInsecure())
+	}
+	return otlploghttp.New(ctx, opts...)
+}
+
+// errAbandoned is the cause given to exports still running when the
+// shutdown bound ends.
+var errAbandoned = errors.New("otelpig: export abandoned at shutdown")
+
+// delivery is what the exporters of one signal share with the shutdown: a
+// context that ends exports still running when the shutdown bound ends, and
+// a count of what could not be delivered, so that shutdown reports lost
+// telemetry and not only a late collector.
+type delivery struct {
+	what   string          // "spans", "metrics", "log records"
+	target string          // the endpoint or writer, for messages
+	stop   context.Context // done when exports must end
+
+	mu       sync.Mutex
+	inflight int   // items in exports still running
+	lost     int   // items in exports that failed
+	first    error // the first export error, as the exporter gave it
+}
+
+func newDelivery(what, target string, stop context.Context) *delivery {
+	return &delivery{what: what, target: target, stop: stop}
+}
+
+// export runs one export of n items with a ctx that also ends with d.stop,
+// and records a failure. The error it returns names the target.
+func (d *delivery) export(ctx context.Context, n int, fn func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(d.stop, func() { cancel(context.Cause(d.stop)) })
+	defer stop()
+
+	d.mu.Lock()
+	d.inflight += n
+	d.mu.Unlock()
+	err := fn(ctx)
+	d.mu.Lock()
+	d.inflight -= n
+	if err != nil {
+		d.lost += n
+		if d.first == nil {
+			d.first = err
+		}
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return &exportError{fmt.Errorf("otelpig: exporting %d %s to %s: %w", n, d.what, d.target, err)}
+	}
+	return nil
+}
+
+// exportError is the error of one failed export. The shutdown leaves it out
+// of its result when a reader or processor returns it, as the delivery's
+// own error already reports the loss.
+type exportError struct{ err error }
+
+func (e *exportError) Error() string { return e.err.Error() }
+func (e *exportError) Unwrap() error { return e.err }
+
+// err reports what was lost, or nil. Items of exports still running count
+// as lost: err is called when the shutdown bound has ended them.
+func (d *delivery) err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	lost, first := d.lost+d.inflight, d.first
+	if lost == 0 {
+		return nil
+	}
+	if first == nil {
+		first = errAbandoned
+	}
+	return fmt.Errorf("otelpig: %d %s not exported to %s: %w", lost, d.what, d.target, first)
+}
+
+// spanExporter adds a [delivery] to a span exporter.
+type spanExporter struct {
+	sdktrace.SpanExporter
+	d *delivery
+}
+
+func (e *spanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	return e.d.export(ctx, len(spans), func(ctx context.Context) error {
+		return e.SpanExporter.ExportSpans(ctx, spans)
+	})
+}
+
+// metricExporter adds a [delivery] to a metric exporter.
+type metricExporter struct {
+	sdkmetric.Exporter
+	d *delivery
+}
+
+func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	n := 0
+	for _, sm := range rm.ScopeMetrics {
+		n += len(sm.Metrics)
+	}
+	return e.d.export(ctx, n, func(ctx context.Context) error {
+		return e.Exporter.Export(ctx, rm)
+	})
+}
+
+// logExporter adds a [delivery] to a log exporter.
+type logExporter struct {
+	sdklog.Exporter
+	d *delivery
+}
+
+func (e *logExporter) Export(ctx context.Context, records []sdklog.Record) error {
+	return e.d.export(ctx, len(records), func(ctx context.Context) error {
+		return e.Exporter.Export(ctx, records)
+	})
+}
