@@ -17,7 +17,7 @@ type outcome struct {
 	args     []string
 	exitCode int
 	status   string // pigging.status on the stop event
-	failed   bool   // run span status error with an exception event
+	failed   bool   // run span status error and error.type; the exception is on the failing attempt
 	keepLock bool   // etl.lock stays after the run
 }
 
@@ -34,7 +34,7 @@ type stageWant struct {
 	recordsIn  bool   // pigging.records.in must be set
 	recordsOut bool   // pigging.records.out must be set
 	retried    bool   // has attempt child spans with pigging.attempt
-	failsOnErr bool   // fails (status error, exception event) when the run fails
+	failsOnErr bool   // fails (status error, error.type) when the run fails
 }
 
 // etlStages is the examples/etl pipeline, in order; each stage's output is
@@ -197,16 +197,19 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 		if run.StatusCode != "error" {
 			fail("failed run: run span status %s; want error", run.StatusCode)
 		}
-		if len(exceptions) == 0 {
-			fail("failed run: run span has no exception event")
+		// The error is recorded once, where it happened (the failing
+		// attempt); the run span says the run failed and how.
+		if len(exceptions) != 0 {
+			fail("failed run: the run span repeats the stage's exception (%d events)", len(exceptions))
 		}
-		for _, e := range exceptions {
-			if e.Attrs["exception.message"] == "" {
-				fail("exception event without exception.message: %v", sortedMap(e.Attrs))
-			}
+		if run.Attrs["error.type"] == "" || run.Attrs["pigging.run.result"] != "failure" {
+			fail("failed run: error.type=%q pigging.run.result=%q; want the error's type and failure", run.Attrs["error.type"], run.Attrs["pigging.run.result"])
 		}
-		checkRunError(exceptions, spans, fail)
+		checkRunError(spans, fail)
 	} else {
+		if run.Attrs["pigging.run.result"] != "success" {
+			fail("successful run: pigging.run.result=%q; want success", run.Attrs["pigging.run.result"])
+		}
 		if run.StatusCode == "error" {
 			fail("successful run: run span status error")
 		}
@@ -256,8 +259,8 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 			if s.StatusCode != "error" {
 				fail("%q: status %s; want error in a failed run", st.name, s.StatusCode)
 			}
-			if len(s.EventsNamed("exception")) == 0 {
-				fail("%q: no exception event in a failed run", st.name)
+			if s.Attrs["error.type"] == "" {
+				fail("%q: no error.type in a failed run", st.name)
 			}
 		} else if s.StatusCode == "error" {
 			fail("%q: status error; want it to succeed", st.name)
@@ -280,27 +283,33 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 	}
 }
 
-// checkRunError checks that the failed run's exception names the error of
-// the stage that failed it.
-func checkRunError(runExceptions []Event, spans []Span, fail func(string, ...any)) {
+// checkRunError checks that the error of the failed stages is recorded as
+// an exception event on their failing attempts, each with its message.
+func checkRunError(spans []Span, fail func(string, ...any)) {
 	for _, st := range etlStages {
 		if !st.failsOnErr {
 			continue
 		}
+		var stage Span
 		for _, s := range spans {
-			if s.Name != st.name {
+			if s.Name == st.name {
+				stage = s
+			}
+		}
+		found := false
+		for _, a := range spans {
+			if a.ParentSpanID != stage.SpanID || a.SpanID == "" {
 				continue
 			}
-			for _, se := range s.EventsNamed("exception") {
-				msg := se.Attrs["exception.message"]
-				found := false
-				for _, re := range runExceptions {
-					found = found || (msg != "" && strings.Contains(re.Attrs["exception.message"], msg))
-				}
-				if !found {
-					fail("no exception event on the run span carries %q's error %q", st.name, msg)
+			for _, e := range a.EventsNamed("exception") {
+				found = true
+				if e.Attrs["exception.message"] == "" {
+					fail("%q: exception event without exception.message: %v", a.Name, sortedMap(e.Attrs))
 				}
 			}
+		}
+		if !found {
+			fail("%q: no attempt carries the exception", st.name)
 		}
 	}
 }

@@ -437,6 +437,8 @@ func (c *call) finish(err error) {
 		} else {
 			c.tracker.LogAttrs(c.ctx, slog.LevelInfo, c.s.doneMsg, attrs...)
 		}
+		c.tracker.StageEnded(c.ctx, &runctx.StageEnd{Stage: c.s.rstage, Duration: d, In: c.in, Out: c.out,
+			HasIn: c.hasIn, HasOut: c.hasOut, Attempts: c.attempts, Err: err})
 	}
 	// sc holds only constant keys and numbers: nothing to clear.
 	endScratchPool.Put(sc)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,7 +32,23 @@ const (
 	// MetricLockRefusals counts refused starts, by pigging.job and
 	// pigging.lock.reason (held or stale).
 	MetricLockRefusals = "pigging.lock.refusals"
+	// MetricStageDuration is a histogram of stage call durations in
+	// seconds, by pigging.job, pigging.stage.kind, pigging.stage.name,
+	// pigging.stage.result (success or failure) and error.type.
+	MetricStageDuration = "pigging.stage.duration"
+	// MetricStageRecords counts the records stages took in and gave out, by
+	// pigging.job, pigging.stage.kind, pigging.stage.name and
+	// pigging.records.direction (in or out).
+	MetricStageRecords = "pigging.stage.records"
+	// MetricStageAttempts counts the tries stage calls made (retries
+	// included: tries minus calls is the retries), by pigging.job,
+	// pigging.stage.kind and pigging.stage.name.
+	MetricStageAttempts = "pigging.stage.attempts"
 )
+
+// durationBuckets are the bucket boundaries, in seconds, of the duration
+// histograms: from 5 ms to 4 hours, for stages and jobs alike.
+var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400}
 
 // Event names of pigging's own log records.
 const (
@@ -50,9 +67,12 @@ const (
 )
 
 const (
-	keyRunResult  = attribute.Key("pigging.run.result")
-	keyLockReason = attribute.Key("pigging.lock.reason")
-	keyStageName  = attribute.Key("pigging.stage.name")
+	keyRunResult   = attribute.Key("pigging.run.result")
+	keyLockReason  = attribute.Key("pigging.lock.reason")
+	keyStageName   = attribute.Key("pigging.stage.name")
+	keyStageKind   = attribute.Key("pigging.stage.kind")
+	keyStageResult = attribute.Key("pigging.stage.result")
+	keyDirection   = attribute.Key("pigging.records.direction")
 )
 
 // exceptionSignals says where exceptions go: span events (the default),
@@ -84,6 +104,9 @@ type telemetry struct {
 	runDuration metric.Float64Histogram
 	lastSuccess metric.Float64Gauge
 	refusals    metric.Int64Counter
+	stageDur    metric.Float64Histogram
+	stageRecs   metric.Int64Counter
+	stageTries  metric.Int64Counter
 	exceptions  exceptionSignals
 }
 
@@ -93,7 +116,7 @@ func newTelemetry(c *config) *telemetry {
 	meter := tel.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version), metric.WithSchemaURL(semconv.SchemaURL))
 	var err error
 	if tel.runDuration, err = meter.Float64Histogram(MetricRunDuration, metric.WithUnit("s"),
-		metric.WithDescription("How long runs of the job took, by result.")); err != nil {
+		metric.WithDescription("How long runs of the job took, by result."), metric.WithExplicitBucketBoundaries(durationBuckets...)); err != nil {
 		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricRunDuration, err))
 	}
 	if tel.lastSuccess, err = meter.Float64Gauge(MetricRunLastSuccess, metric.WithUnit("s"),
@@ -104,7 +127,46 @@ func newTelemetry(c *config) *telemetry {
 		metric.WithDescription("Runs refused because the lock was held or stale.")); err != nil {
 		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricLockRefusals, err))
 	}
+	if tel.stageDur, err = meter.Float64Histogram(MetricStageDuration, metric.WithUnit("s"),
+		metric.WithDescription("How long stage calls took, by result."), metric.WithExplicitBucketBoundaries(durationBuckets...)); err != nil {
+		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricStageDuration, err))
+	}
+	if tel.stageRecs, err = meter.Int64Counter(MetricStageRecords, metric.WithUnit("{record}"),
+		metric.WithDescription("Records stages took in and gave out.")); err != nil {
+		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricStageRecords, err))
+	}
+	if tel.stageTries, err = meter.Int64Counter(MetricStageAttempts, metric.WithUnit("{attempt}"),
+		metric.WithDescription("Tries made by stage calls, retries included.")); err != nil {
+		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricStageAttempts, err))
+	}
 	return tel
+}
+
+// stageEnded records the metrics of a stage call of the run of job.
+func (tel *telemetry) stageEnded(ctx context.Context, job string, e *runctx.StageEnd) {
+	if e.Stage == nil {
+		return
+	}
+	base := []attribute.KeyValue{keyJob.String(job), keyStageKind.String(e.Stage.Kind), keyStageName.String(e.Stage.Name)}
+	if tel.stageDur != nil {
+		attrs := append(slices.Clip(base), keyStageResult.String(resultSuccess))
+		if e.Err != nil {
+			attrs[len(attrs)-1] = keyStageResult.String(resultFailure)
+			attrs = append(attrs, errtype.KeyErrorType.String(errtype.Of(e.Err)))
+		}
+		tel.stageDur.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(attrs...))
+	}
+	if tel.stageRecs != nil {
+		if e.HasIn {
+			tel.stageRecs.Add(ctx, e.In, metric.WithAttributes(append(slices.Clip(base), keyDirection.String("in"))...))
+		}
+		if e.HasOut {
+			tel.stageRecs.Add(ctx, e.Out, metric.WithAttributes(append(slices.Clip(base), keyDirection.String("out"))...))
+		}
+	}
+	if tel.stageTries != nil && e.Attempts > 0 {
+		tel.stageTries.Add(ctx, int64(e.Attempts), metric.WithAttributes(base...))
+	}
 }
 
 // severity maps one of the four levels to the Logs API's severity.

@@ -105,6 +105,9 @@ func TestLogRecordsAndRunMetrics(t *testing.T) {
 	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
 	err := pigging.Run(context.Background(), logPath, lockPath, func(ctx context.Context, tr *pigging.Tracker) error {
 		tr.Info("loaded", "rows", 42, "source", "orders.csv")
+		if _, err := middleware.Transform("clean", func(_ context.Context, in []int) ([]int, error) { return in[:2], nil })(ctx, []int{1, 2, 3}); err != nil {
+			return err
+		}
 		return middleware.Stage("vacuum", func(ctx context.Context) error {
 			pigging.FromContext(ctx).Logger().WarnContext(ctx, "slow vacuum", "table", "orders")
 			return nil
@@ -139,6 +142,9 @@ func TestLogRecordsAndRunMetrics(t *testing.T) {
 			t.Errorf("log record %q has pigging.job %q", r.Body().AsString(), job.AsString())
 		}
 		want := runSpan.SpanContext()
+		if strings.Contains(file[i], "stage=clean") {
+			continue
+		}
 		if strings.Contains(file[i], "stage=vacuum") {
 			want = stageSpan.SpanContext()
 			if st, _ := logAttr(r, "pigging.stage.name"); st.AsString() != "vacuum" {
@@ -168,6 +174,31 @@ func TestLogRecordsAndRunMetrics(t *testing.T) {
 	}
 	if v, _ := hist.DataPoints[0].Attributes.Value("pigging.run.result"); v.AsString() != "success" {
 		t.Errorf("run duration result = %q", v.AsString())
+	}
+	recsIn, recsOut := int64(-1), int64(-1)
+	if sum, ok := s.metric(t, pigging.MetricStageRecords).(metricdata.Sum[int64]); ok {
+		for _, dp := range sum.DataPoints {
+			name, _ := dp.Attributes.Value("pigging.stage.name")
+			dir, _ := dp.Attributes.Value("pigging.records.direction")
+			if name.AsString() == "clean" && dir.AsString() == "in" {
+				recsIn = dp.Value
+			}
+			if name.AsString() == "clean" && dir.AsString() == "out" {
+				recsOut = dp.Value
+			}
+		}
+	}
+	if recsIn != 3 || recsOut != 2 {
+		t.Errorf("%s for clean: in %d, out %d; want 3 and 2", pigging.MetricStageRecords, recsIn, recsOut)
+	}
+	stageHist, ok := s.metric(t, pigging.MetricStageDuration).(metricdata.Histogram[float64])
+	if !ok || len(stageHist.DataPoints) != 2 {
+		t.Errorf("%s = %+v, want a series for each of the two stages", pigging.MetricStageDuration, stageHist)
+	}
+	for _, dp := range stageHist.DataPoints {
+		if r, _ := dp.Attributes.Value("pigging.stage.result"); r.AsString() != "success" || dp.Count != 1 {
+			t.Errorf("stage duration point %v: result %q count %d", dp.Attributes.ToSlice(), r.AsString(), dp.Count)
+		}
 	}
 	gauge, ok := s.metric(t, pigging.MetricRunLastSuccess).(metricdata.Gauge[float64])
 	if !ok || len(gauge.DataPoints) != 1 || gauge.DataPoints[0].Value < 1e9 {

@@ -1192,6 +1192,10 @@ func (h hook) LogError(ctx context.Context, msg string, err error, attrs ...slog
 	h.t.emit(&record{ctx: ctx, time: time.Now(), level: slog.LevelError, msg: msg, stack: panicStack(err), own: true, event: true}, fields{attrs: attrs})
 }
 
+func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
+	h.t.tel.stageEnded(ctx, h.t.cfg.name, e)
+}
+
 // String describes the Tracker for debugging.
 func (t *Tracker) String() string {
 	if t == nil {

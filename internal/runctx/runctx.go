@@ -6,6 +6,7 @@ package runctx
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -22,6 +23,22 @@ type Run interface {
 	// panic, its stack follows as tab-continued lines. It does not mark the
 	// run failed.
 	LogError(ctx context.Context, msg string, err error, attrs ...slog.Attr)
+	// StageEnded records the metrics of a stage call that ended.
+	StageEnded(ctx context.Context, e *StageEnd)
+}
+
+// StageEnd is what a stage call reports when it ends.
+type StageEnd struct {
+	Stage    *Stage
+	Duration time.Duration
+	// In and Out are the records counted in and out, when HasIn and HasOut.
+	In, Out       int64
+	HasIn, HasOut bool
+	// Attempts is the number of tries made: 1 without retries, 0 when the
+	// function was not called.
+	Attempts int
+	// Err is the call's error, nil when it succeeded.
+	Err error
 }
 
 type runKey struct{}
