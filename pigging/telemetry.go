@@ -227,7 +227,7 @@ func (tel *telemetry) emitException(ctx context.Context, err error, stack []byte
 	msg := errtype.Message(err)
 	lr.SetBody(attribute.StringValue(msg))
 	lr.AddAttributes(
-		errtype.KeyExcType.String(errtype.Of(err)),
+		errtype.KeyExcType.String(errtype.TypeName(err)),
 		errtype.KeyExcMessage.String(msg),
 		keyJob.String(job),
 	)

@@ -16,21 +16,58 @@ import (
 // its own, such as one made by errors.New.
 const Other = "_OTHER"
 
-// Of names the most specific error in err's chain: it skips the generic
-// wrappers made by fmt.Errorf and errors.Join (following the first error of
-// a join), names context errors as the variables callers compare with
-// ("context.DeadlineExceeded"), names an error made by errors.New Other,
-// and any other error by its Go type ("*pigging.LockError"). A nil err is
-// named Other. It never panics: an Unwrap method that does (on a typed nil,
-// say) ends the walk at the error that has it.
+// Of names err for the error.type attribute, as semconv.ErrorType of the
+// semantic conventions does: the value of an ErrorType() string method of err
+// or of an error in its chain (found as errors.As finds it, through
+// errors.Join too), else the most specific error's type as TypeName gives
+// it, else Other for an error with no type of its own (errors.New). A nil
+// err is named Other. It never panics.
 func Of(err error) (name string) {
+	if err == nil {
+		return Other
+	}
+	if et, ok := As[typedError](err); ok {
+		if s := errorTypeOf(et); s != "" {
+			return s
+		}
+	}
+	if name = TypeName(err); name == "*errors.errorString" {
+		return Other
+	}
+	return name
+}
+
+// typedError is an error that names its own error.type.
+type typedError interface {
+	error
+	ErrorType() string
+}
+
+func errorTypeOf(et typedError) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = ""
+		}
+	}()
+	return et.ErrorType()
+}
+
+// TypeName names the most specific error in err's chain, for the
+// exception.type attribute: it skips the generic wrappers made by
+// fmt.Errorf and errors.Join (following the first error of a join), names
+// context errors as the variables callers compare with
+// ("context.DeadlineExceeded"), and any other error by its Go type
+// ("*pigging.LockError", "*errors.errorString"; never Other). It never
+// panics: an Unwrap method that does (on a typed nil, say) ends the walk at
+// the error that has it.
+func TypeName(err error) (name string) {
 	defer func() {
 		if recover() != nil {
 			name = fmt.Sprintf("%T", err)
 		}
 	}()
 	if err == nil {
-		return Other
+		return "<nil>"
 	}
 	for {
 		switch err {
@@ -41,9 +78,6 @@ func Of(err error) (name string) {
 		}
 		name := fmt.Sprintf("%T", err)
 		if name != "*fmt.wrapError" && name != "*fmt.wrapErrors" && name != "*errors.joinError" {
-			if name == "*errors.errorString" {
-				return Other
-			}
 			return name
 		}
 		next := errors.Unwrap(err)

@@ -76,3 +76,32 @@ func TestAddException(t *testing.T) {
 		}
 	}
 }
+
+type namedErr struct{}
+
+func (namedErr) Error() string     { return "named" }
+func (namedErr) ErrorType() string { return "warehouse.refused" }
+
+// error.type honours an ErrorType method anywhere in the chain, joins
+// included; exception.type is always the Go type, never _OTHER.
+func TestErrorTypeMethodAndTypeName(t *testing.T) {
+	plain := errors.New("plain")
+	cases := []struct {
+		name         string
+		err          error
+		wantOf, want string
+	}{
+		{"ErrorType method", namedErr{}, "warehouse.refused", "errtype_test.namedErr"},
+		{"wrapped", fmt.Errorf("load: %w", namedErr{}), "warehouse.refused", "errtype_test.namedErr"},
+		{"second of a join", errors.Join(plain, namedErr{}), "warehouse.refused", "*errors.errorString"},
+		{"errors.New", plain, errtype.Other, "*errors.errorString"},
+	}
+	for _, c := range cases {
+		if got := errtype.Of(c.err); got != c.wantOf {
+			t.Errorf("%s: Of = %q, want %q", c.name, got, c.wantOf)
+		}
+		if got := errtype.TypeName(c.err); got != c.want {
+			t.Errorf("%s: TypeName = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
