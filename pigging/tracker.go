@@ -1041,7 +1041,7 @@ func (t *Tracker) stop(flush bool) error {
 	r.mu.Lock() // records in flight finish; later ones go to stderr
 	var errs []error
 	r.failMu.Lock()
-	failure, writeErr, lockLost := r.failure, r.writeErr, r.lockLost
+	failure, lockLost := r.failure, r.lockLost
 	r.failMu.Unlock()
 	if !lockLost && r.lease.Check(lctx) != nil {
 		lockLost = true
@@ -1079,7 +1079,7 @@ func (t *Tracker) stop(flush bool) error {
 		otelAttrs: []attribute.KeyValue{keyRunResult.String(result), keyDurationMS.Int64(dur.Milliseconds())}}, fields{})
 	if n := r.lost.Load(); n > 0 {
 		r.failMu.Lock()
-		writeErr = r.writeErr
+		writeErr := r.writeErr
 		r.failMu.Unlock()
 		werr := &LogWriteError{Path: t.logPath, Lost: n, Err: writeErr}
 		errs = append(errs, werr)
