@@ -3,6 +3,8 @@
 // run's trace and a line of the run's log, and a failure or a panic in it
 // is recorded and returned as an error.
 //
+//	import "github.com/pigging-go/pigging/middleware"
+//
 // # Stages
 //
 // Each wrapper takes a name and a function, and returns a function of the
