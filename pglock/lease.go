@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,8 @@ type lease struct {
 	info    pigging.LockInfo // what the row says of this run
 	written bool             // the row is this run's
 	ended   bool
-	lostErr error
+	lostErr error  // wraps pigging.ErrLockLost once the session is lost
+	cause   string // why the session was lost, for the row
 }
 
 var _ pigging.Lease = (*lease)(nil)
@@ -170,7 +172,8 @@ func (s *lease) markLostLocked(cause error) {
 	if s.lostErr != nil {
 		return
 	}
-	s.lostErr = fmt.Errorf("%w: the database session that held %s ended or stopped answering: %v", pigging.ErrLockLost, s.l, cause)
+	s.cause = "the database session that held the lock ended or stopped answering: " + cause.Error()
+	s.lostErr = fmt.Errorf("%w: %s: %s", pigging.ErrLockLost, s.l, s.cause)
 	close(s.lost)
 	closeQuietly(s.conn)
 }
@@ -226,6 +229,10 @@ func (s *lease) keepLost(ctx context.Context, info *pigging.LockInfo) error {
 }
 
 func (s *lease) tryKeepLost(ctx context.Context, info *pigging.LockInfo) error {
+	text := info.Error
+	if !strings.Contains(text, s.cause) {
+		text += " (" + s.cause + ")"
+	}
 	conn, err := s.l.connect(ctx)
 	if err != nil {
 		return err
@@ -237,7 +244,7 @@ func (s *lease) tryKeepLost(ctx context.Context, info *pigging.LockInfo) error {
 			return err // another run holds the lock: the row is its own
 		}
 		_, err := tx.Exec(ctx, "UPDATE "+s.l.table.Sanitize()+" SET status = $3, error = $4, updated_at = now() WHERE job = $1 AND token = $2",
-			s.l.job, s.token, info.Status, cutText(info.Error, maxError))
+			s.l.job, s.token, info.Status, cutText(text, maxError))
 		return err
 	})
 }
