@@ -370,3 +370,71 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 		t.Fatalf("row after the run that took over: %+v", r)
 	}
 }
+
+func init() { childScenarios["churn"] = childChurn }
+
+// childChurn takes and lets go of the lock again and again for
+// PGLOCK_CHURN_MS after the barrier (the file "go" in PGLOCK_DIR); each
+// time it wins it writes begin/end markers in the witness. A refusal other
+// than "held" ends it with that exit code. It prints "wins=W refused=R".
+func childChurn() int {
+	dir := os.Getenv("PGLOCK_DIR")
+	witness := filepath.Join(dir, "witness")
+	childTouch(filepath.Join(dir, "ready."+os.Getenv("PGLOCK_IDX")))
+	if !waitFile(filepath.Join(dir, "go"), 2*time.Minute) {
+		childDie("no start signal")
+	}
+	l := childLocker()
+	pid := os.Getpid()
+	wins, refused := 0, 0
+	for end := time.Now().Add(time.Duration(childEnvInt("PGLOCK_CHURN_MS", 3000)) * time.Millisecond); time.Now().Before(end); {
+		t := childTracker(l)
+		_, err := t.Start(context.Background())
+		switch code := startExit(err); code {
+		case exitRan:
+			wins++
+			childAppend(witness, fmt.Sprintf("begin %d - %d\n", pid, l.Token()))
+			childAppend(witness, fmt.Sprintf("end %d -\n", pid))
+			if err := t.Stop(); err != nil {
+				childDie("Stop: %v", err)
+			}
+		case exitLocked:
+			refused++
+		default:
+			fmt.Println(err)
+			return code
+		}
+	}
+	fmt.Printf("wins=%d refused=%d\n", wins, refused)
+	return exitRan
+}
+
+// 8 processes take and let go of one job's lock for 3 s, each release
+// racing the others' tries: never two runs at once, no refusal as stale
+// (a release is never seen half done), and the tokens grow.
+func TestProcessChurn(t *testing.T) {
+	table := newTable(t)
+	dir := t.TempDir()
+	const n = 8
+	children := make([]*child, n)
+	for i := range n {
+		children[i] = startChild(t, "churn", childEnv(table, "churn", filepath.Join(dir, "run"+strconv.Itoa(i)+".log"),
+			"PGLOCK_DIR="+dir, "PGLOCK_IDX="+strconv.Itoa(i), "PGLOCK_CHURN_MS=3000")...)
+	}
+	waitCount(t, dir, "ready.", n, children)
+	childTouch(filepath.Join(dir, "go"))
+	for i, c := range children {
+		if code := c.wait(t, 2*time.Minute); code != exitRan {
+			t.Fatalf("child %d exited %d:\n%s", i, code, c.output())
+		}
+		t.Logf("child %d: %s", i, strings.TrimSpace(c.output()))
+	}
+	runs := witnessCheck(t, filepath.Join(dir, "witness"))
+	if runs < n {
+		t.Errorf("only %d runs in 3 s", runs)
+	}
+	t.Logf("%d runs, never two at once", runs)
+	if r := readRow(t, table, "churn"); r != nil {
+		t.Errorf("row left: %+v", r)
+	}
+}
