@@ -132,6 +132,23 @@ func readRow(t testing.TB, table, job string) *dbRow {
 	return &r
 }
 
+// tableExists reports whether table exists.
+func tableExists(t testing.TB, table string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := connectRetry(ctx, dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
 // sqlExec runs one statement with a connection of its own.
 func sqlExec(t testing.TB, sql string, args ...any) {
 	t.Helper()

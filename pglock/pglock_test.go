@@ -24,6 +24,17 @@ func TestRoundTrip(t *testing.T) {
 	logPath := filepath.Join(dir, "etl.log")
 	ctx := context.Background()
 
+	// Before any run: free, and Inspect creates nothing.
+	if st := inspect(t, l); st.State != pigging.LockFree || st.Holder != nil {
+		t.Fatalf("Inspect before any run = %+v", st)
+	}
+	if st, err := l.Clear(ctx); err != nil || st.State != pigging.LockFree {
+		t.Fatalf("Clear before any run = %+v, %v", st, err)
+	}
+	if tableExists(t, table) {
+		t.Fatal("Inspect or Clear created the table")
+	}
+
 	var tokens []int64
 	err := pigging.Run(ctx, logPath, "", func(ctx context.Context, tr *pigging.Tracker) error {
 		tokens = append(tokens, l.Token())
