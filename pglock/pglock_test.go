@@ -229,3 +229,16 @@ func TestNewRefuses(t *testing.T) {
 		t.Errorf("String = %q", s)
 	}
 }
+
+// The README's DDL is the one the first run executes (its names unquoted,
+// which for these lower-case names means the same).
+func TestREADMEHasTheDDL(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.ReplaceAll(pglock.DDL(pglock.DefaultTable), `"`, "")
+	if !strings.Contains(string(readme), "```sql\n"+want+"```\n") {
+		t.Errorf("README.md does not carry the DDL word for word:\n%s", want)
+	}
+}
