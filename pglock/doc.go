@@ -49,17 +49,19 @@
 // the run's ctx with a cause wrapping pigging.ErrLockLost, and ends the run
 // failed. The failure is written into the row with a new connection (after
 // a server restart, once the server is back, for as long as Stop's bound
-// lets it).
+// lets it); when the server still holds the lock for the run's own silent
+// session, that session is ended first, so the job is not blocked until
+// the server notices.
 //
 // The window: a session the server ends (pg_terminate_backend, a restart,
 // a crash) is noticed within one interval and a round trip, about 1 s; a
 // server that stops answering, within the interval and the timeout, 4 s.
 // The server lets go of the lock of a client it cannot reach only when it
-// sees the session end (TCP keepalives, tcp_keepalives_idle); until then
-// nobody else runs. What no check can close: a run paused longer than the
-// server takes to end its session (a frozen VM, SIGSTOP) goes on writing
-// after it resumes until its next check. For that, pass the fencing token
-// to the systems the job writes to.
+// sees the session end (TCP keepalives, tcp_keepalives_idle) or the run's
+// Stop ends it; until then nobody else runs. What no check can close: a
+// run paused longer than the server takes to end its session (a frozen VM,
+// SIGSTOP) goes on writing after it resumes until its next check. For
+// that, pass the fencing token to the systems the job writes to.
 //
 // # Fencing token
 //

@@ -77,8 +77,10 @@ func (s *lease) Release(ctx context.Context) error {
 // run's row and lets go of the lock, in one transaction, and closes the
 // connection. When the session was lost, it writes the status with a new
 // connection instead, unless another run holds the lock or has replaced
-// the row; it retries while the server cannot be reached (a restart) until
-// ctx is done.
+// the row; when the server still holds the lock for this run's own session
+// (the server stopped answering, and has not seen the connection go), it
+// ends that session first. It retries while the server cannot be reached
+// (a restart) until ctx is done.
 func (s *lease) Keep(ctx context.Context, info *pigging.LockInfo) error {
 	err := s.finish(ctx, "keeping the failed run's row", func(tx pgx.Tx) error {
 		return s.write(ctx, tx, info)
@@ -240,13 +242,37 @@ func (s *lease) tryKeepLost(ctx context.Context, info *pigging.LockInfo) error {
 	defer closeQuietly(conn)
 	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		var got bool
-		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", s.l.key).Scan(&got); err != nil || !got {
-			return err // another run holds the lock: the row is its own
+		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", s.l.key).Scan(&got); err != nil {
+			return err
+		}
+		if !got {
+			return s.endOwnSession(ctx, tx)
 		}
 		_, err := tx.Exec(ctx, "UPDATE "+s.l.table.Sanitize()+" SET status = $3, error = $4, updated_at = now() WHERE job = $1 AND token = $2",
 			s.l.job, s.token, info.Status, cutText(text, maxError))
 		return err
 	})
+}
+
+// errOwnSession is what tryKeepLost returns after ending this run's own
+// session, so that it tries again once the server has let go of the lock.
+var errOwnSession = errors.New("pglock: the server still held this run's session; it has been ended")
+
+// endOwnSession ends this run's own session when the server still holds
+// the lock for it: a server that stopped answering the run, and has not
+// yet seen that the connection is gone. The run is over, so nobody is
+// helped by the lock staying held, and the failure can then be written.
+// When another session holds the lock, a newer run owns the row: it
+// returns nil and leaves it.
+func (s *lease) endOwnSession(ctx context.Context, tx pgx.Tx) error {
+	pid, err := s.l.lockHolder(ctx, tx)
+	if err != nil || pid == nil || *pid != s.backend {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_terminate_backend($1)", s.backend); err != nil {
+		return err
+	}
+	return errOwnSession
 }
 
 // closeQuietly closes conn, waiting at most a second.

@@ -221,14 +221,7 @@ func (l *Locker) Acquire(ctx context.Context, info *pigging.LockInfo) (pigging.A
 // liveHolder says who holds the lock: the row, when the session that
 // holds the advisory lock is the one the row names; else nil and why.
 func (l *Locker) liveHolder(ctx context.Context, conn *pgx.Conn) (*pigging.LockInfo, string, error) {
-	var pid *int32
-	err := conn.QueryRow(ctx, `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-		WHERE l.locktype = 'advisory' AND d.datname = current_database()
-		AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1 AND l.granted
-		LIMIT 1`, int64(uint64(l.key)>>32), int64(uint64(l.key)&0xffffffff)).Scan(&pid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = nil
-	}
+	pid, err := l.lockHolder(ctx, conn)
 	if err != nil {
 		return nil, "", l.queryErr("reading who holds the lock", err)
 	}
@@ -243,6 +236,20 @@ func (l *Locker) liveHolder(ctx context.Context, conn *pgx.Conn) (*pigging.LockI
 		return r.info(), "", nil
 	}
 	return nil, "database session " + strconv.Itoa(int(*pid)) + " holds it and has not written its row yet", nil
+}
+
+// lockHolder returns the pid of the session that holds the advisory lock,
+// or nil when none does.
+func (l *Locker) lockHolder(ctx context.Context, q querier) (*int32, error) {
+	var pid *int32
+	err := q.QueryRow(ctx, `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+		WHERE l.locktype = 'advisory' AND d.datname = current_database()
+		AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1 AND l.granted
+		LIMIT 1`, int64(uint64(l.key)>>32), int64(uint64(l.key)&0xffffffff)).Scan(&pid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return pid, err
 }
 
 // Inspect reports the job's state without changing it: free (no row),
