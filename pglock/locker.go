@@ -205,7 +205,7 @@ func (l *Locker) Acquire(ctx context.Context, info *pigging.LockInfo) (pigging.A
 	}
 	if err != nil {
 		_ = tx.Rollback(context.Background())
-		return fail(l.queryErr("reading the job's row", err))
+		return fail(l.queryErr("claiming the job's row", err))
 	}
 	s.prev = prev
 	s.written = prev == nil
