@@ -1,0 +1,95 @@
+// Package pglock keeps a pigging job's lock and its fail-stop state in
+// PostgreSQL, so that a job scheduled on several hosts (an HA cron pair,
+// Kubernetes CronJobs, a scheduler with failover) runs once at a time, and
+// a run that failed keeps the job blocked on every host until a person has
+// looked. It is a pigging.Locker:
+//
+//	l, err := pglock.New(os.Getenv("PIGGING_PG_DSN"), "nightly-sync")
+//	if err != nil {
+//		return err
+//	}
+//	err = pigging.Run(ctx, "etl.log", "", job, pigging.WithLocker(l))
+//
+// It lives in a module of its own, so that the core module gains no
+// database driver. It uses github.com/jackc/pgx/v5.
+//
+// # Locking
+//
+// A run holds a session-level advisory lock (pg_try_advisory_lock) on a
+// connection of its own, opened by Acquire and closed when the run ends.
+// The server lets go of the lock when that session ends, however it ends,
+// which gives the lock the meaning flock gives a lock file: a live run
+// holds it, a dead one does not. The key is the FNV-1a 64-bit hash of
+// "pigging\x00<table>\x00<job>", as a signed bigint; advisory locks are per
+// database. The connection must reach the server directly or through a
+// pooler in session mode: a pooler in transaction mode breaks session
+// locks.
+//
+// # State
+//
+// The table (DefaultTable, "pigging_locks", or WithTable; created with its
+// sequence when missing, see DDL) holds one row per job while a run holds
+// the lock or after one that did not succeed: the holder's pid, host,
+// start, trace and span ids, status (running, failed, cancelled), error
+// (cut at 4 KiB; the log has all of it), log path, fencing token, the
+// session's backend pid, and the time of the last change. A run that
+// succeeds deletes its row; a run that fails or is cancelled keeps it with
+// its status and error; each of those and the unlock are one transaction.
+// When Acquire gets the lock and finds a row, the run that left it failed
+// or died (a row that says running but whose session is gone): the lock is
+// stale, and the Tracker refuses the run (pigging.ErrStaleLock) unless
+// pigging.WithStaleLock(pigging.TakeOver) is set. A refused run changes
+// no row.
+//
+// # Losing the lock
+//
+// A goroutine pings the run's connection every WithCheckInterval (1 s);
+// a ping that fails, or does not answer within WithCheckTimeout (3 s),
+// closes the lease's Lost channel, and the Tracker logs an ERROR, cancels
+// the run's ctx with a cause wrapping pigging.ErrLockLost, and ends the run
+// failed. The failure is written into the row with a new connection (after
+// a server restart, once the server is back, for as long as Stop's bound
+// lets it); when the server still holds the lock for the run's own silent
+// session, that session is ended first, so the job is not blocked until
+// the server notices.
+//
+// The window: a session the server ends (pg_terminate_backend, a restart,
+// a crash) is noticed within one interval and a round trip, about 1 s; a
+// server that stops answering, within the interval and the timeout, 4 s.
+// The server lets go of the lock of a client it cannot reach only when it
+// sees the session end (TCP keepalives, tcp_keepalives_idle) or the run's
+// Stop ends it; until then nobody else runs. What no check can close: a
+// run paused longer than the server takes to end its session (a frozen VM,
+// SIGSTOP) goes on writing after it resumes until its next check. For
+// that, pass the fencing token to the systems the job writes to.
+//
+// # Fencing token
+//
+// Each acquisition takes the next value of the table's sequence
+// ("<table>_token"), so a later run always has a larger token than an
+// earlier one, for any job in the table. Locker.Token returns the token of
+// the run the Locker holds; a job writes it beside its data (or in a
+// condition: UPDATE ... WHERE last_token <= $token), and a write that
+// carries a smaller token than one already seen comes from a run that has
+// lost its lock.
+//
+// # Inspecting and clearing
+//
+// Locker.Inspect reports free, running or stale with the row's details;
+// Locker.Clear deletes a stale row (a live run's is refused with a
+// *pigging.LockError wrapping pigging.ErrLocked). Both use a connection of
+// their own for one transaction. By hand:
+//
+//	SELECT job, status, host, pid, started, error FROM pigging_locks;
+//	DELETE FROM pigging_locks WHERE job = 'nightly-sync' AND status <> 'running';
+//
+// A row that says running belongs to a live run only while its session
+// (backend_pid in pg_stat_activity) lives.
+//
+// # Errors
+//
+// New touches nothing and refuses an empty job, a DSN that cannot be
+// parsed, or a bad option. A server that cannot be reached, a wrong
+// password or a missing database makes Start fail with an error naming the
+// server, the job and the cause, never the password, and nothing changed.
+package pglock

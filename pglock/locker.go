@@ -1,0 +1,331 @@
+package pglock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pigging-go/pigging/pigging"
+)
+
+// Locker keeps one job's lock and its fail-stop state in PostgreSQL. It is
+// a pigging.Locker: give it to a Tracker with pigging.WithLocker. It is
+// safe for concurrent use; at most one run holds the lock at a time, in
+// this process or any other, on any host.
+type Locker struct {
+	conn     *pgx.ConnConfig // parsed once; copied for each connection
+	job      string
+	key      int64
+	table    pgx.Identifier
+	seq      pgx.Identifier
+	tableRaw string
+	host     string
+	interval time.Duration
+	timeout  time.Duration
+	target   string // the server without the password, for messages
+
+	schemaMu sync.Mutex
+	schemaOK bool
+
+	current atomic.Pointer[lease] // the lease this Locker holds, if any
+}
+
+var _ pigging.Locker = (*Locker)(nil)
+
+// New returns a Locker for job in the PostgreSQL database that dsn names
+// (a URL, postgres://user:password@host:port/db, or key=value pairs, as
+// pgx reads them; PG* environment variables fill in what dsn leaves out).
+// It only checks its arguments and connects to nothing; the table and its
+// sequence are created, when missing, by the first Acquire.
+//
+// It returns an error for an empty job, a dsn that cannot be parsed, or a
+// bad option. The error never shows the password.
+func New(dsn string, job string, opts ...Option) (*Locker, error) {
+	c, err := newConfig(opts)
+	if job == "" {
+		err = errors.Join(errors.New("pglock: the job name is empty"), err)
+	}
+	cc, perr := pgx.ParseConfig(dsn)
+	if perr != nil {
+		// pgx's message hides the password; ours says what to fix.
+		err = errors.Join(fmt.Errorf("pglock: the DSN cannot be parsed: %w", perr), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.host == "" {
+		c.host, _ = os.Hostname()
+	}
+	if cc.RuntimeParams["application_name"] == "" {
+		cc.RuntimeParams["application_name"] = "pigging " + job
+	}
+	l := &Locker{
+		conn:     cc,
+		job:      job,
+		key:      lockKey(c.table, job),
+		tableRaw: c.table,
+		table:    pgx.Identifier(strings.Split(c.table, ".")),
+		seq:      pgx.Identifier(strings.Split(c.table+"_token", ".")),
+		host:     c.host,
+		interval: c.interval,
+		timeout:  c.timeout,
+		target:   target(cc),
+	}
+	return l, nil
+}
+
+// lockKey is the advisory lock's key: the FNV-1a 64-bit hash of
+// "pigging\x00<table>\x00<job>", as a signed bigint.
+func lockKey(table, job string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("pigging\x00" + table + "\x00" + job))
+	return int64(h.Sum64())
+}
+
+// target names the server and database of cc without its password.
+func target(cc *pgx.ConnConfig) string {
+	host := cc.Host
+	if !strings.HasPrefix(host, "/") {
+		host = net.JoinHostPort(host, strconv.Itoa(int(cc.Port)))
+	} else {
+		host = host + ":" + strconv.Itoa(int(cc.Port))
+	}
+	return "postgres://" + cc.User + "@" + host + "/" + cc.Database
+}
+
+// String names the lock in messages: the table, the job and the server,
+// never the password. A refused run's message reads "... then delete
+// <String> to run again".
+func (l *Locker) String() string {
+	return l.tableRaw + " row " + strconv.Quote(l.job) + " (" + l.target + ")"
+}
+
+// Job returns the job name the lock is for.
+func (l *Locker) Job() string { return l.job }
+
+// Token returns the fencing token of the run that holds the lock through
+// this Locker, or 0 when none does. Each acquisition of any job in the
+// table gets a larger token than all before it (a PostgreSQL sequence), so
+// a system a job writes to can refuse a write that carries a token smaller
+// than one it has already seen: the write of a run that lost its lock
+// while a newer run goes on. A run that has lost its lock keeps its token
+// until it ends. It is safe for concurrent use.
+func (l *Locker) Token() int64 {
+	if s := l.current.Load(); s != nil {
+		return s.token
+	}
+	return 0
+}
+
+// connect opens a connection, with an error that says which server could
+// not be reached and why (pgx's cause: refused, no such host, password
+// authentication failed), never the password.
+func (l *Locker) connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, l.conn.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("pglock: cannot connect to %s for job %q: %w", l.target, l.job, err)
+	}
+	return conn, nil
+}
+
+// Acquire tries the lock without waiting: a session-level advisory lock on
+// a connection of its own, held until the lease ends. When another session
+// holds it, the result has a nil Lease and the holder's row. When it is
+// taken, a row left behind (status running: its run died, as its session
+// ended; failed or cancelled) makes the result stale. A fresh lock gets its
+// row (status running, a new fencing token) at once; a stale one keeps the
+// old row until the Tracker writes its own (Lease.Update), so that a
+// refused run changes nothing.
+//
+// A database that cannot be reached, or a query that fails, is an error
+// naming the server, and leaves nothing changed.
+func (l *Locker) Acquire(ctx context.Context, info *pigging.LockInfo) (pigging.Acquired, error) {
+	conn, err := l.connect(ctx)
+	if err != nil {
+		return pigging.Acquired{}, err
+	}
+	closeConn := func() { closeQuietly(conn) }
+	if err := l.ensureSchema(ctx, conn); err != nil {
+		closeConn()
+		return pigging.Acquired{}, err
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", l.key).Scan(&got); err != nil {
+		closeConn()
+		return pigging.Acquired{}, l.queryErr("trying the lock", err)
+	}
+	if !got {
+		holder, detail, err := l.liveHolder(ctx, conn)
+		closeConn()
+		if err != nil {
+			return pigging.Acquired{}, err
+		}
+		return pigging.Acquired{Holder: holder, Detail: detail}, nil
+	}
+
+	s := &lease{l: l, conn: conn, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	if info != nil {
+		s.info = *info
+	}
+	fail := func(err error) (pigging.Acquired, error) {
+		uctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", l.key)
+		closeConn()
+		return pigging.Acquired{}, err
+	}
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&s.backend); err != nil {
+		return fail(l.queryErr("reading the session's pid", err))
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fail(l.queryErr("beginning a transaction", err))
+	}
+	// FOR UPDATE waits for a run that is letting go (its last write and
+	// its unlock are one transaction), so the row read is the one it left.
+	prev, err := l.readRow(ctx, tx, " FOR UPDATE")
+	if err == nil {
+		err = tx.QueryRow(ctx, "SELECT nextval('"+l.seq.Sanitize()+"')").Scan(&s.token)
+	}
+	if err == nil && prev == nil {
+		s.info.Status = pigging.StatusRunning
+		err = s.write(ctx, tx, &s.info)
+	}
+	if err == nil {
+		err = tx.Commit(ctx)
+	}
+	if err != nil {
+		_ = tx.Rollback(context.Background())
+		return fail(l.queryErr("claiming the job's row", err))
+	}
+	s.prev = prev
+	s.written = prev == nil
+	l.current.Store(s)
+	go s.watch()
+	a := pigging.Acquired{Lease: s}
+	if prev != nil {
+		a.Holder, a.Stale = prev.info(), true
+	}
+	return a, nil
+}
+
+// liveHolder says who holds the lock: the row, when the session that
+// holds the advisory lock is the one the row names; else nil and why.
+func (l *Locker) liveHolder(ctx context.Context, conn *pgx.Conn) (*pigging.LockInfo, string, error) {
+	pid, err := l.lockHolder(ctx, conn)
+	if err != nil {
+		return nil, "", l.queryErr("reading who holds the lock", err)
+	}
+	r, err := l.readRow(ctx, conn, "")
+	if err != nil {
+		return nil, "", l.queryErr("reading the job's row", err)
+	}
+	switch {
+	case pid == nil:
+		return nil, "it was let go of while this run looked; try again", nil
+	case r != nil && r.backendPID == *pid:
+		return r.info(), "", nil
+	}
+	return nil, "database session " + strconv.Itoa(int(*pid)) + " holds it and has not written its row yet", nil
+}
+
+// lockHolder returns the pid of the session that holds the advisory lock,
+// or nil when none does.
+func (l *Locker) lockHolder(ctx context.Context, q querier) (*int32, error) {
+	var pid *int32
+	err := q.QueryRow(ctx, `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+		WHERE l.locktype = 'advisory' AND d.datname = current_database()
+		AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1 AND l.granted
+		LIMIT 1`, int64(uint64(l.key)>>32), int64(uint64(l.key)&0xffffffff)).Scan(&pid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return pid, err
+}
+
+// Inspect reports the job's state without changing it: free (no row),
+// running (a live session holds the advisory lock) or stale (a row that no
+// live session holds), with what the row says. To tell a live holder from
+// a dead one it takes the advisory lock for the length of one transaction
+// when nobody holds it; a Start that tries the lock in that instant is
+// refused as if a run were in progress. A missing table is a free lock.
+func (l *Locker) Inspect(ctx context.Context) (*pigging.LockStatus, error) {
+	return l.probe(ctx, false)
+}
+
+// Clear removes a stale lock's row and returns what it said. A lock held
+// by a live session is refused with a *pigging.LockError that unwraps to
+// pigging.ErrLocked, and nothing changes; a free lock is not an error.
+// Unlike pigging.Unlock it adds no record to the run's log, which may be
+// on another host.
+func (l *Locker) Clear(ctx context.Context) (*pigging.LockStatus, error) {
+	return l.probe(ctx, true)
+}
+
+func (l *Locker) probe(ctx context.Context, clear bool) (*pigging.LockStatus, error) {
+	conn, err := l.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closeQuietly(conn)
+	st := &pigging.LockStatus{Path: l.String()}
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", l.table.Sanitize()).Scan(&exists); err != nil {
+		return nil, l.queryErr("looking for the table", err)
+	}
+	if !exists {
+		return st, nil
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, l.queryErr("beginning a transaction", err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	var got bool
+	if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", l.key).Scan(&got); err != nil {
+		return nil, l.queryErr("probing the lock", err)
+	}
+	if !got {
+		st.State = pigging.LockRunning
+		st.Holder, st.Detail, err = l.liveHolder(ctx, conn)
+		if err != nil {
+			return nil, err
+		}
+		if clear {
+			return st, &pigging.LockError{Path: l.String(), Holder: st.Holder, Err: pigging.ErrLocked, Detail: st.Detail}
+		}
+		return st, nil
+	}
+	r, err := l.readRow(ctx, tx, " FOR UPDATE")
+	if err != nil {
+		return nil, l.queryErr("reading the job's row", err)
+	}
+	if r == nil {
+		return st, nil
+	}
+	st.State, st.Holder = pigging.LockStale, r.info()
+	if !clear {
+		return st, nil
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM "+l.table.Sanitize()+" WHERE job = $1", l.job); err != nil {
+		return st, l.queryErr("deleting the job's row", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return st, l.queryErr("deleting the job's row", err)
+	}
+	return st, nil
+}
+
+// queryErr says what failed, on which server and job.
+func (l *Locker) queryErr(what string, err error) error {
+	return fmt.Errorf("pglock: %s of job %q in %s at %s: %w", what, l.job, l.tableRaw, l.target, err)
+}

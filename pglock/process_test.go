@@ -1,0 +1,440 @@
+//go:build unix
+
+package pglock_test
+
+// The lock between real processes, as jobs on several hosts meet it: one
+// run at a time however many race, a failed run refusing the next in
+// another process, and processes that report different hosts.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pigging-go/pigging/pglock"
+	"github.com/pigging-go/pigging/pigging"
+)
+
+// Exit codes of the children.
+const (
+	exitRan    = 0 // started, ran and stopped
+	exitLocked = 3 // refused with ErrLocked (held by a live run)
+	exitStale  = 4 // refused with ErrStaleLock
+	exitOther  = 5 // Start failed otherwise
+)
+
+func init() {
+	childScenarios["rounds"] = childRounds
+	childScenarios["try"] = childTry
+	childScenarios["fail"] = childFail
+	childScenarios["hold"] = childHold
+}
+
+func startExit(err error) int {
+	switch {
+	case err == nil:
+		return exitRan
+	case errors.Is(err, pigging.ErrStaleLock):
+		return exitStale
+	case errors.Is(err, pigging.ErrLocked):
+		return exitLocked
+	}
+	return exitOther
+}
+
+// childLocker is the Locker of a child: PGLOCK_TABLE, PGLOCK_JOB, and the
+// host PGLOCK_HOST when set.
+func childLocker() *pglock.Locker {
+	opts := []pglock.Option{pglock.WithTable(os.Getenv("PGLOCK_TABLE"))}
+	if h := os.Getenv("PGLOCK_HOST"); h != "" {
+		opts = append(opts, pglock.WithHost(h))
+	}
+	l, err := pglock.New(os.Getenv(envDSN), os.Getenv("PGLOCK_JOB"), opts...)
+	if err != nil {
+		childDie("%v", err)
+	}
+	return l
+}
+
+// childTracker is a Tracker of the child's Locker, logging to PGLOCK_LOG.
+func childTracker(l *pglock.Locker, extra ...pigging.Option) *pigging.Tracker {
+	if os.Getenv("PGLOCK_TAKEOVER") == "1" {
+		extra = append(extra, pigging.WithStaleLock(pigging.TakeOver))
+	}
+	t, err := pigging.New(os.Getenv("PGLOCK_LOG"), "", trackerOpts(l, l.Job(), extra...)...)
+	if err != nil {
+		childDie("%v", err)
+	}
+	return t
+}
+
+// childRounds plays PGLOCK_ROUNDS rounds. In each it waits at the barrier
+// (the file go.<round> in PGLOCK_DIR), tries the lock once, and either
+// runs (begin/end markers in the witness, holding the lock until every
+// other contender of the round has been refused) or reports its refusal.
+func childRounds() int {
+	dir := os.Getenv("PGLOCK_DIR")
+	idx := os.Getenv("PGLOCK_IDX")
+	n := childEnvInt("PGLOCK_N", 0)
+	rounds := childEnvInt("PGLOCK_ROUNDS", 0)
+	witness := filepath.Join(dir, "witness")
+	l := childLocker()
+	pid := os.Getpid()
+	for r := range rounds {
+		rs := strconv.Itoa(r)
+		childTouch(filepath.Join(dir, "ready."+rs+"."+idx))
+		if !waitFile(filepath.Join(dir, "go."+rs), 2*time.Minute) {
+			childDie("no start signal for round %d", r)
+		}
+		t := childTracker(l)
+		_, err := t.Start(context.Background())
+		if code := startExit(err); code != exitRan {
+			if code != exitLocked {
+				fmt.Printf("round %d: %v\n", r, err)
+			}
+			childTouch(filepath.Join(dir, fmt.Sprintf("refused%d.%s.%s", code, rs, idx)))
+			continue
+		}
+		childAppend(witness, fmt.Sprintf("begin %d %s %d\n", pid, rs, l.Token()))
+		deadline := time.Now().Add(time.Minute)
+		for countFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") < n-1 && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		childAppend(witness, fmt.Sprintf("end %d %s\n", pid, rs))
+		if err := t.Stop(); err != nil {
+			childDie("Stop: %v", err)
+		}
+		childTouch(filepath.Join(dir, "won."+rs+"."+idx))
+	}
+	return exitRan
+}
+
+// childTry tries the lock once, prints Start's error or "ran token=N", and
+// exits with the code for it.
+func childTry() int {
+	l := childLocker()
+	t := childTracker(l)
+	if _, err := t.Start(context.Background()); err != nil {
+		fmt.Println(err)
+		return startExit(err)
+	}
+	fmt.Printf("ran token=%d\n", l.Token())
+	if err := t.Stop(); err != nil {
+		childDie("Stop: %v", err)
+	}
+	return exitRan
+}
+
+// childFail runs a job that fails with "warehouse unreachable".
+func childFail() int {
+	l := childLocker()
+	err := pigging.Run(context.Background(), os.Getenv("PGLOCK_LOG"), "", func(context.Context, *pigging.Tracker) error {
+		return errors.New("warehouse unreachable")
+	}, trackerOpts(l, l.Job())...)
+	fmt.Println(err)
+	if err == nil || err.Error() != "warehouse unreachable" {
+		return exitOther
+	}
+	return exitRan
+}
+
+// childHold starts a run, prints "holding token=N" and waits for the file
+// PGLOCK_RELEASE; then it Stops.
+func childHold() int {
+	l := childLocker()
+	t := childTracker(l)
+	if _, err := t.Start(context.Background()); err != nil {
+		fmt.Println(err)
+		return startExit(err)
+	}
+	fmt.Printf("holding token=%d\n", l.Token())
+	if !waitFile(os.Getenv("PGLOCK_RELEASE"), 2*time.Minute) {
+		childDie("no release")
+	}
+	if err := t.Stop(); err != nil {
+		childDie("Stop: %v", err)
+	}
+	return exitRan
+}
+
+// childEnv is the environment of a child for job in table.
+func childEnv(table, job, logPath string, extra ...string) []string {
+	return append([]string{"PGLOCK_TABLE=" + table, "PGLOCK_JOB=" + job, "PGLOCK_LOG=" + logPath}, extra...)
+}
+
+// raceRounds starts n processes that play rounds rounds on one job, host
+// hosts[i%len(hosts)] for process i, and checks that each round has exactly
+// one winner, the others refused as held, and that the witness never shows
+// two runs at once. It returns the winners' hosts.
+func raceRounds(t *testing.T, n, rounds int, hosts []string) []string {
+	t.Helper()
+	table := newTable(t)
+	dir := t.TempDir()
+	children := make([]*child, n)
+	for i := range n {
+		children[i] = startChild(t, "rounds", childEnv(table, "race", filepath.Join(dir, "run"+strconv.Itoa(i)+".log"),
+			"PGLOCK_DIR="+dir, "PGLOCK_IDX="+strconv.Itoa(i), "PGLOCK_N="+strconv.Itoa(n),
+			"PGLOCK_ROUNDS="+strconv.Itoa(rounds), "PGLOCK_HOST="+hosts[i%len(hosts)])...)
+	}
+	var winners []string
+	for r := range rounds {
+		rs := strconv.Itoa(r)
+		waitCount(t, dir, "ready."+rs+".", n, children)
+		childTouch(filepath.Join(dir, "go."+rs))
+		// A round ends when all have been refused but one, and that one has
+		// stopped.
+		deadline := time.Now().Add(2 * time.Minute)
+		for countFiles(dir, "won."+rs+".")+countFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") < n {
+			if countFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") == n {
+				break // nobody ran: reported below
+			}
+			if time.Now().After(deadline) || countFiles(dir, "refused"+strconv.Itoa(exitStale)+"."+rs+".")+countFiles(dir, "refused"+strconv.Itoa(exitOther)+"."+rs+".") > 0 {
+				for i, c := range children {
+					t.Logf("child %d:\n%s", i, c.output())
+				}
+				t.Fatalf("round %d did not end with one winner and %d refused as held", r, n-1)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		won, _ := filepath.Glob(filepath.Join(dir, "won."+rs+".*"))
+		if len(won) != 1 {
+			t.Fatalf("round %d: %d winners, want 1", r, len(won))
+		}
+		idx, _ := strconv.Atoi(strings.TrimPrefix(filepath.Ext(won[0]), "."))
+		winners = append(winners, hosts[idx%len(hosts)])
+	}
+	for i, c := range children {
+		if code := c.wait(t, time.Minute); code != 0 {
+			t.Fatalf("child %d exited %d:\n%s", i, code, c.output())
+		}
+	}
+	if runs := witnessCheck(t, filepath.Join(dir, "witness")); runs != rounds {
+		t.Fatalf("%d runs in the witness, want %d", runs, rounds)
+	}
+	if r := readRow(t, table, "race"); r != nil {
+		t.Errorf("row left after the rounds: %+v", r)
+	}
+	return winners
+}
+
+// waitCount waits for n files with prefix in dir, failing the test after
+// two minutes or when a child has exited.
+func waitCount(t *testing.T, dir, prefix string, n int, children []*child) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for countFiles(dir, prefix) < n {
+		for i, c := range children {
+			select {
+			case <-c.done:
+				t.Fatalf("child %d exited early (%v):\n%s", i, c.err, c.output())
+			default:
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d %s files after two minutes", countFiles(dir, prefix), n, prefix)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// witnessCheck reads the witness and fails on any overlap: every begin
+// must be followed by the end of the same process before the next begin,
+// and the tokens of the runs must grow. It returns the number of runs.
+func witnessCheck(t *testing.T, path string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, holder := 0, ""
+	last := int64(0)
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			t.Fatalf("witness line %d malformed: %q", i+1, line)
+		}
+		switch f[0] {
+		case "begin":
+			if holder != "" {
+				t.Fatalf("witness line %d: pid %s began while pid %s held the lock: two runs at once", i+1, f[1], holder)
+			}
+			holder = f[1]
+			runs++
+			tok, _ := strconv.ParseInt(f[3], 10, 64)
+			if tok <= last {
+				t.Fatalf("witness line %d: token %d after %d", i+1, tok, last)
+			}
+			last = tok
+		case "end":
+			if holder != f[1] {
+				t.Fatalf("witness line %d: pid %s ended but the holder was %q", i+1, f[1], holder)
+			}
+			holder = ""
+		}
+	}
+	if holder != "" {
+		t.Fatalf("pid %s never ended", holder)
+	}
+	return runs
+}
+
+// 32 processes × 20 rounds on one job: exactly one runs each round, the
+// others are refused as held, never two at once, and the fencing tokens of
+// the runs grow.
+func TestProcessMutualExclusion(t *testing.T) {
+	dsn(t)
+	n, rounds := 32, 20
+	if testing.Short() {
+		n, rounds = 8, 3
+	}
+	start := time.Now()
+	raceRounds(t, n, rounds, []string{"vm"})
+	t.Logf("%d processes × %d rounds in %v", n, rounds, time.Since(start).Round(time.Millisecond))
+}
+
+// Two processes that report different hosts contend for one job: one runs
+// per round, and the other is refused; a refusal names the holder's host.
+func TestProcessTwoHosts(t *testing.T) {
+	dsn(t)
+	winners := raceRounds(t, 2, 10, []string{"host-a", "host-b"})
+	t.Logf("winners: %v", winners)
+
+	table := newTable(t)
+	dir := t.TempDir()
+	release := filepath.Join(dir, "release")
+	a := startChild(t, "hold", childEnv(table, "two-hosts", filepath.Join(dir, "a.log"), "PGLOCK_HOST=host-a", "PGLOCK_RELEASE="+release)...)
+	a.waitOutput(t, "holding token=", time.Minute)
+	b := startChild(t, "try", childEnv(table, "two-hosts", filepath.Join(dir, "b.log"), "PGLOCK_HOST=host-b")...)
+	if code := b.wait(t, time.Minute); code != exitLocked || !strings.Contains(b.output(), "is held by run pid "+strconv.Itoa(a.cmd.Process.Pid)+" on host-a") {
+		t.Fatalf("host-b beside host-a: exit %d:\n%s", code, b.output())
+	}
+	childTouch(release)
+	if code := a.wait(t, time.Minute); code != exitRan {
+		t.Fatalf("host-a exit %d:\n%s", code, a.output())
+	}
+	b = startChild(t, "hold", childEnv(table, "two-hosts", filepath.Join(dir, "b.log"), "PGLOCK_HOST=host-b", "PGLOCK_RELEASE="+release+"-b")...)
+	b.waitOutput(t, "holding token=", time.Minute)
+	if r := readRow(t, table, "two-hosts"); r == nil || r.Host != "host-b" || r.PID != b.cmd.Process.Pid {
+		t.Fatalf("row while host-b runs: %+v", r)
+	}
+	childTouch(release + "-b")
+	if code := b.wait(t, time.Minute); code != exitRan {
+		t.Fatalf("host-b exit %d:\n%s", code, b.output())
+	}
+}
+
+// A run that failed in one process refuses the next in another, as stale,
+// saying why; once cleared, the next runs; with TakeOver it goes on.
+func TestProcessFailedRunRefusesNext(t *testing.T) {
+	table := newTable(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "job.log")
+	env := childEnv(table, "failing", logPath, "PGLOCK_HOST=host-a")
+
+	if c := startChild(t, "fail", env...); c.wait(t, time.Minute) != exitRan {
+		t.Fatalf("fail child:\n%s", c.output())
+	}
+	before := readRow(t, table, "failing")
+	if before == nil || before.Status != pigging.StatusFailed || before.Error != "warehouse unreachable" || before.Host != "host-a" {
+		t.Fatalf("row after the failed run: %+v", before)
+	}
+	c := startChild(t, "try", childEnv(table, "failing", logPath, "PGLOCK_HOST=host-b")...)
+	if code := c.wait(t, time.Minute); code != exitStale || !strings.Contains(c.output(), "on host-a (job failing)") ||
+		!strings.Contains(c.output(), "failed: warehouse unreachable") {
+		t.Fatalf("next run: exit %d, want %d:\n%s", code, exitStale, c.output())
+	}
+	if after := readRow(t, table, "failing"); *after != *before {
+		t.Fatalf("the refused run changed the row:\n%+v\n%+v", before, after)
+	}
+	l := newLocker(t, table, "failing")
+	if _, err := l.Clear(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c := startChild(t, "try", env...); c.wait(t, time.Minute) != exitRan {
+		t.Fatalf("run after Clear:\n%s", c.output())
+	}
+	if c := startChild(t, "fail", env...); c.wait(t, time.Minute) != exitRan {
+		t.Fatalf("fail child:\n%s", c.output())
+	}
+	c = startChild(t, "try", append(env, "PGLOCK_TAKEOVER=1")...)
+	if code := c.wait(t, time.Minute); code != exitRan {
+		t.Fatalf("TakeOver run: exit %d:\n%s", code, c.output())
+	}
+	if r := readRow(t, table, "failing"); r != nil {
+		t.Fatalf("row after the run that took over: %+v", r)
+	}
+}
+
+func init() { childScenarios["churn"] = childChurn }
+
+// childChurn takes and lets go of the lock again and again for
+// PGLOCK_CHURN_MS after the barrier (the file "go" in PGLOCK_DIR); each
+// time it wins it writes begin/end markers in the witness. A refusal other
+// than "held" ends it with that exit code. It prints "wins=W refused=R".
+func childChurn() int {
+	dir := os.Getenv("PGLOCK_DIR")
+	witness := filepath.Join(dir, "witness")
+	childTouch(filepath.Join(dir, "ready."+os.Getenv("PGLOCK_IDX")))
+	if !waitFile(filepath.Join(dir, "go"), 2*time.Minute) {
+		childDie("no start signal")
+	}
+	l := childLocker()
+	pid := os.Getpid()
+	wins, refused := 0, 0
+	for end := time.Now().Add(time.Duration(childEnvInt("PGLOCK_CHURN_MS", 3000)) * time.Millisecond); time.Now().Before(end); {
+		t := childTracker(l)
+		_, err := t.Start(context.Background())
+		switch code := startExit(err); code {
+		case exitRan:
+			wins++
+			childAppend(witness, fmt.Sprintf("begin %d - %d\n", pid, l.Token()))
+			childAppend(witness, fmt.Sprintf("end %d -\n", pid))
+			if err := t.Stop(); err != nil {
+				childDie("Stop: %v", err)
+			}
+		case exitLocked:
+			refused++
+		default:
+			fmt.Println(err)
+			return code
+		}
+	}
+	fmt.Printf("wins=%d refused=%d\n", wins, refused)
+	return exitRan
+}
+
+// 8 processes take and let go of one job's lock for 3 s, each release
+// racing the others' tries: never two runs at once, no refusal as stale
+// (a release is never seen half done), and the tokens grow.
+func TestProcessChurn(t *testing.T) {
+	table := newTable(t)
+	dir := t.TempDir()
+	const n = 8
+	children := make([]*child, n)
+	for i := range n {
+		children[i] = startChild(t, "churn", childEnv(table, "churn", filepath.Join(dir, "run"+strconv.Itoa(i)+".log"),
+			"PGLOCK_DIR="+dir, "PGLOCK_IDX="+strconv.Itoa(i), "PGLOCK_CHURN_MS=3000")...)
+	}
+	waitCount(t, dir, "ready.", n, children)
+	childTouch(filepath.Join(dir, "go"))
+	for i, c := range children {
+		if code := c.wait(t, 2*time.Minute); code != exitRan {
+			t.Fatalf("child %d exited %d:\n%s", i, code, c.output())
+		}
+		t.Logf("child %d: %s", i, strings.TrimSpace(c.output()))
+	}
+	runs := witnessCheck(t, filepath.Join(dir, "witness"))
+	if runs < n {
+		t.Errorf("only %d runs in 3 s", runs)
+	}
+	t.Logf("%d runs, never two at once", runs)
+	if r := readRow(t, table, "churn"); r != nil {
+		t.Errorf("row left: %+v", r)
+	}
+}
