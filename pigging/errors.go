@@ -31,16 +31,13 @@ var (
 	// ErrStopped is returned when the Tracker is used after Stop.
 	ErrStopped = errors.New("pigging: tracker stopped")
 
-	// ErrLockLost means the lock file was removed or replaced while the run
-	// held it (by hand, or by an editor saving a copy). Stop returns an
+	// ErrLockLost means the run lost its lock while it went on: the lock
+	// file was removed or replaced (by hand, or by an editor saving a
+	// copy), or the database session that held it ended. Stop returns an
 	// error wrapping it, the run ends failed, and the failed run's details
-	// are put back at the lock path where that is safe.
-	ErrLockLost = errors.New("pigging: the lock file was removed or replaced during the run")
+	// are put back where that is safe.
+	ErrLockLost = errors.New("pigging: the lock was lost during the run")
 )
-
-// errLockLost is what a lock write returns when the path no longer names
-// the file the run holds.
-var errLockLost = ErrLockLost
 
 // LogWriteError is returned by Stop (and so by Run) when records could not
 // be written to the log file, for instance on a full disk: the run is

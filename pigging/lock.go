@@ -1,6 +1,7 @@
 package pigging
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -307,10 +308,11 @@ func syncDir(path string) error {
 // write replaces the lock file with one holding info, atomically: a new
 // locked file renamed over the path. The path is then the old content or
 // the new, never a mix, and stays locked throughout. It fails with
-// errLockLost when the path no longer names the file this run holds.
+// an error wrapping ErrLockLost when the path no longer names the file
+// this run holds.
 func (l *lockFile) write(info *LockInfo) error {
-	if !l.stillOurs() {
-		return errLockLost
+	if err := l.Check(context.Background()); err != nil {
+		return err
 	}
 	tmp, fl, err := lockTemp(l.path, l.mode, info)
 	if err != nil {

@@ -3,6 +3,7 @@ package pigging
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 )
@@ -137,7 +138,7 @@ func (l *lockFile) Lost() <-chan struct{} { return nil }
 
 func (l *lockFile) Check(context.Context) error {
 	if !l.stillOurs() {
-		return errLockLost
+		return fmt.Errorf("%w: the lock file %s was removed or replaced", ErrLockLost, l.path)
 	}
 	return nil
 }

@@ -277,7 +277,7 @@ func TestHardeningLockReplacedOrDeleted(t *testing.T) {
 				t.Errorf("lock after the holder stopped = %+v, want its pid, failed, saying the lock was removed or replaced", info)
 			}
 			texts := proctest.RecordTexts(t, logPath)
-			if !strings.Contains(strings.Join(texts, "\n"), "ERROR: The lock "+lockPath+" was removed or replaced during the run") {
+			if !strings.Contains(strings.Join(texts, "\n"), "ERROR: Lost the lock "+lockPath+" during the run (pigging: the lock was lost during the run: the lock file "+lockPath+" was removed or replaced)") {
 				t.Errorf("holder's log has no ERROR about its lock:\n%s", strings.Join(texts, "\n"))
 			}
 		})

@@ -114,7 +114,7 @@ type run struct {
 	writeErr error    // the first error writing the log
 	reported []report // errors already written in full
 	marked   bool     // the lock file says failed already
-	lockLost bool     // the lock file was removed or replaced under the run
+	lockLost error    // how the run lost its lock, nil while it holds it
 
 	lease   Lease
 	logLock *flock.Flock
@@ -409,9 +409,17 @@ func (r *run) watchLost(lost <-chan struct{}, cancel context.CancelCauseFunc) {
 	case <-r.done:
 		cancel(nil)
 	case <-lost:
-		err := fmt.Errorf("%w: %s", ErrLockLost, r.t.locker)
+		ctx, cancel2 := lockContext(r.ctx)
+		err := r.lease.Check(ctx)
+		cancel2()
+		if err == nil {
+			err = fmt.Errorf("%w: %s", ErrLockLost, r.t.locker)
+		}
+		r.failMu.Lock()
+		r.lockLost = err
+		r.failMu.Unlock()
 		r.t.emit(&record{time: time.Now(), level: slog.LevelError, own: true, failure: err,
-			msg: "Lost the lock " + r.t.locker.String() + " during the run: another run may start beside this one; stopping"}, fields{})
+			msg: "Lost the lock " + r.t.locker.String() + " during the run (" + errtype.Message(err) + "): another run may start beside this one; stopping"}, fields{})
 		cancel(err)
 	}
 }
@@ -894,7 +902,7 @@ func (r *run) markFailed() {
 	defer cancel()
 	if err := r.lease.Update(ctx, &info); err != nil {
 		if errors.Is(err, ErrLockLost) {
-			r.lockLost = true
+			r.lockLost = err
 			return
 		}
 		otel.Handle(fmt.Errorf("pigging: writing the failure into %s: %w", r.t.locker, err))
@@ -1043,15 +1051,14 @@ func (t *Tracker) stop(flush bool) error {
 	r.failMu.Lock()
 	failure, lockLost := r.failure, r.lockLost
 	r.failMu.Unlock()
-	if !lockLost && r.lease.Check(lctx) != nil {
-		lockLost = true
+	if lockLost == nil {
+		lockLost = r.lease.Check(lctx)
 	}
-	if lockLost {
-		lerr := fmt.Errorf("%w: %s", ErrLockLost, t.locker)
+	if lerr := lockLost; lerr != nil {
 		errs = append(errs, lerr)
 		if !errors.Is(failure, ErrLockLost) {
 			r.record(&record{time: time.Now(), level: slog.LevelError, own: true,
-				msg: "The lock " + t.locker.String() + " was removed or replaced during the run: another run may have started beside this one"}, fields{})
+				msg: "Lost the lock " + t.locker.String() + " during the run (" + errtype.Message(lerr) + "): another run may have started beside this one"}, fields{})
 		}
 		if failure == nil {
 			failure = lerr
