@@ -9,14 +9,15 @@ import (
 // maxLine is the longest piece of a line that becomes one record. A longer
 // line is split into records of at most maxLine bytes (cut before a UTF-8
 // character, never inside one), each but the last carrying partial=true.
-// It is also the pump's whole buffer: memory stays flat however long the
-// lines and however much the command prints.
+// The pump's buffer holds one byte more, so that a line of exactly maxLine
+// bytes is still one record: memory stays flat however long the lines and
+// however much the command prints.
 const maxLine = 64 << 10
 
 // A pump turns one output stream of the command into log records, one per
 // line, and passes the bytes through unchanged to pass.
 //
-// It reads with a fixed buffer of maxLine bytes and never drops anything: a
+// It reads with one fixed buffer (maxLine+1 bytes) and never drops anything: a
 // command that writes faster than the log fills the pipe and waits, as it
 // would on a slow terminal. The bytes of each read reach pass with one
 // Write, so passing through costs one write per read, not per line.
@@ -46,7 +47,7 @@ func newPump(stream string, log func(string, ...any), pass io.Writer) *pump {
 		whole:   []any{"stream", stream},
 		partial: []any{"stream", stream, "partial", true},
 		pass:    pass,
-		buf:     make([]byte, maxLine),
+		buf:     make([]byte, maxLine+1),
 	}
 }
 
@@ -125,11 +126,11 @@ func (p *pump) took(m int) {
 }
 
 // makeRoom frees the end of the full buffer: it moves the unfinished line
-// to the front, or, when that line fills the whole buffer, logs a piece of
-// it as a partial record.
+// to the front, or, when that line fills the whole buffer (longer than
+// maxLine), logs its first maxLine bytes or fewer as a partial record.
 func (p *pump) makeRoom() {
 	if p.start == 0 {
-		cut := splitPoint(p.buf[:p.end])
+		cut := splitPoint(p.buf[:maxLine])
 		p.log(string(p.buf[:cut]), p.partial...)
 		p.start = cut
 	}
