@@ -136,7 +136,9 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 		return bad("--grace %s is negative", o.grace)
 	}
 	if o.name == "" {
-		o.name = jobName(o.argv[0])
+		if o.name = jobName(o.argv[0]); o.name == "" {
+			return bad("no job name in the command %q: give --name", o.argv[0])
+		}
 	}
 	if o.log == "" || o.lock == "" {
 		// The name becomes a file name in the working directory.
@@ -154,15 +156,13 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 }
 
 // jobName is the default job name for the command cmd: its base name,
-// without the extension of a Windows executable.
+// without the extension of a Windows executable. Both / and \ separate
+// directories, whatever the system.
 func jobName(cmd string) string {
-	name := filepath.Base(filepath.ToSlash(cmd))
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
-	switch strings.ToLower(filepath.Ext(name)) {
+	name := cmd[strings.LastIndexAny(cmd, `/\`)+1:]
+	switch ext := filepath.Ext(name); strings.ToLower(ext) {
 	case ".exe", ".bat", ".cmd", ".com":
-		name = strings.TrimSuffix(name, filepath.Ext(name))
+		name = strings.TrimSuffix(name, ext)
 	}
 	return name
 }
