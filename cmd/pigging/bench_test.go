@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // Benchmarks of "pigging run"'s line pump, each beside the floor it is
