@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -165,6 +166,21 @@ func readLock(t *testing.T, path string) string {
 		t.Fatalf("lock file: %v", err)
 	}
 	return string(data)
+}
+
+// spanAttr returns the attribute key of the span named name.
+func spanAttr(spans []sdktrace.ReadOnlySpan, name string, key attribute.Key) (attribute.Value, bool) {
+	for _, s := range spans {
+		if s.Name() != name {
+			continue
+		}
+		for _, a := range s.Attributes() {
+			if a.Key == key {
+				return a.Value, true
+			}
+		}
+	}
+	return attribute.Value{}, false
 }
 
 // stopStatus returns pigging.status of the stop event of the span named

@@ -24,6 +24,8 @@ const maxLine = 64 << 10
 //
 // A pump is used by one goroutine.
 type pump struct {
+	// stream is "stdout" or "stderr".
+	stream string
 	// log writes one record: Tracker.Info or Tracker.Warn.
 	log func(msg string, args ...any)
 	// whole and partial are the record's key/values for a whole line and
@@ -34,6 +36,10 @@ type pump struct {
 	// passErr is the first error of pass, which is then no longer used:
 	// the log keeps every line even when the terminal has gone.
 	passErr error
+	// readErr is the error, other than io.EOF, that ended ReadFrom: for
+	// one, os.ErrClosed when os/exec closed the pipe that processes left
+	// behind by the command still held (exec.Cmd.WaitDelay).
+	readErr error
 
 	buf        []byte
 	start, end int // buf[start:end] is the unfinished line
@@ -43,6 +49,7 @@ type pump struct {
 // stream=<stream>, and passing the bytes through to pass (nil for none).
 func newPump(stream string, log func(string, ...any), pass io.Writer) *pump {
 	return &pump{
+		stream:  stream,
 		log:     log,
 		whole:   []any{"stream", stream},
 		partial: []any{"stream", stream, "partial", true},
@@ -71,6 +78,7 @@ func (p *pump) ReadFrom(r io.Reader) (int64, error) {
 			if err == io.EOF {
 				err = nil
 			}
+			p.readErr = err
 			return n, err
 		}
 	}

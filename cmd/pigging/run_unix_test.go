@@ -54,6 +54,11 @@ func TestRunExitStatus(t *testing.T) {
 			if got := stopStatus(r.spans, job); got != tt.status {
 				t.Errorf("pigging.status %q, want %q", got, tt.status)
 			}
+			if tt.code < exitNoExec {
+				if got, ok := spanAttr(r.spans, job, "process.exit.code"); !ok || got.AsInt64() != int64(tt.code) {
+					t.Errorf("process.exit.code on the run span is %v (%v), want %d", got.String(), ok, tt.code)
+				}
+			}
 			recs := readLog(t, log)
 			if n := len(recs); n < 2 || !strings.HasPrefix(recs[n-1].text, "TOTAL SCRIPT TIME: ") {
 				t.Fatalf("log does not end with TOTAL SCRIPT TIME: %v", recs)
@@ -447,16 +452,17 @@ func TestRunTimeout(t *testing.T) {
 }
 
 // TestRunLeftoverOutput checks that a background process holding the
-// command's stdout after it exited does not keep pigging waiting.
+// command's stdout after it exited does not keep pigging waiting, and that
+// the log says so, whatever the command's status.
 func TestRunLeftoverOutput(t *testing.T) {
 	dir := t.TempDir()
 	log, lock := files(dir, "bg")
 	start := time.Now()
-	r := runInProcess(t, "run", "--log", log, "--lock", lock, "--", "sh", "-c", `sleep 5 & echo bye`)
+	r := runInProcess(t, "run", "--log", log, "--lock", lock, "--", "sh", "-c", `sleep 5 & echo bye; exit 4`)
 	if elapsed := time.Since(start); elapsed > 4*time.Second {
 		t.Errorf("pigging waited %s for the background process", elapsed)
 	}
-	if r.code != 0 {
+	if r.code != 4 {
 		t.Fatalf("exit status %d\nstderr: %s", r.code, r.stderr)
 	}
 	data, _ := os.ReadFile(log)

@@ -15,7 +15,9 @@ import (
 
 	"go.opentelemetry.io/contrib/propagators/envcar"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/otelpig"
 	"github.com/pigging-go/pigging/pigging"
@@ -60,7 +62,8 @@ and record every line CMD prints.
     OpenTelemetry-instrumented command joins the run's trace. Spans are
     exported as the OTEL_* variables say (OTEL_TRACES_EXPORTER, ...).
   - pigging's own messages, including TOTAL SCRIPT TIME, go to stderr: stdout
-    carries CMD's stdout only.
+    carries CMD's stdout only. The log and the trace name CMD, not its
+    arguments, which may hold secrets.
 
 CMD's exit status decides the outcome: 0 removes the lock; any other status,
 or death by a signal, keeps it with the reason ("exit status 3").
@@ -269,22 +272,35 @@ func (j *job) run(ctx context.Context) int {
 		}
 		return exitNoExec
 	}
+	// The arguments stay out of the log and the trace: they may hold secrets.
 	t.Info("Command started", "command", j.opts.argv[0], "pid", cmd.Process.Pid)
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("process.command", j.opts.argv[0]))
 
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	waitErr, timedOut := j.supervise(cmd, done)
 
+	if cmd.ProcessState == nil { // Wait itself failed: there is no status
+		err := fmt.Errorf("waiting for %s: %w", j.opts.argv[0], waitErr)
+		t.LogException(err)
+		fmt.Fprintf(j.stderr, "pigging: %v\n", err)
+		return exitInternal
+	}
+	leftover := errors.Is(waitErr, exec.ErrWaitDelay)
 	for _, p := range []*pump{stdout, stderr} {
 		p.Flush()
 		if p.passErr != nil {
-			t.Warn("Passing the command's output through failed; the log has every line", "stream", p.whole[1], "error", p.passErr.Error())
+			t.Warn("Passing the command's output through failed; the log has every line", "stream", p.stream, "error", p.passErr.Error())
+		}
+		switch {
+		case errors.Is(p.readErr, os.ErrClosed):
+			leftover = true
+		case p.readErr != nil:
+			t.Warn("Reading the command's output failed", "stream", p.stream, "error", p.readErr.Error())
 		}
 	}
-	if errors.Is(waitErr, exec.ErrWaitDelay) {
+	if leftover {
 		t.Warn("Output still open after the command exited: processes it started hold it; stopped reading", "after", drainDelay.String())
-	} else if waitErr != nil && !errors.As(waitErr, new(*exec.ExitError)) {
-		t.Warn("Reading the command's output failed", "error", waitErr.Error())
 	}
 
 	code, sig := exitStatus(cmd.ProcessState)
@@ -292,6 +308,7 @@ func (j *job) run(ctx context.Context) int {
 	if sig != "" {
 		ended = "killed by " + sig
 	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("process.exit.code", code))
 	switch {
 	case timedOut:
 		t.LogException(&timeoutError{after: j.opts.timeout, ended: ended})
