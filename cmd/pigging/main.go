@@ -88,15 +88,21 @@ type cli struct {
 
 // A command is one subcommand of pigging.
 type command struct {
-	name    string
-	summary string
-	main    func(c *cli, args []string) int
+	name     string
+	synopsis string // its command line, for the overview
+	summary  string
+	main     func(c *cli, args []string) int
 }
 
 // commands are the subcommands, in the order help lists them. A new
 // subcommand is one more entry here, with its own flag set.
 var commands = []command{
-	{name: "run", summary: "run a command as a pigging job: lock, log, trace", main: (*cli).runCommand},
+	{
+		name:     "run",
+		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--timeout D] [--grace D] [--] CMD [ARG...]",
+		summary:  "run a command as a pigging job: lock, log, trace",
+		main:     (*cli).runCommand,
+	},
 }
 
 func findCommand(name string) *command {
@@ -152,7 +158,10 @@ func (c *cli) usage(w io.Writer) {
 	for _, cmd := range commands {
 		fmt.Fprintf(&b, "  %-8s %s\n", cmd.name, cmd.summary)
 	}
-	b.WriteString("  help     show this, or a command's flags and defaults (pigging help run)\n")
+	b.WriteString("  help     show this, or a command's flags and defaults (pigging help run)\n\n")
+	for _, cmd := range commands {
+		fmt.Fprintf(&b, "  %s\n", cmd.synopsis)
+	}
 	_, _ = io.WriteString(w, b.String())
 }
 
