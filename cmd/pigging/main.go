@@ -173,6 +173,7 @@ type syncWriter struct {
 	w  io.Writer
 }
 
+// Write writes p to the underlying writer, one Write at a time.
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

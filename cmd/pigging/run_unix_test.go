@@ -503,3 +503,36 @@ func TestRunStdoutClosed(t *testing.T) {
 		t.Error("no WARN record about the pass-through failing")
 	}
 }
+
+// TestRunTakeOver checks that --take-over starts after a failed run,
+// keeping the failed run's log beside the new one.
+func TestRunTakeOver(t *testing.T) {
+	dir := t.TempDir()
+	log, lock := files(dir, "again")
+	args := []string{"run", "--log", log, "--lock", lock}
+	if r := runInProcess(t, append(args, "--", "sh", "-c", "echo first run; exit 3")...); r.code != 3 {
+		t.Fatalf("first run: exit status %d\nstderr: %s", r.code, r.stderr)
+	}
+	r := runInProcess(t, append(args, "--take-over", "--", "sh", "-c", "echo second run")...)
+	if r.code != 0 {
+		t.Fatalf("run with --take-over: exit status %d\nstderr: %s", r.code, r.stderr)
+	}
+	prev, err := os.ReadFile(log + ".prev")
+	if err != nil || !bytes.Contains(prev, []byte("INFO: first run stream=stdout\n")) || !bytes.Contains(prev, []byte("ERROR: exit status 3\n")) {
+		t.Errorf("previous log (%v):\n%s", err, prev)
+	}
+	recs := readLog(t, log)
+	if got := outputLines(recs); len(got) != 1 || got[0].msg != "second run" {
+		t.Errorf("output records of the new run: %v", got)
+	}
+	var warned bool
+	for _, r := range recs {
+		warned = warned || (r.level == "WARN" && strings.Contains(r.text, "exit status 3"))
+	}
+	if !warned {
+		t.Errorf("no WARN naming the failed run in the new log: %v", recs)
+	}
+	if _, err := os.Stat(lock); !os.IsNotExist(err) {
+		t.Errorf("lock file after the run that took over succeeded: %v", err)
+	}
+}
