@@ -173,12 +173,12 @@ func TestRunInterleaving(t *testing.T) {
 	dir := t.TempDir()
 	log, lock := files(dir, "mix")
 	r := runInProcess(t, "run", "--log", log, "--lock", lock, "--", "sh", "-c",
-		`for i in 1 2 3 4 5; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done`)
+		`for i in 1 2 3 4; do echo out$i; sleep 0.2; echo err$i >&2; sleep 0.2; done`)
 	if r.code != 0 {
 		t.Fatalf("exit status %d\nstderr: %s", r.code, r.stderr)
 	}
 	var got, want []outputLine
-	for i := 1; i <= 5; i++ {
+	for i := 1; i <= 4; i++ {
 		want = append(want,
 			outputLine{level: "INFO", stream: "stdout", msg: fmt.Sprint("out", i)},
 			outputLine{level: "WARN", stream: "stderr", msg: fmt.Sprint("err", i)})
@@ -187,10 +187,10 @@ func TestRunInterleaving(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("output records\n%v\nwant\n%v", got, want)
 	}
-	if r.stdout != "out1\nout2\nout3\nout4\nout5\n" {
+	if r.stdout != "out1\nout2\nout3\nout4\n" {
 		t.Errorf("stdout passed through as %q", r.stdout)
 	}
-	if !strings.HasPrefix(r.stderr, "err1\nerr2\nerr3\nerr4\nerr5\n") {
+	if !strings.HasPrefix(r.stderr, "err1\nerr2\nerr3\nerr4\n") {
 		t.Errorf("stderr passed through as %q", r.stderr)
 	}
 }
@@ -298,23 +298,38 @@ func TestRunBinaryOutput(t *testing.T) {
 }
 
 // TestRunConcurrent starts two runs of the same job at once: exactly one
-// runs, the other is refused with 75 and names the holder.
+// runs, the other is refused with 75 and names the holder. The command
+// holds the lock until the refused run has exited.
 func TestRunConcurrent(t *testing.T) {
 	dir := t.TempDir()
+	release := filepath.Join(dir, "release")
 	var ps []*proc
 	for range 2 {
-		ps = append(ps, startPigging(t, dir, nil, "run", "--name", "both", "--", "sh", "-c", "sleep 2"))
+		ps = append(ps, startPigging(t, dir, nil, "run", "--name", "both", "--", "sh", "-c",
+			`while [ ! -e release ]; do sleep 0.02; done`))
 	}
-	codes := []int{ps[0].wait(t, testLimit), ps[1].wait(t, testLimit)}
-	slices.Sort(codes)
-	if !slices.Equal(codes, []int{0, exitLocked}) {
-		t.Fatalf("exit statuses %v, want one 0 and one %d\nstderr: %s\n%s", codes, exitLocked, ps[0].stderr.String(), ps[1].stderr.String())
+	// The first to exit must be the refused one.
+	var refused, ran *proc
+	select {
+	case <-ps[0].done:
+		refused, ran = ps[0], ps[1]
+	case <-ps[1].done:
+		refused, ran = ps[1], ps[0]
+	case <-time.After(testLimit):
+		t.Fatalf("neither run was refused within %s", testLimit)
 	}
-	refused := ps[0]
-	if ps[0].cmd.ProcessState.ExitCode() == 0 {
-		refused = ps[1]
+	if code := refused.wait(t, testLimit); code != exitLocked {
+		t.Fatalf("first run to exit: status %d, want %d\nstderr: %s", code, exitLocked, refused.stderr.String())
 	}
-	if !regexp.MustCompile(`both\.lock is held by run pid \d+ on .* \(job both\) started `).MatchString(refused.stderr.String()) {
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := ran.wait(t, testLimit); code != 0 {
+		t.Fatalf("the run that held the lock: exit status %d\nstderr: %s", code, ran.stderr.String())
+	}
+	// The holder is named once it has written its details; a run refused
+	// in the instant before says so.
+	if !regexp.MustCompile(`both\.lock is held by (run pid \d+ on .* \(job both\) started |another run that has not written its details yet)`).MatchString(refused.stderr.String()) {
 		t.Errorf("refused run's stderr %q does not name the holder", refused.stderr.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "both.lock")); !os.IsNotExist(err) {
@@ -458,8 +473,8 @@ func TestRunLeftoverOutput(t *testing.T) {
 	dir := t.TempDir()
 	log, lock := files(dir, "bg")
 	start := time.Now()
-	r := runInProcess(t, "run", "--log", log, "--lock", lock, "--", "sh", "-c", `sleep 5 & echo bye; exit 4`)
-	if elapsed := time.Since(start); elapsed > 4*time.Second {
+	r := runInProcess(t, "run", "--log", log, "--lock", lock, "--", "sh", "-c", `sleep 10 & echo bye; exit 4`)
+	if elapsed := time.Since(start); elapsed > 8*time.Second {
 		t.Errorf("pigging waited %s for the background process", elapsed)
 	}
 	if r.code != 4 {
@@ -480,13 +495,16 @@ func TestRunStdoutClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startPiggingTo(t, dir, nil, pw, "run", "--name", "head", "--", "sh", "-c",
-		`echo first; sleep 0.3; i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done`)
+		`echo first; while [ ! -e closed ]; do sleep 0.02; done; i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done`)
 	pw.Close()
 	buf := make([]byte, 6)
 	if _, err := pr.Read(buf); err != nil || string(buf) != "first\n" {
 		t.Fatalf("read %q, %v", buf, err)
 	}
 	pr.Close() // the reader goes away
+	if err := os.WriteFile(filepath.Join(dir, "closed"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if code := p.wait(t, testLimit); code != 0 {
 		t.Fatalf("exit status %d\nstderr: %s", code, p.stderr.String())
 	}
