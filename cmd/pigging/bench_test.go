@@ -4,7 +4,7 @@ package main
 
 // Benchmarks of "pigging run"'s line pump, each beside the floor it is
 // judged against, as sub-benchmarks of one Benchmark so that one run
-// measures both. One op is one line the command prints.
+// measures them all. One op is one line the command prints.
 //
 // The floor is one write(2) per line to an O_APPEND file of the record
 // pigging writes for it, preformatted: what any log that keeps every line
@@ -122,6 +122,19 @@ func BenchmarkPump(b *testing.B) {
 			if _, err := f.Write(rec); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+
+	// tracker is the record alone: Tracker.Info of the line, as the pump
+	// calls it, without the pipe, the pass-through and the line splitting.
+	// The pump's own cost is what it adds to this.
+	b.Run("tracker", func(b *testing.B) {
+		t := benchTracker(b)
+		b.SetBytes(int64(len(benchText) + 1))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			t.Info(benchText, "stream", "stdout")
 		}
 	})
 

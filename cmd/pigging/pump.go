@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"io"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/pigging-go/pigging/pigging"
 )
 
 // maxLine is the longest piece of a line that becomes one record. A longer
@@ -43,6 +46,8 @@ type pump struct {
 
 	buf        []byte
 	start, end int // buf[start:end] is the unfinished line
+	// copied counts the lines logged with a string of their own (logLines).
+	copied int
 }
 
 // newPump returns a pump logging with log, tagging each record with
@@ -117,19 +122,41 @@ func (p *pump) took(m int) {
 		}
 	}
 	// Only the new bytes can hold a newline: the unfinished line had none.
-	i := p.end
+	last := bytes.LastIndexByte(fresh, '\n')
 	p.end += m
-	for {
-		j := bytes.IndexByte(p.buf[i:p.end], '\n')
-		if j < 0 {
-			break
-		}
-		p.log(string(p.buf[p.start:i+j]), p.whole...)
-		i += j + 1
-		p.start = i
+	if last < 0 {
+		return
 	}
+	done := p.end - m + last + 1
+	p.logLines(p.buf[p.start:done])
+	p.start = done
 	if p.start == p.end {
 		p.start, p.end = 0, 0
+	}
+}
+
+// logLines logs each line of b, which ends with a newline.
+//
+// The lines of one read share one string, made with one allocation, rather
+// than one string each: BenchmarkPump/pump went from 833 to 721 ns per short
+// line, the cost of Tracker.Info alone (719 ns) in the same runs. A record that becomes a span event
+// keeps its message, and a shared string would keep the whole read with it;
+// so the first lines, which may become events, get a copy of their own.
+func (p *pump) logLines(b []byte) {
+	for len(b) > 0 && p.copied < pigging.DefaultEventBudget {
+		i := bytes.IndexByte(b, '\n')
+		p.log(string(b[:i]), p.whole...)
+		b = b[i+1:]
+		p.copied++
+	}
+	if len(b) == 0 {
+		return
+	}
+	s := string(b)
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '\n')
+		p.log(s[:i], p.whole...)
+		s = s[i+1:]
 	}
 }
 

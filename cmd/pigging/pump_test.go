@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -103,6 +104,7 @@ func TestPumpLines(t *testing.T) {
 		{"exactly maxLine", long + "\n", []record{{msg: long}}},
 		{"maxLine plus one", long + "y\n", []record{{msg: long, partial: true}, {msg: "y"}}},
 		{"two pieces exactly", long + long + "\nz\n", []record{{msg: long, partial: true}, {msg: long}, {msg: "z"}}},
+		{"many lines", strings.Repeat("ab\n", 1000), slices.Repeat([]record{{msg: "ab"}}, 1000)},
 		{"long line at the end", "a\n" + long + "yz", []record{{msg: "a"}, {msg: long, partial: true}, {msg: "yz"}}},
 	}
 	for _, tt := range tests {
