@@ -13,6 +13,10 @@ package main
 // and formatting the record. The provider is the SDK with a span processor
 // that drops ended spans, and each Tracker has spent its event budget before
 // the timer starts: the steady state of a long run.
+//
+// Besides the time per line, each reports cpu-ns/op, the CPU time this
+// process used per line: for the command, that is pigging's own cost,
+// without the command's, which shares the machine's cores with it.
 
 import (
 	"bytes"
@@ -23,6 +27,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,11 +123,13 @@ func BenchmarkPump(b *testing.B) {
 		b.SetBytes(int64(len(benchText) + 1))
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := cpuTime(b)
 		for range b.N {
 			if _, err := f.Write(rec); err != nil {
 				b.Fatal(err)
 			}
 		}
+		reportCPU(b, cpu)
 	})
 
 	// tracker is the record alone: Tracker.Info of the line, as the pump
@@ -133,9 +140,11 @@ func BenchmarkPump(b *testing.B) {
 		b.SetBytes(int64(len(benchText) + 1))
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := cpuTime(b)
 		for range b.N {
 			t.Info(benchText, "stream", "stdout")
 		}
+		reportCPU(b, cpu)
 	})
 
 	b.Run("pump", func(b *testing.B) {
@@ -150,9 +159,11 @@ func BenchmarkPump(b *testing.B) {
 		b.SetBytes(int64(len(benchText) + 1))
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := cpuTime(b)
 		go func() { werr <- writeLines(pw, b.N) }()
 		n, err := p.ReadFrom(pr)
 		b.StopTimer()
+		reportCPU(b, cpu) // the writer's cost included: it is in this process
 		if err != nil || n != int64(b.N*(len(benchText)+1)) {
 			b.Fatalf("ReadFrom = %d, %v; want %d bytes", n, err, b.N*(len(benchText)+1))
 		}
@@ -172,16 +183,34 @@ func BenchmarkPump(b *testing.B) {
 		b.SetBytes(int64(len(benchText) + 1))
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := cpuTime(b)
 		code := c.main([]string{"run", "--log", filepath.Join(dir, "bench.log"), "--lock", filepath.Join(dir, "bench.lock"), "--", "awk", script})
 		b.StopTimer()
 		if code != 0 {
 			b.Fatalf("exit status %d", code)
 		}
+		reportCPU(b, cpu)
 		b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
 		if info, err := os.Stat(filepath.Join(dir, "bench.log")); err != nil || info.Size() < int64(b.N*len(benchText)) {
 			b.Fatalf("log file: %v, %d bytes for %d lines", err, info.Size(), b.N)
 		}
 	})
+}
+
+// cpuTime returns the CPU time this process has used, in user and kernel
+// mode, in all its threads; not that of its children.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time this process used per op since start:
+// for the command, pigging's own cost per line, without the command's.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
 }
 
 // sampleHeap collects garbage, then samples the bytes of live and
