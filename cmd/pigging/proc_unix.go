@@ -1,0 +1,95 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+)
+
+// sysProcAttr starts the command in a process group of its own, so that a
+// signal reaches it and every process it starts, and a terminal's Ctrl-C
+// reaches pigging alone, which forwards it.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+// notifySignals starts catching SIGINT and SIGTERM, to forward them, and
+// returns them on a channel, with the function that stops catching them.
+//
+// It also catches SIGPIPE, so that a reader of pigging's stdout or stderr
+// that goes away (pigging run ... | head) makes the passing through fail
+// with EPIPE instead of killing pigging with the run still holding its lock.
+// Caught signals are reset for the command when it starts, so the command
+// still gets SIGPIPE as usual.
+func notifySignals() (<-chan os.Signal, func()) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	return sigs, func() {
+		signal.Stop(sigs)
+		signal.Stop(pipe)
+	}
+}
+
+// terminate sends sig, or SIGTERM when sig is nil, to the command's
+// process group.
+func terminate(cmd *exec.Cmd, sig os.Signal) error {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		s = syscall.SIGTERM
+	}
+	return signalGroup(cmd, s)
+}
+
+// kill kills the command's process group with SIGKILL.
+func kill(cmd *exec.Cmd) error {
+	return signalGroup(cmd, syscall.SIGKILL)
+}
+
+// signalGroup sends s to the process group the command leads. A group
+// that no longer exists is not an error: everything in it has exited.
+func signalGroup(cmd *exec.Cmd, s syscall.Signal) error {
+	err := syscall.Kill(-cmd.Process.Pid, s)
+	if errors.Is(err, syscall.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+// exitStatus returns the exit status pigging passes on for a command that
+// ended as ps says: its exit code, or 128+N when signal N killed it, with
+// the signal's name ("SIGKILL") in that case.
+func exitStatus(ps *os.ProcessState) (int, string) {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), signalName(ws.Signal())
+	}
+	return ps.ExitCode(), ""
+}
+
+// signalNames are the names of the signals that end jobs.
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+	syscall.SIGILL: "SIGILL", syscall.SIGABRT: "SIGABRT", syscall.SIGBUS: "SIGBUS",
+	syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL", syscall.SIGSEGV: "SIGSEGV",
+	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
+	syscall.SIGUSR1: "SIGUSR1", syscall.SIGUSR2: "SIGUSR2", syscall.SIGXCPU: "SIGXCPU",
+	syscall.SIGXFSZ: "SIGXFSZ",
+}
+
+// signalName returns the conventional name of sig ("SIGTERM"), or
+// "signal N" for one without a name here.
+func signalName(sig os.Signal) string {
+	if s, ok := sig.(syscall.Signal); ok {
+		if name, ok := signalNames[s]; ok {
+			return name
+		}
+		return fmt.Sprintf("signal %d", int(s))
+	}
+	return sig.String()
+}
