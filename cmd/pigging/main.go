@@ -27,6 +27,17 @@
 // the run, with 124 when --timeout ended it, and with 2 on bad usage. Run
 // "pigging help run" for every flag, default and exit status.
 //
+// # Inspecting and clearing a lock
+//
+//	pigging status [--name JOB | --lock FILE] [--json]
+//	pigging unlock [--name JOB | --lock FILE]
+//
+// status says whether the lock is free, held by a running job (pid, host,
+// age, trace id), or stale (failed, cancelled or died: the error, when, the
+// log to read), and exits 0, 1 or 2 accordingly. unlock clears a stale lock
+// after showing what it said, appends a record saying who cleared it to the
+// failed run's log, and refuses a lock a running job holds.
+//
 // # Signals
 //
 // SIGINT and SIGTERM are forwarded to CMD's process group; after the grace
@@ -102,6 +113,18 @@ var commands = []command{
 		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--timeout D] [--grace D] [--] CMD [ARG...]",
 		summary:  "run a command as a pigging job: lock, log, trace",
 		main:     (*cli).runCommand,
+	},
+	{
+		name:     "status",
+		synopsis: "pigging status [--name JOB | --lock FILE] [--json]",
+		summary:  "show whether a job's lock is free, running or stale (exit 0, 1, 2)",
+		main:     (*cli).statusCommand,
+	},
+	{
+		name:     "unlock",
+		synopsis: "pigging unlock [--name JOB | --lock FILE]",
+		summary:  "clear a stale lock after reading the failed run's log",
+		main:     (*cli).unlockCommand,
 	},
 }
 
