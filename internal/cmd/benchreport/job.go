@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// jobBench is a benchmark of a whole job, run in each round after pkgs,
+// with its own -benchtime when benchtime is set.
+type jobBench struct {
+	pkg
+	benchtime string
+}
+
+// jobRowsN is the size of the job on generated orders: BenchmarkJobRows
+// runs one job of b.N orders.
+const jobRowsN = 1_000_000
+
+var jobBenches = []jobBench{
+	{pkg{"./examples/etl", "^BenchmarkJob$"}, ""},
+	{pkg{"./examples/etl", "^BenchmarkJobRows$"}, strconv.Itoa(jobRowsN) + "x"},
+}
+
+// allPkgs returns every package whose benchmarks the report runs, each once.
+func allPkgs() []pkg {
+	all := append([]pkg(nil), pkgs...)
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		seen[p.path] = true
+	}
+	for _, j := range jobBenches {
+		if !seen[j.path] {
+			seen[j.path] = true
+			all = append(all, j.pkg)
+		}
+	}
+	return all
+}
+
+// runJobBenches runs the job benchmarks once each, with the test binaries
+// in bins.
+func runJobBenches(res *results, bins map[string]string, o options) error {
+	for _, j := range jobBenches {
+		bin := bins[j.path]
+		if bin == "" {
+			continue
+		}
+		bt := j.benchtime
+		if bt == "" {
+			bt = o.benchtime
+		}
+		if err := runBench(res, bin, j.path, j.bench, bt, o.verbose); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Whole-job benchmark names, as "<package>:<name>".
+const (
+	bJobSmallBare    = "./examples/etl:BenchmarkJob/bare"
+	bJobSmallPigging = "./examples/etl:BenchmarkJob/pigging"
+	bJobBigBare      = "./examples/etl:BenchmarkJobRows/bare"
+	bJobBigPigging   = "./examples/etl:BenchmarkJobRows/pigging"
+)
+
+// jobLimit is the target of the job on a million orders: pigging's wall
+// time and allocated bytes over the bare pipeline's.
+const jobLimit = 1.03
+
+// jobRows reports the example's job under pigging against the same
+// functions called bare: wall time and allocated bytes, each the median of
+// the rounds' ratios, with their spread. The million orders have a target;
+// the 4,000 orders, where Start and Stop's fsyncs weigh most, are shown
+// for scale.
+func jobRows(res results, verdict func(bool) string) []row {
+	var rows []row
+	for _, j := range []struct {
+		what, bare, pig string
+		target          bool
+	}{
+		{"the example job (`examples/etl`), 1,000,000 generated orders streamed in", bJobBigBare, bJobBigPigging, true},
+		{"the example job, the shipped 4,000 orders", bJobSmallBare, bJobSmallPigging, false},
+	} {
+		t, okT := res.pairedRatios(j.pig, j.bare, "ns/op")
+		m, okM := res.pairedRatios(j.pig, j.bare, "B/op")
+		target := "reference"
+		if j.target {
+			target = fmt.Sprintf("≤ %.2f× the bare pipeline's wall time and allocated bytes", jobLimit)
+		}
+		if !okT || !okM {
+			rows = append(rows, row{j.what, notMeasured, target, "-"})
+			continue
+		}
+		// Per job: BenchmarkJobRows reports per order.
+		n := 1.0
+		if j.target {
+			n, _ = res.median(j.bare, "N")
+		}
+		bareNS, _ := res.median(j.bare, "ns/op")
+		pigNS, _ := res.median(j.pig, "ns/op")
+		bareB, _ := res.median(j.bare, "B/op")
+		pigB, _ := res.median(j.pig, "B/op")
+		measured := fmt.Sprintf("wall time %s (%s vs %s a job); allocated bytes %.4f× (%s vs %s)",
+			t, jobDur(pigNS*n), jobDur(bareNS*n), m.median, mib(pigB*n), mib(bareB*n))
+		result := "-"
+		if j.target {
+			result = verdict(t.median <= jobLimit && m.median <= jobLimit)
+		}
+		rows = append(rows, row{j.what, measured, target, result})
+	}
+	return rows
+}
+
+// jobDur formats the nanoseconds of a job, in seconds from one second.
+func jobDur(ns float64) string {
+	if ns >= 1e9 {
+		return fmt.Sprintf("%.2f s", ns/1e9)
+	}
+	return dur(ns)
+}
+
+// mib formats bytes in MiB, or KiB below one MiB.
+func mib(b float64) string {
+	if b >= 1<<20 {
+		return fmt.Sprintf("%.1f MiB", b/(1<<20))
+	}
+	return fmt.Sprintf("%.0f KiB", b/(1<<10))
+}
