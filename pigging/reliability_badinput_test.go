@@ -79,17 +79,13 @@ func TestReliabilityBadPaths(t *testing.T) {
 			ro := filepath.Join(p.dir, "ro")
 			mkdir(t, ro)
 			p.log = filepath.Join(ro, "job.log")
-			if !makeReadOnly(t, ro) {
-				t.Skip("cannot make a directory read-only here")
-			}
+			makeReadOnly(t, ro)
 		}, false, "log", ""},
 		{"lock in a read-only directory", func(t *testing.T, p *paths) {
 			ro := filepath.Join(p.dir, "ro")
 			mkdir(t, ro)
 			p.lock = filepath.Join(ro, "job.lock")
-			if !makeReadOnly(t, ro) {
-				t.Skip("cannot make a directory read-only here")
-			}
+			makeReadOnly(t, ro)
 		}, false, "lock", ""},
 	}
 	tried := 0
@@ -160,9 +156,7 @@ func TestReliabilityReadOnlyDirectory(t *testing.T) {
 		mkdir(t, ro)
 		writeFile(t, filepath.Join(ro, "job.log"), "the last run's log\n")
 		before := snapDir(t, dir)
-		if !makeReadOnly(t, ro) {
-			return
-		}
+		makeReadOnly(t, ro)
 		tr, err := pigging.New(filepath.Join(ro, "job.log"), filepath.Join(ro, "job.lock"), quietOpts()...)
 		if err != nil {
 			t.Fatal(err)
@@ -183,9 +177,7 @@ func TestReliabilityReadOnlyDirectory(t *testing.T) {
 		dir := t.TempDir()
 		logPath := filepath.Join(dir, "job.log")
 		writeFile(t, logPath, "the last run's log\n")
-		if !makeReadOnly(t, logPath) {
-			return
-		}
+		makeReadOnly(t, logPath)
 		before := snapDir(t, dir)
 		tr, err := pigging.New(logPath, filepath.Join(dir, "job.lock"), quietOpts()...)
 		if err != nil {
@@ -211,9 +203,7 @@ func TestReliabilityReadOnlyDirectory(t *testing.T) {
 		writeFile(t, logPath, "the failed run's log\n")
 		writeFile(t, lockPath, `{"pid":4242,"host":"h","job":"bad","started":"2026-11-27T20:17:06Z","status":"failed","error":"boom"}`+"\n")
 		before := snapDir(t, dir)
-		if !makeReadOnly(t, ro) {
-			return
-		}
+		makeReadOnly(t, ro)
 		tr, err := pigging.New(logPath, lockPath, quietOpts(pigging.WithStaleLock(pigging.TakeOver))...)
 		if err != nil {
 			t.Fatal(err)
@@ -232,9 +222,11 @@ func TestReliabilityReadOnlyDirectory(t *testing.T) {
 }
 
 // makeReadOnly makes a directory or file unwritable for this process: mode
-// 0555 or 0444, and as root, the immutable attribute. It reports false
-// (after checking what still holds) when it cannot.
-func makeReadOnly(t *testing.T, path string) bool {
+// 0555 or 0444, and as root, the immutable attribute. When it cannot (root
+// without chattr, whom permissions do not stop), it checks what still
+// holds, that a run there works and cleans up after itself, then skips the
+// test, saying why.
+func makeReadOnly(t *testing.T, path string) {
 	t.Helper()
 	dir := path
 	mode := fs.FileMode(0o555)
@@ -246,16 +238,13 @@ func makeReadOnly(t *testing.T, path string) bool {
 	}
 	t.Cleanup(func() { undoReadOnly(t, path) })
 	if os.Geteuid() != 0 {
-		return true
+		return
 	}
 	chattr, err := exec.LookPath("chattr")
 	if err == nil {
 		err = exec.Command(chattr, "+i", path).Run()
 	}
 	if err != nil {
-		// Root writes through 0555 and the immutable attribute is not
-		// available: what still holds is that a run there works and
-		// cleans up after itself.
 		tr, nerr := pigging.New(filepath.Join(dir, "x.log"), filepath.Join(dir, "x.lock"), quietOpts()...)
 		if nerr != nil {
 			t.Fatal(nerr)
@@ -269,10 +258,8 @@ func makeReadOnly(t *testing.T, path string) bool {
 		if _, serr := os.Lstat(filepath.Join(dir, "x.lock")); serr == nil {
 			t.Errorf("lock left behind")
 		}
-		t.Logf("as root without chattr (%v): checked that a run in a 0555 directory works and leaves no lock", err)
-		return false
+		t.Skipf("cannot make %s read-only: running as root, whom mode %v does not stop, and chattr +i failed (%v); checked instead that a run there works and leaves no lock", path, mode, err)
 	}
-	return true
 }
 
 func undoReadOnly(t *testing.T, path string) {
