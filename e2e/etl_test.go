@@ -52,6 +52,9 @@ const runSpanName = "etl" // the job's name
 // OTLP/gRPC, succeeding and failing, and checks each trace read back through
 // Jaeger's query API.
 func TestJaegerTraces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end: builds and starts a real Jaeger, runs the built job against it and reads the traces back: runs in the full test command")
+	}
 	buildJob(t) // report a broken job before spending time on Jaeger
 	j := startJaeger(t)
 
@@ -358,6 +361,9 @@ var totalTimeRE = regexp.MustCompile(`TOTAL SCRIPT TIME: (\S+)`)
 // run must end as it would with a collector (exit code, log, lock) and spend
 // no more than the shutdown bound waiting on export.
 func TestCollectorDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end: the built job against a closed collector port, waiting out the shutdown bound: runs in the full test command")
+	}
 	buildJob(t)
 	for _, tc := range []struct {
 		name     string
