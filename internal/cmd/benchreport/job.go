@@ -5,12 +5,22 @@ import (
 	"strconv"
 )
 
-// jobBench is a benchmark of a whole job, run in each round after pkgs,
-// with its own -benchtime when benchtime is set.
+// jobBench is a benchmark of a whole job with two sub-benchmarks, bare and
+// pigging, run in each round after pkgs, with its own -benchtime when
+// benchtime is set.
+//
+// A job runs for seconds, long enough for the load of a shared machine to
+// change between two runs. So each round runs the pair twice, in turn:
+// bare, pigging, pigging, bare. Each side then has two samples a round,
+// and the i-th of one was taken next to the i-th of the other, once before
+// it and once after.
 type jobBench struct {
 	pkg
 	benchtime string
 }
+
+// jobOrder is the order of the sub-benchmarks in each round.
+var jobOrder = []string{"bare", "pigging", "pigging", "bare"}
 
 // jobRowsN is the size of the job on generated orders: BenchmarkJobRows
 // runs one job of b.N orders.
@@ -49,8 +59,10 @@ func runJobBenches(res *results, bins map[string]string, o options) error {
 		if bt == "" {
 			bt = o.benchtime
 		}
-		if err := runBench(res, bin, j.path, j.bench, bt, o.verbose); err != nil {
-			return err
+		for _, sub := range jobOrder {
+			if err := runBench(res, bin, j.path, j.bench+"/^"+sub+"$", bt, o.verbose); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -70,7 +82,7 @@ const jobLimit = 1.03
 
 // jobRows reports the example's job under pigging against the same
 // functions called bare: wall time and allocated bytes, each the median of
-// the rounds' ratios, with their spread. The million orders have a target;
+// the ratios of the runs taken side by side, with their range. The million orders have a target;
 // the 4,000 orders, where Start and Stop's fsyncs weigh most, are shown
 // for scale.
 func jobRows(res results, verdict func(bool) string) []row {

@@ -12,9 +12,10 @@
 // (each round runs every benchmark once), so that a slow spell on a shared
 // machine hits a benchmark and its baseline alike. Each figure is the median
 // of the rounds; the rebased targets and the whole job are judged on the
-// median of the rounds' ratios, shown with their range. The memory
-// benchmark runs with -benchtime 1000000x: one run of a million calls per
-// round; the job on generated orders too: one job of a million orders.
+// median of the ratios of samples taken side by side, shown with their
+// range (job.go runs a job's pair twice a round). The memory benchmark runs
+// with -benchtime 1000000x: one run of a million calls per round; the job
+// on generated orders too: one job of a million orders.
 //
 // When python3 is on the PATH it also times the Python original's logging
 // call (python_tracker_log.py) and shows it against the Go floor.

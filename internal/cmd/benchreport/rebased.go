@@ -9,13 +9,13 @@ import (
 type spread struct{ median, min, max float64 }
 
 func (s spread) String() string {
-	return fmt.Sprintf("%.2f× (rounds %.2f–%.2f×)", s.median, s.min, s.max)
+	return fmt.Sprintf("%.2f× (range %.2f–%.2f×)", s.median, s.min, s.max)
 }
 
-// pairedRatios returns unit of a over unit of b round by round: each
-// round runs every benchmark once, so the i-th samples of a and b come from
-// the same round, a few seconds apart, and a slow spell on a shared machine
-// weighs on both.
+// pairedRatios returns the ratios of unit of a over unit of b, sample by
+// sample: each round runs every benchmark once (a job's pair twice), so the
+// i-th samples of a and b were taken side by side, and a slow spell on a
+// shared machine weighs on both.
 func (r results) pairedRatios(a, b, unit string) (spread, bool) {
 	sa, sb := r.samples[a], r.samples[b]
 	var vs []float64
