@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -115,6 +116,9 @@ func jobRows(res results, verdict func(bool) string) []row {
 		pigB, _ := res.median(j.pig, "B/op")
 		measured := fmt.Sprintf("wall time %s (%s vs %s a job); allocated bytes %.4f× (%s vs %s)",
 			t, jobDur(pigNS*n), jobDur(bareNS*n), m.median, mib(pigB*n), mib(bareB*n))
+		if j.target {
+			measured += jobEvidence(res, bareNS*n)
+		}
 		result := "-"
 		if j.target {
 			result = verdict(t.median <= jobLimit && m.median <= jobLimit)
@@ -122,6 +126,60 @@ func jobRows(res results, verdict func(bool) string) []row {
 		rows = append(rows, row{j.what, measured, target, result})
 	}
 	return rows
+}
+
+// jobEvidence says, from the same run, how far the figure on a million
+// orders can be trusted: how much the bare pipeline differs from itself
+// between the two runs of a round, and what pigging adds to a job whatever
+// its size (Start, Stop, four stage calls, a few records), taken from the
+// 4,000-order pair, as a share of the bare million-order job (bigNS).
+func jobEvidence(res results, bigNS float64) string {
+	var e string
+	if self, ok := res.selfRatios(bJobBigBare, "ns/op"); ok {
+		e += fmt.Sprintf("; the bare job against itself, first and last run of a round: range %.2f–%.2f×", self.min, self.max)
+	}
+	if d, ok := res.pairedDiffs(bJobSmallPigging, bJobSmallBare, "ns/op"); ok && bigNS > 0 {
+		e += fmt.Sprintf("; pigging's fixed cost a job (from the 4,000 orders): %s, %.2f%% of the million-order job", dur(d), 100*d/bigNS)
+	}
+	return e
+}
+
+// selfRatios returns the ratios, round by round, of the first sample of
+// name to the second (jobOrder runs each side twice a round): the noise of
+// the machine on one and the same work.
+func (r results) selfRatios(name, unit string) (spread, bool) {
+	ss := r.samples[name]
+	var vs []float64
+	for i := 0; i+1 < len(ss); i += 2 {
+		a, ok1 := ss[i][unit]
+		b, ok2 := ss[i+1][unit]
+		if ok1 && ok2 && b > 0 {
+			vs = append(vs, a/b)
+		}
+	}
+	if len(vs) == 0 {
+		return spread{}, false
+	}
+	slices.Sort(vs)
+	return spread{median: medianOf(vs), min: vs[0], max: vs[len(vs)-1]}, true
+}
+
+// pairedDiffs returns the median of unit of a minus unit of b, sample by
+// sample.
+func (r results) pairedDiffs(a, b, unit string) (float64, bool) {
+	sa, sb := r.samples[a], r.samples[b]
+	var vs []float64
+	for i := range min(len(sa), len(sb)) {
+		va, ok1 := sa[i][unit]
+		vb, ok2 := sb[i][unit]
+		if ok1 && ok2 {
+			vs = append(vs, va-vb)
+		}
+	}
+	if len(vs) == 0 {
+		return 0, false
+	}
+	return medianOf(vs), true
 }
 
 // jobDur formats the nanoseconds of a job, in seconds from one second.
