@@ -53,7 +53,7 @@ const runSpanName = "etl" // the job's name
 // Jaeger's query API.
 func TestJaegerTraces(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end to end: builds and starts a real Jaeger, runs the built job against it and reads the traces back: runs in the full test command")
+		t.Skip("end-to-end: needs a Jaeger build; runs in the full test command")
 	}
 	buildJob(t) // report a broken job before spending time on Jaeger
 	j := startJaeger(t)
@@ -362,7 +362,7 @@ var totalTimeRE = regexp.MustCompile(`TOTAL SCRIPT TIME: (\S+)`)
 // no more than the shutdown bound waiting on export.
 func TestCollectorDown(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end to end: the built job against a closed collector port, waiting out the shutdown bound: runs in the full test command")
+		t.Skip("end-to-end: needs a Jaeger build; runs in the full test command")
 	}
 	buildJob(t)
 	for _, tc := range []struct {
