@@ -372,9 +372,29 @@ func BenchmarkSpan(b *testing.B) {
 
 // BenchmarkStartStop measures a whole run with no records: New, Start (lock,
 // run span, lock file written, fresh log) and Stop (TOTAL SCRIPT TIME,
-// fsync, lock removed, span ended and flushed). Its baseline, fsync, is
-// what any durable run must pay: create a file, write a line, fsync, close.
+// fsync, lock removed, span ended and flushed), against two baselines:
+//
+//   - fsync: create a file, write a line, fsync, close.
+//   - files: the least a durable run does with the same two files: create
+//     the lock file with its JSON, fsync it and its directory; create the
+//     log with its line, fsync it; remove the lock and fsync the directory.
 func BenchmarkStartStop(b *testing.B) {
+	b.Run("files", func(b *testing.B) {
+		b.ReportAllocs()
+		dir := b.TempDir()
+		logPath, lockPath := filepath.Join(dir, "bench.log"), filepath.Join(dir, "bench.lock")
+		holder := []byte(`{"pid":4242,"host":"vm","job":"bench","started":"2026-11-27T20:17:06.123456789Z","status":"running"}` + "\n")
+		line := []byte(benchLine)
+		for b.Loop() {
+			benchWriteSync(b, lockPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, holder)
+			benchSyncDir(b, dir)
+			benchWriteSync(b, logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, line)
+			if err := os.Remove(lockPath); err != nil {
+				b.Fatal(err)
+			}
+			benchSyncDir(b, dir)
+		}
+	})
 	b.Run("fsync", func(b *testing.B) {
 		b.ReportAllocs()
 		path := filepath.Join(b.TempDir(), "sync.log")
@@ -414,6 +434,38 @@ func BenchmarkStartStop(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchWriteSync opens path with flag, writes data, fsyncs and closes it.
+func benchWriteSync(b *testing.B, path string, flag int, data []byte) {
+	f, err := os.OpenFile(path, flag, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchSyncDir fsyncs the directory dir, as pigging does after it creates,
+// renames or removes its lock file there.
+func benchSyncDir(b *testing.B, dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := d.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkMemory measures how much the live heap grows over one run of b.N

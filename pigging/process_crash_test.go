@@ -91,6 +91,9 @@ func childCrashExit() int {
 // stale: the next run is refused naming the dead pid, and a TakeOver run
 // goes on, keeps the dead run's log as .prev and links to its trace.
 func TestProcessCrashSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 logging children killed at random points: runs in the full test command")
+	}
 	const kills = 50
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "crash.log")

@@ -214,6 +214,9 @@ func witnessCheck(t *testing.T, path string) int {
 // lock, raceRounds times. Each round exactly one runs and the others are
 // refused with ErrLocked; the witness shows no two runs at once.
 func TestProcessMutualExclusionRounds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("32 processes racing for one lock, 20 rounds: runs in the full test command")
+	}
 	const raceProcs, raceRounds = 32, 20
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "race.log")
@@ -323,6 +326,9 @@ func raceRound(t *testing.T, rdir string, procs int, env ...string) map[int]int 
 // run's log are left as they were but for the appended Locked lines; under
 // TakeOver exactly one takes over and the others get ErrLocked.
 func TestProcessStaleLockRace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("32 processes racing for a stale lock, under Refuse and TakeOver: runs in the full test command")
+	}
 	const procs, rounds = 32, 6
 	const deadLog = "2026-11-27 20:17:06.123 | INFO: Starting logging job=race\n"
 	staleSeen, lostLines := 0, 0
@@ -395,6 +401,9 @@ func TestProcessStaleLockRace(t *testing.T) {
 // §3.2 is for). No two runs ever overlap, and no contender ever sees a
 // stale lock.
 func TestProcessMutualExclusionChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("32 processes taking and releasing one lock for seconds: runs in the full test command")
+	}
 	const raceProcs = 32
 	churn := 3 * time.Second
 	dir := t.TempDir()

@@ -1,5 +1,3 @@
-//go:build unix
-
 package pigging_test
 
 // Bad input (design §6): each gets a typed or wrapped error naming the path
@@ -9,18 +7,13 @@ package pigging_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,91 +21,13 @@ import (
 	"github.com/pigging-go/pigging/pigging"
 )
 
-// dirSnapshot describes every entry under a directory: kind, permission
-// bits, size, content hash, link target.
-type dirSnapshot map[string]string
-
-func snapDir(t testing.TB, dir string) dirSnapshot {
-	t.Helper()
-	s := dirSnapshot{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		fi, err := os.Lstat(path)
-		if err != nil {
-			return err
-		}
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(path)
-			s[rel] = "symlink -> " + target
-		case fi.IsDir():
-			s[rel] = fmt.Sprintf("dir %v", fi.Mode().Perm())
-		case fi.Mode().IsRegular():
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			s[rel] = fmt.Sprintf("file %v %d %x", fi.Mode().Perm(), len(data), sha256.Sum256(data))
-		default:
-			s[rel] = fmt.Sprintf("other %v", fi.Mode())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("snapshot of %s: %v", dir, err)
-	}
-	return s
-}
-
-// diffSnap lists what changed from a to b, except the names in allowed.
-func diffSnap(a, b dirSnapshot, allowed ...string) []string {
-	var diffs []string
-	skip := map[string]bool{}
-	for _, n := range allowed {
-		skip[n] = true
-	}
-	for k, v := range a {
-		if skip[k] {
-			continue
-		}
-		if w, ok := b[k]; !ok {
-			diffs = append(diffs, "removed "+k)
-		} else if w != v {
-			diffs = append(diffs, "changed "+k+": "+v+" -> "+w)
-		}
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok && !skip[k] {
-			diffs = append(diffs, "created "+k)
-		}
-	}
-	sort.Strings(diffs)
-	return diffs
-}
-
-func quietOpts(opts ...pigging.Option) []pigging.Option {
-	return append([]pigging.Option{pigging.WithName("bad"), pigging.WithOutput(io.Discard)}, opts...)
-}
-
-// wantPathError asserts err is a *PathError for role whose message names
-// path and says why.
-func wantPathError(t *testing.T, err error, role, path, why string) {
-	t.Helper()
-	var pe *pigging.PathError
-	if !errors.As(err, &pe) {
-		t.Fatalf("error %v (%T), want a *pigging.PathError", err, err)
-	}
-	if pe.Op != role {
-		t.Errorf("PathError.Op = %q, want %q (%v)", pe.Op, role, err)
-	}
-	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), why) {
-		t.Errorf("error %q does not name %q and say %q", err, path, why)
-	}
-}
-
+// TestReliabilityBadPaths tries every kind of bad log or lock path. One
+// that needs no I/O to see (empty, or the log and lock one file) is
+// refused by New, which returns no Tracker; any other by Start, which can
+// be tried again and leaves the Tracker unstarted. Either way the error is
+// a *PathError naming the path, its role and what is wrong, and the
+// directory is byte for byte as it was: no lock left behind, no log
+// truncated, nothing behind a symlink touched.
 func TestReliabilityBadPaths(t *testing.T) {
 	type paths struct{ dir, log, lock, precious string }
 	// Each case builds its files in dir, then tries New and Start.
@@ -121,12 +36,13 @@ func TestReliabilityBadPaths(t *testing.T) {
 		setup func(t *testing.T, p *paths)
 		// atNew: the error comes from New (no I/O); else from Start.
 		atNew bool
-		role  string
+		role  string // the path to blame: "log" or "lock"
 		why   string
 	}{
 		{"empty log path", func(t *testing.T, p *paths) { p.log = "" }, true, "log", "is empty"},
 		{"empty lock path", func(t *testing.T, p *paths) { p.lock = "" }, true, "lock", "is empty"},
 		{"same path", func(t *testing.T, p *paths) { p.lock = p.log }, true, "lock", "same file as the log"},
+		{"same path relative", func(t *testing.T, p *paths) { p.log, p.lock = "job.log", "./job.log" }, true, "lock", "same file as the log"},
 		{"same path after cleaning", func(t *testing.T, p *paths) {
 			p.lock = filepath.Join(p.dir, "sub", "..", "job.log")
 			mkdir(t, filepath.Join(p.dir, "sub"))
@@ -136,7 +52,7 @@ func TestReliabilityBadPaths(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Both are absolute unix paths, so a relative one always exists.
+			// Both are absolute paths on one volume, so a relative one exists.
 			rel, err := filepath.Rel(wd, p.log)
 			if err != nil {
 				t.Fatalf("relative path from %s to %s: %v", wd, p.log, err)
@@ -159,6 +75,18 @@ func TestReliabilityBadPaths(t *testing.T) {
 		}, false, "lock", "is a symlink"},
 		{"fifo at log path", func(t *testing.T, p *paths) { mkfifo(t, p.log) }, false, "log", "is not a regular file"},
 		{"fifo at lock path", func(t *testing.T, p *paths) { mkfifo(t, p.lock) }, false, "lock", "is not a regular file"},
+		{"log in a read-only directory", func(t *testing.T, p *paths) {
+			ro := filepath.Join(p.dir, "ro")
+			mkdir(t, ro)
+			p.log = filepath.Join(ro, "job.log")
+			makeReadOnly(t, ro)
+		}, false, "log", ""},
+		{"lock in a read-only directory", func(t *testing.T, p *paths) {
+			ro := filepath.Join(p.dir, "ro")
+			mkdir(t, ro)
+			p.lock = filepath.Join(ro, "job.lock")
+			makeReadOnly(t, ro)
+		}, false, "lock", ""},
 	}
 	tried := 0
 	for _, tc := range cases {
@@ -167,28 +95,40 @@ func TestReliabilityBadPaths(t *testing.T) {
 			p := &paths{dir: dir, log: filepath.Join(dir, "job.log"), lock: filepath.Join(dir, "job.lock"), precious: filepath.Join(dir, "precious.txt")}
 			writeFile(t, p.precious, "a file the test owns\n")
 			tc.setup(t, p)
+			// A log that is a regular file belongs to a previous run: it
+			// must not be truncated.
+			if p.log == filepath.Join(dir, "job.log") {
+				if _, err := os.Lstat(p.log); errors.Is(err, fs.ErrNotExist) {
+					writeFile(t, p.log, "2026-01-01 00:00:00.000 | INFO: the previous run's log\n")
+				}
+			}
 			before := snapDir(t, dir)
+			blame := p.lock
+			if tc.role == "log" {
+				blame = p.log
+			}
 			tr, err := pigging.New(p.log, p.lock, quietOpts()...)
 			if tc.atNew {
-				badPath := p.lock
-				if tc.role == "log" {
-					badPath = p.log
+				wantPathError(t, err, tc.role, blame, tc.why)
+				if tr != nil {
+					t.Errorf("New returned a Tracker with its error")
 				}
-				wantPathError(t, err, tc.role, fmt.Sprintf("%q", badPath), tc.why)
 			} else {
 				if err != nil {
 					t.Fatalf("New: %v, want the problem reported by Start (New touches no file)", err)
 				}
 				for try := range 2 { // a failed Start leaves the Tracker unstarted
 					ctx, err := tr.Start(context.Background())
-					badPath := p.lock
-					if tc.role == "log" {
-						badPath = p.log
+					wantPathError(t, err, tc.role, blame, tc.why)
+					if errors.Is(err, pigging.ErrLocked) {
+						t.Errorf("a path problem reads as a lock problem: %v", err)
 					}
-					wantPathError(t, err, tc.role, fmt.Sprintf("%q", badPath), tc.why)
-					if pigging.FromContext(ctx) != nil {
+					if ctx == nil || pigging.FromContext(ctx) != nil {
 						t.Errorf("try %d: a failed Start returned a ctx with the Tracker", try)
 					}
+				}
+				if err := tr.Log(slog.LevelInfo, "x"); !errors.Is(err, pigging.ErrNotStarted) {
+					t.Errorf("Log after a failed Start: %v, want ErrNotStarted", err)
 				}
 				if err := tr.Stop(); !errors.Is(err, pigging.ErrNotStarted) {
 					t.Errorf("Stop after a failed Start: %v, want ErrNotStarted", err)
@@ -216,9 +156,7 @@ func TestReliabilityReadOnlyDirectory(t *testing.T) {
 		mkdir(t, ro)
 		writeFile(t, filepath.Join(ro, "job.log"), "the last run's log\n")
 		before := snapDir(t, dir)
-		if !makeReadOnly(t, ro) {
-			return
-		}
+		makeReadOnly(t, ro)
 		tr, err := pigging.New(filepath.Join(ro, "job.log"), filepath.Join(ro, "job.lock"), quietOpts()...)
 		if err != nil {
 			t.Fatal(err)
@@ -239,9 +177,7 @@ func TestReliabilityReadOnlyDirectory(t *testing.T) {
 		dir := t.TempDir()
 		logPath := filepath.Join(dir, "job.log")
 		writeFile(t, logPath, "the last run's log\n")
-		if !makeReadOnly(t, logPath) {
-			return
-		}
+		makeReadOnly(t, logPath)
 		before := snapDir(t, dir)
 		tr, err := pigging.New(logPath, filepath.Join(dir, "job.lock"), quietOpts()...)
 		if err != nil {
@@ -267,9 +203,7 @@ func TestReliabilityReadOnlyDirectory(t *testing.T) {
 		writeFile(t, logPath, "the failed run's log\n")
 		writeFile(t, lockPath, `{"pid":4242,"host":"h","job":"bad","started":"2026-11-27T20:17:06Z","status":"failed","error":"boom"}`+"\n")
 		before := snapDir(t, dir)
-		if !makeReadOnly(t, ro) {
-			return
-		}
+		makeReadOnly(t, ro)
 		tr, err := pigging.New(logPath, lockPath, quietOpts(pigging.WithStaleLock(pigging.TakeOver))...)
 		if err != nil {
 			t.Fatal(err)
@@ -288,9 +222,11 @@ func TestReliabilityReadOnlyDirectory(t *testing.T) {
 }
 
 // makeReadOnly makes a directory or file unwritable for this process: mode
-// 0555 or 0444, and as root, the immutable attribute. It reports false
-// (after checking what still holds) when it cannot.
-func makeReadOnly(t *testing.T, path string) bool {
+// 0555 or 0444, and as root, the immutable attribute. When it cannot (root
+// without chattr, whom permissions do not stop), it checks what still
+// holds, that a run there works and cleans up after itself, then skips the
+// test, saying why.
+func makeReadOnly(t *testing.T, path string) {
 	t.Helper()
 	dir := path
 	mode := fs.FileMode(0o555)
@@ -302,16 +238,13 @@ func makeReadOnly(t *testing.T, path string) bool {
 	}
 	t.Cleanup(func() { undoReadOnly(t, path) })
 	if os.Geteuid() != 0 {
-		return true
+		return
 	}
 	chattr, err := exec.LookPath("chattr")
 	if err == nil {
 		err = exec.Command(chattr, "+i", path).Run()
 	}
 	if err != nil {
-		// Root writes through 0555 and the immutable attribute is not
-		// available: what still holds is that a run there works and
-		// cleans up after itself.
 		tr, nerr := pigging.New(filepath.Join(dir, "x.log"), filepath.Join(dir, "x.lock"), quietOpts()...)
 		if nerr != nil {
 			t.Fatal(nerr)
@@ -325,10 +258,8 @@ func makeReadOnly(t *testing.T, path string) bool {
 		if _, serr := os.Lstat(filepath.Join(dir, "x.lock")); serr == nil {
 			t.Errorf("lock left behind")
 		}
-		t.Logf("as root without chattr (%v): checked that a run in a 0555 directory works and leaves no lock", err)
-		return false
+		t.Skipf("cannot make %s read-only: running as root, whom mode %v does not stop, and chattr +i failed (%v); checked instead that a run there works and leaves no lock", path, mode, err)
 	}
-	return true
 }
 
 func undoReadOnly(t *testing.T, path string) {
@@ -358,27 +289,44 @@ func TestReliabilityBadArguments(t *testing.T) {
 		}
 	}
 
-	// Invalid options fail New and touch nothing.
+	// Invalid options fail New, which returns no Tracker, and touch nothing.
 	for _, tc := range []struct {
 		name string
 		opt  pigging.Option
 		want string
 	}{
-		{"empty name", pigging.WithName("  "), "WithName"},
+		{"empty name", pigging.WithName(""), "WithName"},
+		{"blank name", pigging.WithName("  "), "WithName"},
 		{"negative budget", pigging.WithEventBudget(-1), "WithEventBudget"},
 		{"mode with type bits", pigging.WithFileMode(fs.ModeDir | 0o644), "WithFileMode"},
 		{"unknown stale policy", pigging.WithStaleLock(pigging.StalePolicy(9)), "WithStaleLock"},
 	} {
 		before := snapDir(t, dir)
-		_, err := pigging.New(logPath, lockPath, tc.opt)
+		tr, err := pigging.New(logPath, lockPath, tc.opt)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New with %s: %v, want an error naming %s", tc.name, err, tc.want)
+		}
+		if tr != nil {
+			t.Errorf("New with %s returned a Tracker with its error", tc.name)
 		}
 		check("New with "+tc.name, 1, before)
 	}
 
-	// A nil function to Run.
+	// Every problem at once: New names them all.
 	before := snapDir(t, dir)
+	if _, err := pigging.New("", "", pigging.WithName(""), pigging.WithEventBudget(-3)); err == nil {
+		t.Errorf("New with every problem at once: no error")
+	} else {
+		for _, want := range []string{"log path", "lock path", "WithName", "WithEventBudget"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("New with every problem at once: %v does not say %q", err, want)
+			}
+		}
+	}
+	check("New with every problem at once", 1, before)
+
+	// A nil function to Run.
+	before = snapDir(t, dir)
 	if err := pigging.Run(context.Background(), logPath, lockPath, nil, quietOpts()...); err == nil || !strings.Contains(err.Error(), "fn") {
 		t.Errorf("Run(nil): %v, want an error naming fn", err)
 	}
@@ -567,32 +515,4 @@ func TestReliabilityBadLockFiles(t *testing.T) {
 			t.Fatalf("log:\n%s", strings.Join(lines, "\n"))
 		}
 	})
-}
-
-func mkdir(t *testing.T, path string) {
-	t.Helper()
-	if err := os.Mkdir(path, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func symlink(t *testing.T, target, path string) {
-	t.Helper()
-	if err := os.Symlink(target, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mkfifo(t *testing.T, path string) {
-	t.Helper()
-	if err := syscall.Mkfifo(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -34,6 +34,9 @@ const longRunRecords = 1_000_000
 const heapBudget = 16 << 20
 
 func TestReliabilityLongRunMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs of a million records, measuring the heap: runs in the full test command")
+	}
 	n := longRunRecords
 	unlimited := sdktrace.NewSpanLimits()
 	unlimited.EventCountLimit = -1

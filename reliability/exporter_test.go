@@ -173,6 +173,9 @@ func slowCollector(t *testing.T, delay time.Duration, answered *atomic.Int64) st
 }
 
 func TestExporterFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("jobs exporting to unreachable, silent and slow collectors, each waiting out its flush and shutdown bounds (up to 10 s): runs in the full test command")
+	}
 	const slack = 2 * time.Second // process start, scheduling on a loaded machine
 	// pigging's Stop waits at most 5 s for its flush (design §7).
 	const stopFlushBound = 5 * time.Second

@@ -29,18 +29,21 @@ type rawOrder struct {
 }
 
 // readOrders reads the CSV at path, or the built-in one when path is "".
-// Rows with the wrong number of fields are kept for clean to count.
 func readOrders(path string) ([]rawOrder, error) {
-	var r io.Reader = bytes.NewReader(ordersCSV)
-	name := "orders.csv"
-	if path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r, name = bufio.NewReader(f), path
+	if path == "" {
+		return readCSV(bytes.NewReader(ordersCSV), "orders.csv")
 	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readCSV(bufio.NewReader(f), path)
+}
+
+// readCSV reads orders from r, which name names in errors. Rows with the
+// wrong number of fields are kept for clean to count.
+func readCSV(r io.Reader, name string) ([]rawOrder, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = false

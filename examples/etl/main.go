@@ -86,15 +86,31 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// options are the command line.
+// options are the command line, and what a benchmark sets instead.
 type options struct {
 	in, out        string
 	logPath, lock  string
 	fail, panicAgg bool
+	// failFirst is how many attempts of each load the warehouse refuses:
+	// 1 from the command line, so that the retry shows.
+	failFirst int
+	// input, when set, is read instead of -in or the built-in orders.csv.
+	input io.Reader
+}
+
+// source names where the orders come from, for the log.
+func (o options) source() string {
+	switch {
+	case o.input != nil:
+		return "generated orders"
+	case o.in != "":
+		return o.in
+	}
+	return "built-in orders.csv"
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
+	o := options{failFirst: 1}
 	fs := flag.NewFlagSet("etl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.in, "in", "", "read orders from this CSV `file` instead of the built-in orders.csv")
@@ -125,54 +141,85 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, tp tr
 	if err != nil {
 		return err
 	}
-	p := newPipeline(o)
-	return pigging.Run(ctx, o.logPath, o.lock, func(ctx context.Context, t *pigging.Tracker) error {
-		src := "built-in orders.csv"
-		if o.in != "" {
-			src = o.in
-		}
-		t.Info("Reading orders", "source", src, "out", o.out)
+	return runJob(ctx, o, stdout, tp)
+}
 
-		raw, err := p.extract(ctx)
+// runJob runs the stages of o under pigging.Run.
+func runJob(ctx context.Context, o options, stdout io.Writer, tp trace.TracerProvider) error {
+	s := newSteps(o).wrap()
+	return pigging.Run(ctx, o.logPath, o.lock, func(ctx context.Context, t *pigging.Tracker) error {
+		t.Info("Reading orders", "source", o.source(), "out", o.out)
+		c, err := s.run(ctx)
 		if err != nil {
 			return err
 		}
-		orders, err := p.clean(ctx, raw)
-		if err != nil {
-			return err
-		}
-		totals, err := p.aggregate(ctx, orders)
-		if err != nil {
-			return err
-		}
-		if err := p.load(ctx, totals); err != nil {
-			return err
-		}
-		t.Info("Pipeline done", "orders", len(raw), "clean", len(orders), "customers", len(totals))
-		fmt.Fprintf(stdout, "etl: %d orders read, %d clean, %d customers written to %s\n",
-			len(raw), len(orders), len(totals), o.out)
+		t.Info("Pipeline done", "orders", c.orders, "clean", c.clean, "customers", c.customers)
+		c.print(stdout, o.out)
 		return nil
 	}, pigging.WithName("etl"), pigging.WithTracerProvider(tp), pigging.WithOutput(stdout))
 }
 
-// pipeline is the job's stages, wrapped once.
-type pipeline struct {
+// steps are the job's four stages: bare from newSteps, each a middleware
+// stage after wrap.
+type steps struct {
 	extract   func(context.Context) ([]rawOrder, error)
 	clean     func(context.Context, []rawOrder) ([]order, error)
 	aggregate func(context.Context, []order) ([]customerTotal, error)
 	load      func(context.Context, []customerTotal) error
 }
 
-func newPipeline(o options) *pipeline {
-	sink := &flakySink{path: o.out, failFirst: 1, alwaysFail: o.fail}
-	return &pipeline{
-		extract: middleware.Extract("orders-csv", func(ctx context.Context) ([]rawOrder, error) {
+func newSteps(o options) steps {
+	sink := &flakySink{path: o.out, failFirst: o.failFirst, alwaysFail: o.fail}
+	return steps{
+		extract: func(ctx context.Context) ([]rawOrder, error) {
+			if o.input != nil {
+				return readCSV(o.input, o.source())
+			}
 			return readOrders(o.in)
-		}),
-		clean: middleware.Transform("clean", cleanOrders),
-		aggregate: middleware.Transform("aggregate", func(ctx context.Context, in []order) ([]customerTotal, error) {
+		},
+		clean: cleanOrders,
+		aggregate: func(ctx context.Context, in []order) ([]customerTotal, error) {
 			return aggregate(in, o.panicAgg), nil
-		}),
-		load: middleware.Load("warehouse", sink.write, middleware.WithRetry(3, retryBackoff)),
+		},
+		load: sink.write,
 	}
+}
+
+// wrap makes each step a stage: a span, record counts, a log line, and
+// retries for the load.
+func (s steps) wrap() steps {
+	return steps{
+		extract:   middleware.Extract("orders-csv", s.extract),
+		clean:     middleware.Transform("clean", s.clean),
+		aggregate: middleware.Transform("aggregate", s.aggregate),
+		load:      middleware.Load("warehouse", s.load, middleware.WithRetry(3, retryBackoff)),
+	}
+}
+
+// counts are the records a pipeline saw.
+type counts struct{ orders, clean, customers int }
+
+// run calls the steps in order.
+func (s steps) run(ctx context.Context) (counts, error) {
+	raw, err := s.extract(ctx)
+	if err != nil {
+		return counts{}, err
+	}
+	orders, err := s.clean(ctx, raw)
+	if err != nil {
+		return counts{}, err
+	}
+	totals, err := s.aggregate(ctx, orders)
+	if err != nil {
+		return counts{}, err
+	}
+	if err := s.load(ctx, totals); err != nil {
+		return counts{}, err
+	}
+	return counts{len(raw), len(orders), len(totals)}, nil
+}
+
+// print writes the job's summary line.
+func (c counts) print(w io.Writer, out string) {
+	fmt.Fprintf(w, "etl: %d orders read, %d clean, %d customers written to %s\n", c.orders, c.clean, c.customers, out)
 }

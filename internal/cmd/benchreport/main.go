@@ -7,12 +7,15 @@
 //	go run ./internal/cmd/benchreport            # 5 rounds, 1s per benchmark
 //	go run ./internal/cmd/benchreport -count 10 -strict
 //
-// It builds the test binaries of ./pigging and ./middleware once, then runs
-// every benchmark -count times, one round after another (each round runs
-// every benchmark once), so that a slow spell on a shared machine hits a
-// benchmark and its baseline alike. Each figure is the median of the rounds.
-// The memory benchmark runs with -benchtime 1000000x: one run of a million
-// calls per round.
+// It builds the test binaries of ./pigging, ./middleware and ./examples/etl
+// once, then runs every benchmark -count times, one round after another
+// (each round runs every benchmark once), so that a slow spell on a shared
+// machine hits a benchmark and its baseline alike. Each figure is the median
+// of the rounds; the rebased targets and the whole job are judged on the
+// median of the ratios of samples taken side by side, shown with their
+// range (job.go runs a job's pair twice a round). The memory benchmark runs
+// with -benchtime 1000000x: one run of a million calls per round; the job
+// on generated orders too: one job of a million orders.
 //
 // When python3 is on the PATH it also times the Python original's logging
 // call (python_tracker_log.py) and shows it against the Go floor.
@@ -98,7 +101,7 @@ func run() error {
 	// Build each test binary once.
 	bins := map[string]string{}
 	var missing []string
-	for _, p := range pkgs {
+	for _, p := range allPkgs() {
 		if !hasBenchmarks(p.path) {
 			missing = append(missing, p.path)
 			continue
@@ -122,6 +125,9 @@ func run() error {
 					return err
 				}
 			}
+		}
+		if err := runJobBenches(&res, bins, o); err != nil {
+			return err
 		}
 		if err := runBench(&res, bins[memPkg], memPkg, memBench, memBenchtime, o.verbose); err != nil {
 			return err
@@ -362,18 +368,7 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 	}
 
 	ratio("`Tracker.Info` past the event budget", bPastBudget, bFloor, "≤ 1.3× the floor, 0 allocs/op", 1.3, allocsAtMost(bPastBudget, 0))
-	ratio("`Tracker.Info` while adding span events", bWithEvents, bFloor, "≤ 1.8× the floor, ≤ 4 allocs/op", 1.8, func() (string, bool) {
-		m, ok := allocsAtMost(bWithEvents, 4)()
-		// The least any Log that adds a span event can cost, for scale.
-		if least, ok1 := ns(bFormatEvent); ok1 {
-			if floor, ok2 := ns(bFloor); ok2 {
-				m += fmt.Sprintf("; the least a Log with an SDK span event can cost: %.2f×", least/floor)
-			}
-		}
-		return m, ok
-	})
 	ratio("`Logger().Info` (slog path)", bLogger, bSlogText, "≤ 1.5× `slog.TextHandler`", 1.5, nil)
-	ratio("stage call (`middleware.Transform`), SDK provider", bStageSDK, bStageBare, "≤ 1.5× bare `tracer.Start`/`End` + one `Tracker.Info`", 1.5, nil)
 	ratio("stage call, noop provider, no Tracker", bStageNoop, bNoopBare, "≤ 2× a bare noop span", 2, nil)
 
 	// A streamed sequence: the cost per record is the difference between
@@ -441,15 +436,8 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 		rows = append(rows, row{mb.what, m, "heap growth < 16 MiB", verdict(med < 16 && n >= 1e6)})
 	}
 
-	if v, ok := ns(bStartStop); ok {
-		m := fmt.Sprintf("%s median", dur(v))
-		if f, ok := ns(bFsync); ok {
-			m += fmt.Sprintf(" (create + write + fsync alone: %s)", dur(f))
-		}
-		rows = append(rows, row{"`Start` + `Stop` (lock, fresh log, span, fsync)", m, "< 1 ms median", verdict(v < 1e6)})
-	} else {
-		rows = append(rows, row{"`Start` + `Stop`", notMeasured, "< 1 ms median", "-"})
-	}
+	rows = append(rows, rebasedRows(res, verdict)...)
+	rows = append(rows, jobRows(res, verdict)...)
 
 	// Reference figures: no target.
 	var refs []row
