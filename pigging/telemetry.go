@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -107,6 +108,7 @@ type telemetry struct {
 	stageDur    metric.Float64Histogram
 	stageRecs   metric.Int64Counter
 	stageTries  metric.Int64Counter
+	stages      sync.Map // *runctx.Stage -> *stageOpts
 	exceptions  exceptionSignals
 }
 
@@ -142,30 +144,57 @@ func newTelemetry(c *config) *telemetry {
 	return tel
 }
 
+// stageOpts are the measurement options of one stage's metrics, made once
+// per stage and job: making an attribute set sorts and allocates, which
+// would cost more than the stage's own span.
+type stageOpts struct {
+	base           []attribute.KeyValue
+	ok             []metric.RecordOption
+	in, out, tries []metric.AddOption
+}
+
+func newStageOpts(job string, st *runctx.Stage) *stageOpts {
+	base := []attribute.KeyValue{keyJob.String(job), keyStageKind.String(st.Kind), keyStageName.String(st.Name)}
+	set := func(extra attribute.KeyValue) metric.MeasurementOption {
+		return metric.WithAttributeSet(attribute.NewSet(append(slices.Clip(base), extra)...))
+	}
+	return &stageOpts{
+		base:  base,
+		ok:    []metric.RecordOption{set(keyStageResult.String(resultSuccess))},
+		in:    []metric.AddOption{set(keyDirection.String("in"))},
+		out:   []metric.AddOption{set(keyDirection.String("out"))},
+		tries: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(base...))},
+	}
+}
+
 // stageEnded records the metrics of a stage call of the run of job.
 func (tel *telemetry) stageEnded(ctx context.Context, job string, e *runctx.StageEnd) {
 	if e.Stage == nil {
 		return
 	}
-	base := []attribute.KeyValue{keyJob.String(job), keyStageKind.String(e.Stage.Kind), keyStageName.String(e.Stage.Name)}
+	o, ok := tel.stages.Load(e.Stage)
+	if !ok {
+		o, _ = tel.stages.LoadOrStore(e.Stage, newStageOpts(job, e.Stage))
+	}
+	opts := o.(*stageOpts)
 	if tel.stageDur != nil {
-		attrs := append(slices.Clip(base), keyStageResult.String(resultSuccess))
-		if e.Err != nil {
-			attrs[len(attrs)-1] = keyStageResult.String(resultFailure)
-			attrs = append(attrs, errtype.KeyErrorType.String(errtype.Of(e.Err)))
+		if e.Err == nil {
+			tel.stageDur.Record(ctx, e.Duration.Seconds(), opts.ok...)
+		} else {
+			attrs := append(slices.Clip(opts.base), keyStageResult.String(resultFailure), errtype.KeyErrorType.String(errtype.Of(e.Err)))
+			tel.stageDur.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(attrs...))
 		}
-		tel.stageDur.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(attrs...))
 	}
 	if tel.stageRecs != nil {
 		if e.HasIn {
-			tel.stageRecs.Add(ctx, e.In, metric.WithAttributes(append(slices.Clip(base), keyDirection.String("in"))...))
+			tel.stageRecs.Add(ctx, e.In, opts.in...)
 		}
 		if e.HasOut {
-			tel.stageRecs.Add(ctx, e.Out, metric.WithAttributes(append(slices.Clip(base), keyDirection.String("out"))...))
+			tel.stageRecs.Add(ctx, e.Out, opts.out...)
 		}
 	}
 	if tel.stageTries != nil && e.Attempts > 0 {
-		tel.stageTries.Add(ctx, int64(e.Attempts), metric.WithAttributes(base...))
+		tel.stageTries.Add(ctx, int64(e.Attempts), opts.tries...)
 	}
 }
 
