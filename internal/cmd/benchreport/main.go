@@ -56,6 +56,9 @@ type pkg struct {
 var pkgs = []pkg{
 	{"./pigging", "^Benchmark(Info|Logger|Concurrent|Span|StartStop)$"},
 	{"./middleware", "^Benchmark(Transform|Seq|Tracer)$"},
+	// The whole command (a child printing through pigging run) is left to
+	// its own benchmark run: it shares the machine with the child.
+	{"./cmd/pigging", "^BenchmarkPump$/^(floor|pump)$"},
 }
 
 // memBench is run apart, with a fixed count of calls.
@@ -298,6 +301,8 @@ func medianOf(vs []float64) float64 {
 // Benchmark names, as "<package>:<name>".
 const (
 	bFloor       = "./pigging:BenchmarkInfo/floor"
+	bPumpFloor   = "./cmd/pigging:BenchmarkPump/floor"
+	bPump        = "./cmd/pigging:BenchmarkPump/pump"
 	bFormat      = "./pigging:BenchmarkInfo/format-write"
 	bFormatEvent = "./pigging:BenchmarkInfo/format-write-event"
 	bPastBudget  = "./pigging:BenchmarkInfo/past-budget"
@@ -370,6 +375,7 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 	ratio("`Tracker.Info` past the event budget", bPastBudget, bFloor, "≤ 1.3× the floor, 0 allocs/op", 1.3, allocsAtMost(bPastBudget, 0))
 	ratio("`Logger().Info` (slog path)", bLogger, bSlogText, "≤ 1.5× `slog.TextHandler`", 1.5, nil)
 	ratio("stage call, noop provider, no Tracker", bStageNoop, bNoopBare, "≤ 2× a bare noop span", 2, nil)
+	ratio("a line through `pigging run`'s pump (pipe read, pass-through, record)", bPump, bPumpFloor, "≤ 1.5× one `write(2)` of its record", 1.5, nil)
 
 	// A streamed sequence: the cost per record is the difference between
 	// 1,000 records and 1, so the span's fixed cost is left out. The
