@@ -101,7 +101,9 @@ func nlinkErr(fi fs.FileInfo) error {
 // stderr, a closed reader would otherwise kill the process with SIGPIPE;
 // while SIGPIPE is caught the write returns EPIPE instead.
 func writeIgnoringSIGPIPE(w interface{ Write([]byte) (int, error) }, b []byte) error {
-	if f, ok := w.(*os.File); ok && (f.Fd() == 1 || f.Fd() == 2) {
+	// A program that ignores SIGPIPE already gets EPIPE; catching it here
+	// would undo that when the catch ends.
+	if f, ok := w.(*os.File); ok && (f.Fd() == 1 || f.Fd() == 2) && !signal.Ignored(syscall.SIGPIPE) {
 		c := make(chan os.Signal, 1)
 		signal.Notify(c, syscall.SIGPIPE)
 		defer signal.Stop(c)
