@@ -771,3 +771,21 @@ func TestHardeningLockAlwaysWhole(t *testing.T) {
 		t.Errorf("%d files in the directory, want the log and the lock", len(entries))
 	}
 }
+
+// Item 4 (refusals): a refused run appending to a log that ends in a cut
+// record starts its record on a line of its own.
+func TestHardeningRefusalAfterCutRecord(t *testing.T) {
+	dir := t.TempDir()
+	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
+	writeFile(t, logPath, "2026-11-30 02:00:00.000 | INFO: a record cut by a full di")
+	writeFile(t, lockPath, `{"pid":1,"host":"h","job":"j","started":"2026-01-01T00:00:00Z","status":"failed","error":"disk full"}`)
+	tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+	if _, err := tr.Start(context.Background()); !errors.Is(err, pigging.ErrStaleLock) {
+		t.Fatalf("Start = %v, want ErrStaleLock", err)
+	}
+	data, _ := os.ReadFile(logPath)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], "full di") || !strings.Contains(lines[1], "| ERROR: Locked: ") {
+		t.Errorf("log after the refusal:\n%s", data)
+	}
+}

@@ -597,21 +597,32 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 // syncs it. It never truncates; when the log ends in a cut record, line
 // starts on a line of its own.
 func appendToLog(path string, mode fs.FileMode, line []byte) error {
-	f, err := openRegular(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, mode)
+	f, err := openRegular(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, mode)
 	if err != nil {
 		return err
 	}
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
-		if rf, err := os.Open(path); err == nil {
-			var last [1]byte
-			if n, _ := rf.ReadAt(last[:], fi.Size()-1); n == 1 && last[0] != '\n' {
-				line = append([]byte{'\n'}, line...)
-			}
-			_ = rf.Close()
-		}
+	if endsCut(f) {
+		line = append([]byte{'\n'}, line...)
 	}
 	_, err = f.Write(line)
 	return errors.Join(err, f.Sync(), f.Close())
+}
+
+// endsCut reports whether the file ends in a cut record (no final
+// newline). A run may truncate and rewrite the file meanwhile: when its
+// size changed while the last byte was read, the answer is no, so that a
+// refusal racing a fresh start never adds an empty line.
+func endsCut(f *os.File) bool {
+	before, err := f.Stat()
+	if err != nil || before.Size() == 0 {
+		return false
+	}
+	var last [1]byte
+	if n, _ := f.ReadAt(last[:], before.Size()-1); n != 1 || last[0] == '\n' {
+		return false
+	}
+	after, err := f.Stat()
+	return err == nil && after.Size() == before.Size()
 }
 
 // Debug logs msg at DEBUG with slog-style key/value pairs; see Info. It is
