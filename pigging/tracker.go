@@ -1089,9 +1089,6 @@ func (t *Tracker) stop(flush bool) error {
 	end := time.Now()
 	dur := end.Sub(r.started)
 	total := "TOTAL SCRIPT TIME: " + dur.String()
-	if n := r.lost.Load(); n > 0 && failure == nil {
-		outcome = outcomeFailed
-	}
 	result := runResult(outcome)
 	r.record(&record{time: end, level: slog.LevelInfo, msg: total, own: true, eventName: eventRunStop,
 		otelAttrs: []attribute.KeyValue{keyRunResult.String(result), keyDurationMS.Int64(dur.Milliseconds())}}, fields{})
