@@ -379,13 +379,13 @@ func (c *call) timeStart() {
 	c.start = time.Now()
 }
 
-// endScratch is the scratch space of end: the attributes it sets on the
-// span and those of its log line. Both go through interface methods, so
-// arrays on the stack would escape to the heap on every call; a pool
-// keeps them off it.
+// endScratch is the scratch space of finish: the attributes it sets on
+// the span and what it reports to the Tracker. Both go through interface
+// methods, so values on the stack would escape to the heap on every call;
+// a pool keeps them off it.
 type endScratch struct {
-	kvs   [4]attribute.KeyValue
-	attrs [4]slog.Attr
+	kvs [4]attribute.KeyValue
+	end runctx.StageEnd
 }
 
 var endScratchPool = sync.Pool{New: func() any { return new(endScratch) }}
@@ -401,12 +401,9 @@ func (c *call) end(err error) error {
 }
 
 // finish is end for an observed call: it sets the outcome on a recording
-// span and logs it to the Tracker.
+// span and reports it to the Tracker, which logs it and records the
+// stage's metrics.
 func (c *call) finish(err error) {
-	var d time.Duration
-	if c.tracker != nil {
-		d = time.Since(c.start)
-	}
 	sc := endScratchPool.Get().(*endScratch)
 	if span := c.span; c.recording {
 		// One SetAttributes call: each one costs the SDK a pass over the
@@ -432,46 +429,16 @@ func (c *call) finish(err error) {
 		}
 	}
 	if c.tracker != nil {
-		attrs := c.logAttrs(sc.attrs[:0], d)
+		e := &sc.end
+		*e = runctx.StageEnd{Stage: c.s.rstage, Msg: c.s.doneMsg, Start: c.start,
+			In: c.in, Out: c.out, HasIn: c.hasIn, HasOut: c.hasOut, Attempts: c.attempts, Err: err}
 		if err != nil {
-			c.tracker.LogError(c.ctx, c.s.failMsg+errtype.Message(err), err, attrs...)
-		} else {
-			c.tracker.LogAttrs(c.ctx, slog.LevelInfo, c.s.doneMsg, attrs...)
+			e.Msg = c.s.failMsg + errtype.Message(err)
 		}
-		c.tracker.StageEnded(c.ctx, &runctx.StageEnd{Stage: c.s.rstage, Duration: d, In: c.in, Out: c.out,
-			HasIn: c.hasIn, HasOut: c.hasOut, Attempts: c.attempts, Err: err})
+		c.tracker.StageEnded(c.ctx, e)
+		*e = runctx.StageEnd{} // it holds err: let it go
 	}
-	// sc holds only constant keys and numbers: nothing to clear.
 	endScratchPool.Put(sc)
-}
-
-// logAttrs appends the attributes of the call's log line to attrs.
-func (c *call) logAttrs(attrs []slog.Attr, d time.Duration) []slog.Attr {
-	attrs = append(attrs, slog.Duration("duration", roundDuration(d)))
-	if c.hasIn {
-		attrs = append(attrs, slog.Int64("records_in", c.in))
-	}
-	if c.hasOut {
-		attrs = append(attrs, slog.Int64("records_out", c.out))
-	}
-	if c.s.attempt != nil && c.attempts > 1 {
-		attrs = append(attrs, slog.Int("attempts", c.attempts))
-	}
-	return attrs
-}
-
-// roundDuration keeps three significant digits or so: 12ms, 1.234ms,
-// 850µs.
-func roundDuration(d time.Duration) time.Duration {
-	switch {
-	case d >= 10*time.Second:
-		return d.Round(10 * time.Millisecond)
-	case d >= 10*time.Millisecond:
-		return d.Round(time.Millisecond)
-	case d >= 10*time.Microsecond:
-		return d.Round(time.Microsecond)
-	}
-	return d
 }
 
 // recordError marks span failed by err: status Error, error.type and,

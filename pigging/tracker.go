@@ -1185,32 +1185,6 @@ func (t *Tracker) Logger() *slog.Logger {
 	return t.logger
 }
 
-// hook gives the middleware what it needs of a run.
-type hook struct{ t *Tracker }
-
-var _ runctx.Run = hook{}
-
-func (h hook) TracerProvider() trace.TracerProvider { return h.t.cfg.provider }
-
-func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
-	h.t.emit(&record{ctx: ctx, time: time.Now(), level: standardLevel(level), msg: msg, event: true}, fields{attrs: attrs})
-}
-
-func (h hook) LogError(ctx context.Context, msg string, err error, attrs ...slog.Attr) {
-	if r := h.t.currentRun(); r != nil && err != nil {
-		stage := "a stage"
-		if st := runctx.StageFrom(ctx); st != nil {
-			stage = st.Kind + " " + st.Name
-		}
-		r.noteReport(err, stage)
-	}
-	h.t.emit(&record{ctx: ctx, time: time.Now(), level: slog.LevelError, msg: msg, stack: panicStack(err), own: true, event: true}, fields{attrs: attrs})
-}
-
-func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
-	h.t.tel.stageEnded(ctx, h.t.cfg.name, e)
-}
-
 // String describes the Tracker for debugging.
 func (t *Tracker) String() string {
 	if t == nil {

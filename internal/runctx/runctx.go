@@ -19,17 +19,25 @@ type Run interface {
 	// event to the span in ctx (a stage span) or to the run span. It never
 	// fails: a record that cannot be written is reported on stderr.
 	LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr)
-	// LogError writes an ERROR record for err; when err is or wraps a
-	// panic, its stack follows as tab-continued lines. It does not mark the
-	// run failed.
-	LogError(ctx context.Context, msg string, err error, attrs ...slog.Attr)
-	// StageEnded records the metrics of a stage call that ended.
+	// StageEnded writes the closing record of a stage call, e.Msg, and
+	// records the stage's metrics. The record is an INFO line without
+	// e.Err, an ERROR line with it (and the stack of a panic as
+	// tab-continued lines; the run is not marked failed). Its fields are the
+	// duration, from e.Start to the record's time, the records counted and,
+	// past one, the attempts. It sets e.Duration. It never fails, as
+	// LogAttrs.
 	StageEnded(ctx context.Context, e *StageEnd)
 }
 
 // StageEnd is what a stage call reports when it ends.
 type StageEnd struct {
-	Stage    *Stage
+	// Stage is the stage, nil for one made without a name.
+	Stage *Stage
+	// Msg is the closing record's message.
+	Msg string
+	// Start is when the call began.
+	Start time.Time
+	// Duration is set by StageEnded: from Start to the closing record.
 	Duration time.Duration
 	// In and Out are the records counted in and out, when HasIn and HasOut.
 	In, Out       int64
