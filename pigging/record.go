@@ -181,28 +181,39 @@ func appendScalar(b []byte, kvs *[]attribute.KeyValue, key string, v any) ([]byt
 	b = append(b, ' ')
 	b = logfmt.AppendValue(b, key)
 	b = append(b, '=')
-	var kv attribute.KeyValue
 	switch v := v.(type) {
 	case string:
 		b = logfmt.AppendValue(b, v)
-		kv = attribute.String(key, v)
 	case int:
 		b = strconv.AppendInt(b, int64(v), 10)
-		kv = attribute.Int64(key, int64(v))
 	case int64:
 		b = strconv.AppendInt(b, v, 10)
-		kv = attribute.Int64(key, v)
 	case float64:
 		b = strconv.AppendFloat(b, v, 'g', -1, 64)
-		kv = attribute.Float64(key, v)
 	case bool:
 		b = strconv.AppendBool(b, v)
-		kv = attribute.Bool(key, v)
 	}
 	if kvs != nil {
-		*kvs = append(*kvs, kv)
+		// Past the event budget kvs is nil: the attribute is made only
+		// when a span event or a log record will carry it.
+		*kvs = append(*kvs, scalarAttr(key, v))
 	}
 	return b, true
+}
+
+// scalarAttr is the attribute of one of appendScalar's values.
+func scalarAttr(key string, v any) attribute.KeyValue {
+	switch v := v.(type) {
+	case string:
+		return attribute.String(key, v)
+	case int:
+		return attribute.Int64(key, int64(v))
+	case int64:
+		return attribute.Int64(key, v)
+	case float64:
+		return attribute.Float64(key, v)
+	}
+	return attribute.Bool(key, v.(bool))
 }
 
 // appendAttr appends " key=value" for a, flattening groups into dotted
