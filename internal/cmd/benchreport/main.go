@@ -321,6 +321,7 @@ const (
 	bMemUnlim    = "./pigging:BenchmarkMemory/unlimited"
 	bStageBare   = "./middleware:BenchmarkTransform/sdk/bare"
 	bStageSDK    = "./middleware:BenchmarkTransform/sdk/wrapped"
+	bStageSame   = "./middleware:BenchmarkTransform/sdk/same-fields"
 	bNoopBare    = "./middleware:BenchmarkTransform/noop/bare"
 	bStageNoop   = "./middleware:BenchmarkTransform/noop/wrapped"
 	bSeq         = "./middleware:BenchmarkSeq/" // + load "/" + unwrapped|wrapped "-" + 1000|1
@@ -365,14 +366,7 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 		}
 		rows = append(rows, row{what, m, target, verdict(ok)})
 	}
-	allocsAtMost := func(name string, n float64) func() (string, bool) {
-		return func() (string, bool) {
-			a := allocs(name)
-			return fmt.Sprintf("%g allocs/op", a), a <= n
-		}
-	}
 
-	ratio("`Tracker.Info` past the event budget", bPastBudget, bFloor, "≤ 1.3× the floor, 0 allocs/op", 1.3, allocsAtMost(bPastBudget, 0))
 	ratio("`Logger().Info` (slog path)", bLogger, bSlogText, "≤ 1.5× `slog.TextHandler`", 1.5, nil)
 	ratio("stage call, noop provider, no Tracker", bStageNoop, bNoopBare, "≤ 2× a bare noop span", 2, nil)
 	ratio("a line through `pigging run`'s pump (pipe read, pass-through, record)", bPump, bPumpFloor, "≤ 1.5× one `write(2)` of its record", 1.5, nil)
