@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 )
 
@@ -157,11 +156,7 @@ func (r results) selfRatios(name, unit string) (spread, bool) {
 			vs = append(vs, a/b)
 		}
 	}
-	if len(vs) == 0 {
-		return spread{}, false
-	}
-	slices.Sort(vs)
-	return spread{median: medianOf(vs), min: vs[0], max: vs[len(vs)-1]}, true
+	return spreadOf(vs)
 }
 
 // pairedDiffs returns the median of unit of a minus unit of b, sample by

@@ -26,6 +26,12 @@ func (r results) pairedRatios(a, b, unit string) (spread, bool) {
 			vs = append(vs, va/vb)
 		}
 	}
+	return spreadOf(vs)
+}
+
+// spreadOf returns the median and range of vs, which it sorts; false when
+// vs is empty.
+func spreadOf(vs []float64) (spread, bool) {
 	if len(vs) == 0 {
 		return spread{}, false
 	}
