@@ -26,9 +26,9 @@ func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs 
 // the call costs one clock read, not two.
 func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
 	now := time.Now()
-	e.Duration = now.Sub(e.Start)
+	d := now.Sub(e.Start)
 	var a [4]slog.Attr
-	attrs := append(a[:0], slog.Duration("duration", roundDuration(e.Duration)))
+	attrs := append(a[:0], slog.Duration("duration", roundDuration(d)))
 	if e.HasIn {
 		attrs = append(attrs, slog.Int64("records_in", e.In))
 	}
@@ -50,7 +50,7 @@ func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
 		rec.level, rec.stack, rec.own = slog.LevelError, panicStack(e.Err), true
 	}
 	h.t.emit(&rec, fields{attrs: attrs})
-	h.t.tel.stageEnded(ctx, h.t.cfg.name, e)
+	h.t.tel.stageEnded(ctx, h.t.cfg.name, e, d)
 }
 
 // roundDuration keeps three significant digits or so: 12ms, 1.234ms,

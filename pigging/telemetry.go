@@ -167,8 +167,9 @@ func newStageOpts(job string, st *runctx.Stage) *stageOpts {
 	}
 }
 
-// stageEnded records the metrics of a stage call of the run of job.
-func (tel *telemetry) stageEnded(ctx context.Context, job string, e *runctx.StageEnd) {
+// stageEnded records the metrics of a stage call of the run of job that
+// lasted d.
+func (tel *telemetry) stageEnded(ctx context.Context, job string, e *runctx.StageEnd, d time.Duration) {
 	if e.Stage == nil {
 		return
 	}
@@ -179,10 +180,10 @@ func (tel *telemetry) stageEnded(ctx context.Context, job string, e *runctx.Stag
 	opts := o.(*stageOpts)
 	if tel.stageDur != nil {
 		if e.Err == nil {
-			tel.stageDur.Record(ctx, e.Duration.Seconds(), opts.ok...)
+			tel.stageDur.Record(ctx, d.Seconds(), opts.ok...)
 		} else {
 			attrs := append(slices.Clip(opts.base), keyStageResult.String(resultFailure), errtype.KeyErrorType.String(errtype.Of(e.Err)))
-			tel.stageDur.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(attrs...))
+			tel.stageDur.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
 		}
 	}
 	if tel.stageRecs != nil {

@@ -24,8 +24,7 @@ type Run interface {
 	// e.Err, an ERROR line with it (and the stack of a panic as
 	// tab-continued lines; the run is not marked failed). Its fields are the
 	// duration, from e.Start to the record's time, the records counted and,
-	// past one, the attempts. It sets e.Duration. It never fails, as
-	// LogAttrs.
+	// past one, the attempts. It never fails, as LogAttrs.
 	StageEnded(ctx context.Context, e *StageEnd)
 }
 
@@ -37,8 +36,6 @@ type StageEnd struct {
 	Msg string
 	// Start is when the call began.
 	Start time.Time
-	// Duration is set by StageEnded: from Start to the closing record.
-	Duration time.Duration
 	// In and Out are the records counted in and out, when HasIn and HasOut.
 	In, Out       int64
 	HasIn, HasOut bool
