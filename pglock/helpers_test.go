@@ -1,50 +1,33 @@
 package pglock_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.uber.org/goleak"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pglock"
 	"github.com/pigging-go/pigging/pigging"
 )
 
 // Environment of the tests.
 const (
-	envDSN   = "PIGGING_PG_DSN" // the test database; the tests that need it skip without it
-	envCtl   = "PIGGING_PG_CTL" // a pg_ctl command line for the test cluster; "restart -m fast" is added
-	envChild = "PGLOCK_TEST_CHILD"
+	envDSN = "PIGGING_PG_DSN" // the test database; the tests that need it skip without it
+	envCtl = "PIGGING_PG_CTL" // a pg_ctl command line for the test cluster; "restart -m fast" is added
 )
 
 // childScenarios are the programs a child process can run, by name.
 var childScenarios = map[string]func() int{}
 
-func TestMain(m *testing.M) {
-	if name := os.Getenv(envChild); name != "" {
-		f, ok := childScenarios[name]
-		if !ok {
-			fmt.Fprintf(os.Stderr, "unknown child scenario %q\n", name)
-			os.Exit(2)
-		}
-		os.Exit(f())
-	}
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { proctest.Main(m, childScenarios) }
 
 // dsn returns the test database, or skips the test saying what it needs.
 func dsn(t testing.TB) string {
@@ -201,142 +184,10 @@ func readLog(t testing.TB, path string) string {
 	return string(b)
 }
 
-// child is a child process: the test binary again, running a scenario.
-type child struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-	err  error
+// childOutput is what c wrote, for failure messages.
+func childOutput(c *proctest.Child) string {
+	return "stdout:\n" + c.Output() + "stderr:\n" + c.Stderr()
 }
 
-type lockedBuffer struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-// startChild starts scenario with env added. At cleanup a child still
-// running is killed.
-func startChild(t testing.TB, scenario string, env ...string) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envChild+"="+scenario, "GORACE=atexit_sleep_ms=0")
-	cmd.Env = append(cmd.Env, env...)
-	c := &child{cmd: cmd, done: make(chan struct{})}
-	cmd.Stdout = lockedBuffer{&c.mu, &c.out}
-	cmd.Stderr = lockedBuffer{&c.mu, &c.out}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting child %s: %v", scenario, err)
-	}
-	go func() {
-		c.err = cmd.Wait()
-		close(c.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-c.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-c.done
-		}
-	})
-	return c
-}
-
-// output returns what the child has written so far.
-func (c *child) output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.String()
-}
-
-// wait waits at most d for the child to exit and returns its exit code;
-// it fails the test when the child does not exit in time.
-func (c *child) wait(t testing.TB, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-c.done:
-	case <-time.After(d):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-		t.Fatalf("child did not exit within %v; output:\n%s", d, c.output())
-	}
-	return c.cmd.ProcessState.ExitCode()
-}
-
-// waitOutput waits at most d for the child's output to contain s.
-func (c *child) waitOutput(t testing.TB, s string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !strings.Contains(c.output(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("child did not print %q within %v; output:\n%s", s, d, c.output())
-		}
-		select {
-		case <-c.done:
-			if !strings.Contains(c.output(), s) {
-				t.Fatalf("child exited without printing %q; output:\n%s", s, c.output())
-			}
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// Helpers of the child processes.
-
-func childEnvInt(name string, def int) int {
-	n, err := strconv.Atoi(os.Getenv(name))
-	if err != nil {
-		return def
-	}
-	return n
-}
-
-func childDie(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "child: "+format+"\n", args...)
-	os.Exit(99)
-}
-
-func childTouch(path string) {
-	if err := os.WriteFile(path, nil, 0o644); err != nil {
-		childDie("%v", err)
-	}
-}
-
-func childAppend(path, line string) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		childDie("%v", err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(line); err != nil {
-		childDie("%v", err)
-	}
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
-func waitFile(path string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for !fileExists(path) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return true
-}
-
-func countFiles(dir, prefix string) int {
-	m, _ := filepath.Glob(filepath.Join(dir, prefix+"*"))
-	return len(m)
-}
+// isHolding matches the line of a "hold" child that holds the lock.
+func isHolding(line string) bool { return strings.HasPrefix(line, "holding token=") }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pglock"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -57,7 +58,7 @@ func childLocker() *pglock.Locker {
 	}
 	l, err := pglock.New(os.Getenv(envDSN), os.Getenv("PGLOCK_JOB"), opts...)
 	if err != nil {
-		childDie("%v", err)
+		proctest.ChildDie("%v", err)
 	}
 	return l
 }
@@ -69,7 +70,7 @@ func childTracker(l *pglock.Locker, extra ...pigging.Option) *pigging.Tracker {
 	}
 	t, err := pigging.New(os.Getenv("PGLOCK_LOG"), "", trackerOpts(l, l.Job(), extra...)...)
 	if err != nil {
-		childDie("%v", err)
+		proctest.ChildDie("%v", err)
 	}
 	return t
 }
@@ -81,16 +82,16 @@ func childTracker(l *pglock.Locker, extra ...pigging.Option) *pigging.Tracker {
 func childRounds() int {
 	dir := os.Getenv("PGLOCK_DIR")
 	idx := os.Getenv("PGLOCK_IDX")
-	n := childEnvInt("PGLOCK_N", 0)
-	rounds := childEnvInt("PGLOCK_ROUNDS", 0)
+	n := proctest.ChildEnvInt("PGLOCK_N", 0)
+	rounds := proctest.ChildEnvInt("PGLOCK_ROUNDS", 0)
 	witness := filepath.Join(dir, "witness")
 	l := childLocker()
 	pid := os.Getpid()
 	for r := range rounds {
 		rs := strconv.Itoa(r)
-		childTouch(filepath.Join(dir, "ready."+rs+"."+idx))
-		if !waitFile(filepath.Join(dir, "go."+rs), 2*time.Minute) {
-			childDie("no start signal for round %d", r)
+		proctest.ChildTouch(filepath.Join(dir, "ready."+rs+"."+idx))
+		if !proctest.ChildWaitFile(filepath.Join(dir, "go."+rs), 2*time.Minute) {
+			proctest.ChildDie("no start signal for round %d", r)
 		}
 		t := childTracker(l)
 		_, err := t.Start(context.Background())
@@ -98,19 +99,19 @@ func childRounds() int {
 			if code != exitLocked {
 				fmt.Printf("round %d: %v\n", r, err)
 			}
-			childTouch(filepath.Join(dir, fmt.Sprintf("refused%d.%s.%s", code, rs, idx)))
+			proctest.ChildTouch(filepath.Join(dir, fmt.Sprintf("refused%d.%s.%s", code, rs, idx)))
 			continue
 		}
-		childAppend(witness, fmt.Sprintf("begin %d %s %d\n", pid, rs, l.Token()))
+		proctest.ChildAppend(witness, fmt.Sprintf("begin %d %s %d\n", pid, rs, l.Token()))
 		deadline := time.Now().Add(time.Minute)
-		for countFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") < n-1 && time.Now().Before(deadline) {
+		for proctest.CountFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") < n-1 && time.Now().Before(deadline) {
 			time.Sleep(2 * time.Millisecond)
 		}
-		childAppend(witness, fmt.Sprintf("end %d %s\n", pid, rs))
+		proctest.ChildAppend(witness, fmt.Sprintf("end %d %s\n", pid, rs))
 		if err := t.Stop(); err != nil {
-			childDie("Stop: %v", err)
+			proctest.ChildDie("Stop: %v", err)
 		}
-		childTouch(filepath.Join(dir, "won."+rs+"."+idx))
+		proctest.ChildTouch(filepath.Join(dir, "won."+rs+"."+idx))
 	}
 	return exitRan
 }
@@ -126,7 +127,7 @@ func childTry() int {
 	}
 	fmt.Printf("ran token=%d\n", l.Token())
 	if err := t.Stop(); err != nil {
-		childDie("Stop: %v", err)
+		proctest.ChildDie("Stop: %v", err)
 	}
 	return exitRan
 }
@@ -154,11 +155,11 @@ func childHold() int {
 		return startExit(err)
 	}
 	fmt.Printf("holding token=%d\n", l.Token())
-	if !waitFile(os.Getenv("PGLOCK_RELEASE"), 2*time.Minute) {
-		childDie("no release")
+	if !proctest.ChildWaitFile(os.Getenv("PGLOCK_RELEASE"), 2*time.Minute) {
+		proctest.ChildDie("no release")
 	}
 	if err := t.Stop(); err != nil {
-		childDie("Stop: %v", err)
+		proctest.ChildDie("Stop: %v", err)
 	}
 	return exitRan
 }
@@ -176,9 +177,9 @@ func raceRounds(t *testing.T, n, rounds int, hosts []string) []string {
 	t.Helper()
 	table := newTable(t)
 	dir := t.TempDir()
-	children := make([]*child, n)
+	children := make([]*proctest.Child, n)
 	for i := range n {
-		children[i] = startChild(t, "rounds", childEnv(table, "race", filepath.Join(dir, "run"+strconv.Itoa(i)+".log"),
+		children[i] = proctest.Start(t, "rounds", childEnv(table, "race", filepath.Join(dir, "run"+strconv.Itoa(i)+".log"),
 			"PGLOCK_DIR="+dir, "PGLOCK_IDX="+strconv.Itoa(i), "PGLOCK_N="+strconv.Itoa(n),
 			"PGLOCK_ROUNDS="+strconv.Itoa(rounds), "PGLOCK_HOST="+hosts[i%len(hosts)])...)
 	}
@@ -186,17 +187,17 @@ func raceRounds(t *testing.T, n, rounds int, hosts []string) []string {
 	for r := range rounds {
 		rs := strconv.Itoa(r)
 		waitCount(t, dir, "ready."+rs+".", n, children)
-		childTouch(filepath.Join(dir, "go."+rs))
+		proctest.ChildTouch(filepath.Join(dir, "go."+rs))
 		// A round ends when all have been refused but one, and that one has
 		// stopped.
 		deadline := time.Now().Add(2 * time.Minute)
-		for countFiles(dir, "won."+rs+".")+countFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") < n {
-			if countFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") == n {
+		for proctest.CountFiles(dir, "won."+rs+".")+proctest.CountFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") < n {
+			if proctest.CountFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") == n {
 				break // nobody ran: reported below
 			}
-			if time.Now().After(deadline) || countFiles(dir, "refused"+strconv.Itoa(exitStale)+"."+rs+".")+countFiles(dir, "refused"+strconv.Itoa(exitOther)+"."+rs+".") > 0 {
+			if time.Now().After(deadline) || proctest.CountFiles(dir, "refused"+strconv.Itoa(exitStale)+"."+rs+".")+proctest.CountFiles(dir, "refused"+strconv.Itoa(exitOther)+"."+rs+".") > 0 {
 				for i, c := range children {
-					t.Logf("child %d:\n%s", i, c.output())
+					t.Logf("child %d:\n%s", i, childOutput(c))
 				}
 				t.Fatalf("round %d did not end with one winner and %d refused as held", r, n-1)
 			}
@@ -210,8 +211,8 @@ func raceRounds(t *testing.T, n, rounds int, hosts []string) []string {
 		winners = append(winners, hosts[idx%len(hosts)])
 	}
 	for i, c := range children {
-		if code := c.wait(t, time.Minute); code != 0 {
-			t.Fatalf("child %d exited %d:\n%s", i, code, c.output())
+		if code := c.Wait(t, time.Minute); code != 0 {
+			t.Fatalf("child %d exited %d:\n%s", i, code, childOutput(c))
 		}
 	}
 	if runs := witnessCheck(t, filepath.Join(dir, "witness")); runs != rounds {
@@ -225,19 +226,17 @@ func raceRounds(t *testing.T, n, rounds int, hosts []string) []string {
 
 // waitCount waits for n files with prefix in dir, failing the test after
 // two minutes or when a child has exited.
-func waitCount(t *testing.T, dir, prefix string, n int, children []*child) {
+func waitCount(t *testing.T, dir, prefix string, n int, children []*proctest.Child) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
-	for countFiles(dir, prefix) < n {
+	for proctest.CountFiles(dir, prefix) < n {
 		for i, c := range children {
-			select {
-			case <-c.done:
-				t.Fatalf("child %d exited early (%v):\n%s", i, c.err, c.output())
-			default:
+			if c.Exited() {
+				t.Fatalf("child %d exited early (%v):\n%s", i, c.ProcessState(), childOutput(c))
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d %s files after two minutes", countFiles(dir, prefix), n, prefix)
+			t.Fatalf("only %d of %d %s files after two minutes", proctest.CountFiles(dir, prefix), n, prefix)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -308,24 +307,24 @@ func TestProcessTwoHosts(t *testing.T) {
 	table := newTable(t)
 	dir := t.TempDir()
 	release := filepath.Join(dir, "release")
-	a := startChild(t, "hold", childEnv(table, "two-hosts", filepath.Join(dir, "a.log"), "PGLOCK_HOST=host-a", "PGLOCK_RELEASE="+release)...)
-	a.waitOutput(t, "holding token=", time.Minute)
-	b := startChild(t, "try", childEnv(table, "two-hosts", filepath.Join(dir, "b.log"), "PGLOCK_HOST=host-b")...)
-	if code := b.wait(t, time.Minute); code != exitLocked || !strings.Contains(b.output(), "is held by run pid "+strconv.Itoa(a.cmd.Process.Pid)+" on host-a") {
-		t.Fatalf("host-b beside host-a: exit %d:\n%s", code, b.output())
+	a := proctest.StartLines(t, "hold", childEnv(table, "two-hosts", filepath.Join(dir, "a.log"), "PGLOCK_HOST=host-a", "PGLOCK_RELEASE="+release)...)
+	a.WaitLine(t, time.Minute, isHolding)
+	b := proctest.Start(t, "try", childEnv(table, "two-hosts", filepath.Join(dir, "b.log"), "PGLOCK_HOST=host-b")...)
+	if code := b.Wait(t, time.Minute); code != exitLocked || !strings.Contains(b.Output(), "is held by run pid "+strconv.Itoa(a.Pid())+" on host-a") {
+		t.Fatalf("host-b beside host-a: exit %d:\n%s", code, childOutput(b))
 	}
-	childTouch(release)
-	if code := a.wait(t, time.Minute); code != exitRan {
-		t.Fatalf("host-a exit %d:\n%s", code, a.output())
+	proctest.ChildTouch(release)
+	if code := a.Wait(t, time.Minute); code != exitRan {
+		t.Fatalf("host-a exit %d:\n%s", code, childOutput(a))
 	}
-	b = startChild(t, "hold", childEnv(table, "two-hosts", filepath.Join(dir, "b.log"), "PGLOCK_HOST=host-b", "PGLOCK_RELEASE="+release+"-b")...)
-	b.waitOutput(t, "holding token=", time.Minute)
-	if r := readRow(t, table, "two-hosts"); r == nil || r.Host != "host-b" || r.PID != b.cmd.Process.Pid {
+	b = proctest.StartLines(t, "hold", childEnv(table, "two-hosts", filepath.Join(dir, "b.log"), "PGLOCK_HOST=host-b", "PGLOCK_RELEASE="+release+"-b")...)
+	b.WaitLine(t, time.Minute, isHolding)
+	if r := readRow(t, table, "two-hosts"); r == nil || r.Host != "host-b" || r.PID != b.Pid() {
 		t.Fatalf("row while host-b runs: %+v", r)
 	}
-	childTouch(release + "-b")
-	if code := b.wait(t, time.Minute); code != exitRan {
-		t.Fatalf("host-b exit %d:\n%s", code, b.output())
+	proctest.ChildTouch(release + "-b")
+	if code := b.Wait(t, time.Minute); code != exitRan {
+		t.Fatalf("host-b exit %d:\n%s", code, childOutput(b))
 	}
 }
 
@@ -337,17 +336,17 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 	logPath := filepath.Join(dir, "job.log")
 	env := childEnv(table, "failing", logPath, "PGLOCK_HOST=host-a")
 
-	if c := startChild(t, "fail", env...); c.wait(t, time.Minute) != exitRan {
-		t.Fatalf("fail child:\n%s", c.output())
+	if c := proctest.Start(t, "fail", env...); c.Wait(t, time.Minute) != exitRan {
+		t.Fatalf("fail child:\n%s", childOutput(c))
 	}
 	before := readRow(t, table, "failing")
 	if before == nil || before.Status != pigging.StatusFailed || before.Error != "warehouse unreachable" || before.Host != "host-a" {
 		t.Fatalf("row after the failed run: %+v", before)
 	}
-	c := startChild(t, "try", childEnv(table, "failing", logPath, "PGLOCK_HOST=host-b")...)
-	if code := c.wait(t, time.Minute); code != exitStale || !strings.Contains(c.output(), "on host-a (job failing)") ||
-		!strings.Contains(c.output(), "failed: warehouse unreachable") {
-		t.Fatalf("next run: exit %d, want %d:\n%s", code, exitStale, c.output())
+	c := proctest.Start(t, "try", childEnv(table, "failing", logPath, "PGLOCK_HOST=host-b")...)
+	if code := c.Wait(t, time.Minute); code != exitStale || !strings.Contains(c.Output(), "on host-a (job failing)") ||
+		!strings.Contains(c.Output(), "failed: warehouse unreachable") {
+		t.Fatalf("next run: exit %d, want %d:\n%s", code, exitStale, childOutput(c))
 	}
 	if after := readRow(t, table, "failing"); *after != *before {
 		t.Fatalf("the refused run changed the row:\n%+v\n%+v", before, after)
@@ -356,15 +355,15 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 	if _, err := l.Clear(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if c := startChild(t, "try", env...); c.wait(t, time.Minute) != exitRan {
-		t.Fatalf("run after Clear:\n%s", c.output())
+	if c := proctest.Start(t, "try", env...); c.Wait(t, time.Minute) != exitRan {
+		t.Fatalf("run after Clear:\n%s", childOutput(c))
 	}
-	if c := startChild(t, "fail", env...); c.wait(t, time.Minute) != exitRan {
-		t.Fatalf("fail child:\n%s", c.output())
+	if c := proctest.Start(t, "fail", env...); c.Wait(t, time.Minute) != exitRan {
+		t.Fatalf("fail child:\n%s", childOutput(c))
 	}
-	c = startChild(t, "try", append(env, "PGLOCK_TAKEOVER=1")...)
-	if code := c.wait(t, time.Minute); code != exitRan {
-		t.Fatalf("TakeOver run: exit %d:\n%s", code, c.output())
+	c = proctest.Start(t, "try", append(env, "PGLOCK_TAKEOVER=1")...)
+	if code := c.Wait(t, time.Minute); code != exitRan {
+		t.Fatalf("TakeOver run: exit %d:\n%s", code, childOutput(c))
 	}
 	if r := readRow(t, table, "failing"); r != nil {
 		t.Fatalf("row after the run that took over: %+v", r)
@@ -380,23 +379,23 @@ func init() { childScenarios["churn"] = childChurn }
 func childChurn() int {
 	dir := os.Getenv("PGLOCK_DIR")
 	witness := filepath.Join(dir, "witness")
-	childTouch(filepath.Join(dir, "ready."+os.Getenv("PGLOCK_IDX")))
-	if !waitFile(filepath.Join(dir, "go"), 2*time.Minute) {
-		childDie("no start signal")
+	proctest.ChildTouch(filepath.Join(dir, "ready."+os.Getenv("PGLOCK_IDX")))
+	if !proctest.ChildWaitFile(filepath.Join(dir, "go"), 2*time.Minute) {
+		proctest.ChildDie("no start signal")
 	}
 	l := childLocker()
 	pid := os.Getpid()
 	wins, refused := 0, 0
-	for end := time.Now().Add(time.Duration(childEnvInt("PGLOCK_CHURN_MS", 3000)) * time.Millisecond); time.Now().Before(end); {
+	for end := time.Now().Add(time.Duration(proctest.ChildEnvInt("PGLOCK_CHURN_MS", 3000)) * time.Millisecond); time.Now().Before(end); {
 		t := childTracker(l)
 		_, err := t.Start(context.Background())
 		switch code := startExit(err); code {
 		case exitRan:
 			wins++
-			childAppend(witness, fmt.Sprintf("begin %d - %d\n", pid, l.Token()))
-			childAppend(witness, fmt.Sprintf("end %d -\n", pid))
+			proctest.ChildAppend(witness, fmt.Sprintf("begin %d - %d\n", pid, l.Token()))
+			proctest.ChildAppend(witness, fmt.Sprintf("end %d -\n", pid))
 			if err := t.Stop(); err != nil {
-				childDie("Stop: %v", err)
+				proctest.ChildDie("Stop: %v", err)
 			}
 		case exitLocked:
 			refused++
@@ -416,18 +415,18 @@ func TestProcessChurn(t *testing.T) {
 	table := newTable(t)
 	dir := t.TempDir()
 	const n = 8
-	children := make([]*child, n)
+	children := make([]*proctest.Child, n)
 	for i := range n {
-		children[i] = startChild(t, "churn", childEnv(table, "churn", filepath.Join(dir, "run"+strconv.Itoa(i)+".log"),
+		children[i] = proctest.Start(t, "churn", childEnv(table, "churn", filepath.Join(dir, "run"+strconv.Itoa(i)+".log"),
 			"PGLOCK_DIR="+dir, "PGLOCK_IDX="+strconv.Itoa(i), "PGLOCK_CHURN_MS=3000")...)
 	}
 	waitCount(t, dir, "ready.", n, children)
-	childTouch(filepath.Join(dir, "go"))
+	proctest.ChildTouch(filepath.Join(dir, "go"))
 	for i, c := range children {
-		if code := c.wait(t, 2*time.Minute); code != exitRan {
-			t.Fatalf("child %d exited %d:\n%s", i, code, c.output())
+		if code := c.Wait(t, 2*time.Minute); code != exitRan {
+			t.Fatalf("child %d exited %d:\n%s", i, code, childOutput(c))
 		}
-		t.Logf("child %d: %s", i, strings.TrimSpace(c.output()))
+		t.Logf("child %d: %s", i, strings.TrimSpace(childOutput(c)))
 	}
 	runs := witnessCheck(t, filepath.Join(dir, "witness"))
 	if runs < n {

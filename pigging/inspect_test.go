@@ -40,7 +40,7 @@ func TestReadLockAndUnlock(t *testing.T) {
 	if after, _ := os.ReadFile(lockPath); string(after) != string(before) {
 		t.Fatal("a refused Unlock changed the lock file")
 	}
-	childTouch(release)
+	proctest.ChildTouch(release)
 	if code := holder.Wait(t, 30*time.Second); code != exitRan {
 		t.Fatalf("holder exit %d: %s", code, holder.Output())
 	}

@@ -59,28 +59,28 @@ func childRaceRound() int {
 	idx := os.Getenv("RACE_IDX")
 	n := proctest.ChildEnvInt("RACE_N", 0)
 	witness := os.Getenv("WITNESS")
-	childTouch(filepath.Join(dir, "ready."+idx))
-	if !childWaitFile(filepath.Join(dir, "go"), 30*time.Second) {
+	proctest.ChildTouch(filepath.Join(dir, "ready."+idx))
+	if !proctest.ChildWaitFile(filepath.Join(dir, "go"), 30*time.Second) {
 		proctest.ChildDie("no start signal")
 	}
 	t := childTracker("race")
 	_, err := t.Start(context.Background())
 	if err != nil {
 		code := startExit(err)
-		childTouch(filepath.Join(dir, fmt.Sprintf("refused%d.%s", code, idx)))
+		proctest.ChildTouch(filepath.Join(dir, fmt.Sprintf("refused%d.%s", code, idx)))
 		fmt.Println(err)
 		return code
 	}
 	pid := os.Getpid()
-	childAppend(witness, fmt.Sprintf("begin %d\n", pid))
+	proctest.ChildAppend(witness, fmt.Sprintf("begin %d\n", pid))
 	t.Info("won the round", "idx", idx)
 	// Hold the lock until all the others have tried and been refused, so
 	// that a second winner in this round could not hide behind our Stop.
 	deadline := time.Now().Add(20 * time.Second)
-	for countFiles(dir, "refused"+strconv.Itoa(exitLocked)) < n-1 && time.Now().Before(deadline) {
+	for proctest.CountFiles(dir, "refused"+strconv.Itoa(exitLocked)) < n-1 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	childAppend(witness, fmt.Sprintf("end %d\n", pid))
+	proctest.ChildAppend(witness, fmt.Sprintf("end %d\n", pid))
 	if err := t.Stop(); err != nil {
 		proctest.ChildDie("Stop: %v", err)
 	}
@@ -96,8 +96,8 @@ func childRaceChurn() int {
 	idx := os.Getenv("RACE_IDX")
 	witness := os.Getenv("WITNESS")
 	dur := time.Duration(proctest.ChildEnvInt("CHURN_MS", 2000)) * time.Millisecond
-	childTouch(filepath.Join(dir, "ready."+idx))
-	if !childWaitFile(filepath.Join(dir, "go"), 30*time.Second) {
+	proctest.ChildTouch(filepath.Join(dir, "ready."+idx))
+	if !proctest.ChildWaitFile(filepath.Join(dir, "go"), 30*time.Second) {
 		proctest.ChildDie("no start signal")
 	}
 	pid := os.Getpid()
@@ -109,9 +109,9 @@ func childRaceChurn() int {
 		switch code := startExit(err); code {
 		case exitRan:
 			wins++
-			childAppend(witness, fmt.Sprintf("begin %d\n", pid))
+			proctest.ChildAppend(witness, fmt.Sprintf("begin %d\n", pid))
 			t.Info("won", "n", wins)
-			childAppend(witness, fmt.Sprintf("end %d\n", pid))
+			proctest.ChildAppend(witness, fmt.Sprintf("end %d\n", pid))
 			if err := t.Stop(); err != nil {
 				proctest.ChildDie("Stop: %v", err)
 			}
@@ -139,7 +139,7 @@ func childHold() int {
 		t.Info("before", "i", i)
 	}
 	fmt.Println("ready")
-	if !childWaitFile(os.Getenv("RELEASE"), 60*time.Second) {
+	if !proctest.ChildWaitFile(os.Getenv("RELEASE"), 60*time.Second) {
 		proctest.ChildDie("no release")
 	}
 	for i := range 5 {
@@ -235,7 +235,7 @@ func TestProcessMutualExclusionRounds(t *testing.T) {
 				"RACE_DIR="+rdir, "RACE_IDX="+strconv.Itoa(i), "RACE_N="+strconv.Itoa(raceProcs),
 				"LOG="+logPath, "LOCK="+lockPath, "WITNESS="+witness)
 		}
-		pollUntil(t, 60*time.Second, "all contenders ready", func() bool { return countFiles(rdir, "ready.") == raceProcs })
+		pollUntil(t, 60*time.Second, "all contenders ready", func() bool { return proctest.CountFiles(rdir, "ready.") == raceProcs })
 		readyAt := time.Now()
 		if err := os.WriteFile(filepath.Join(rdir, "go"), nil, 0o644); err != nil {
 			t.Fatal(err)
@@ -306,7 +306,7 @@ func raceRound(t *testing.T, rdir string, procs int, env ...string) map[int]int 
 	for i := range children {
 		children[i] = proctest.Start(t, "race-round", append([]string{"RACE_DIR=" + rdir, "RACE_IDX=" + strconv.Itoa(i), "RACE_N=" + strconv.Itoa(procs)}, env...)...)
 	}
-	pollUntil(t, 60*time.Second, "all contenders ready", func() bool { return countFiles(rdir, "ready.") == procs })
+	pollUntil(t, 60*time.Second, "all contenders ready", func() bool { return proctest.CountFiles(rdir, "ready.") == procs })
 	if err := os.WriteFile(filepath.Join(rdir, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestProcessMutualExclusionChurn(t *testing.T) {
 			"RACE_DIR="+rdir, "RACE_IDX="+strconv.Itoa(i), "CHURN_MS="+strconv.Itoa(int(churn.Milliseconds())),
 			"LOG="+logPath, "LOCK="+lockPath, "WITNESS="+witness)
 	}
-	pollUntil(t, 60*time.Second, "all contenders ready", func() bool { return countFiles(rdir, "ready.") == raceProcs })
+	pollUntil(t, 60*time.Second, "all contenders ready", func() bool { return proctest.CountFiles(rdir, "ready.") == raceProcs })
 	if err := os.WriteFile(filepath.Join(rdir, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -45,57 +44,9 @@ func pollUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// childWaitFile is pollUntil for children: it waits for path to exist and
-// reports whether it did before d.
-func childWaitFile(path string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if _, err := os.Lstat(path); err == nil {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// childTouch creates an empty file at path, for a child to signal the parent.
-func childTouch(path string) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		proctest.ChildDie("touch %s: %v", path, err)
-	}
-	f.Close()
-}
-
-// childAppend appends line to path with one O_APPEND write.
-func childAppend(path, line string) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		proctest.ChildDie("append %s: %v", path, err)
-	}
-	if _, err := f.WriteString(line); err != nil {
-		proctest.ChildDie("append %s: %v", path, err)
-	}
-	f.Close()
-}
-
 // jsonUnmarshalStrict decodes data into v, refusing fields v does not have.
 func jsonUnmarshalStrict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
-}
-
-// countFiles counts the names in dir that start with prefix.
-func countFiles(dir, prefix string) int {
-	ents, _ := os.ReadDir(dir)
-	n := 0
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), prefix) {
-			n++
-		}
-	}
-	return n
 }

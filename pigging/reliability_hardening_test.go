@@ -217,7 +217,7 @@ func childHoldReport() int {
 	}
 	t.Info("holding")
 	fmt.Println("ready")
-	if !childWaitFile(os.Getenv("RELEASE"), 60*time.Second) {
+	if !proctest.ChildWaitFile(os.Getenv("RELEASE"), 60*time.Second) {
 		proctest.ChildDie("no release")
 	}
 	err := t.Stop()
@@ -268,7 +268,7 @@ func TestHardeningLockReplacedOrDeleted(t *testing.T) {
 					t.Errorf("%s: refusal %q does not say a run is in progress", stale, try.Output())
 				}
 			}
-			childTouch(release)
+			proctest.ChildTouch(release)
 			if code := holder.Wait(t, 30*time.Second); code != 7 {
 				t.Fatalf("holder exit %d (%s), want 7: Stop returned ErrLockLost", code, holder.Output())
 			}

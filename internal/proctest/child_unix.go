@@ -114,6 +114,17 @@ func start(t testing.TB, scenario string, lines bool, env ...string) *Child {
 	return c
 }
 
+// Exited reports, without waiting, whether the child has exited and been
+// reaped.
+func (c *Child) Exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Pid returns the child's process id.
 func (c *Child) Pid() int { return c.cmd.Process.Pid }
 
