@@ -249,7 +249,7 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 }
 
 // tracerOpts are the options of the stages' tracers, built once.
-var tracerOpts = []trace.TracerOption{trace.WithInstrumentationVersion(pigging.Version), trace.WithSchemaURL(semconv.SchemaURL)}
+var tracerOpts = []trace.TracerOption{trace.WithInstrumentationVersion(pigging.Version()), trace.WithSchemaURL(semconv.SchemaURL)}
 
 // tracerFor returns the stage's tracer from tp. The tracer of a provider
 // that is a pointer (the SDK's, the global one: nearly all of them) is kept

@@ -31,8 +31,8 @@ func TestRunSpan(t *testing.T) {
 	if s.SpanKind() != trace.SpanKindInternal {
 		t.Errorf("kind = %v, want internal", s.SpanKind())
 	}
-	if s.InstrumentationScope().Name != pigging.ScopeName || s.InstrumentationScope().Version != pigging.Version {
-		t.Errorf("scope = %+v, want %s %s", s.InstrumentationScope(), pigging.ScopeName, pigging.Version)
+	if s.InstrumentationScope().Name != pigging.ScopeName || s.InstrumentationScope().Version != pigging.Version() {
+		t.Errorf("scope = %+v, want %s %s", s.InstrumentationScope(), pigging.ScopeName, pigging.Version())
 	}
 	if got, want := s.SpanContext(), trace.SpanContextFromContext(ctx); !got.Equal(want) {
 		t.Errorf("Start's ctx carries span %v, want the run span %v", want, got)

@@ -114,8 +114,8 @@ type telemetry struct {
 
 func newTelemetry(c *config) *telemetry {
 	tel := &telemetry{lp: c.loggerProvider, mp: c.meterProvider, exceptions: exceptionSignalsFromEnv()}
-	tel.logger = tel.lp.Logger(ScopeName, otellog.WithInstrumentationVersion(Version), otellog.WithSchemaURL(semconv.SchemaURL))
-	meter := tel.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version), metric.WithSchemaURL(semconv.SchemaURL))
+	tel.logger = tel.lp.Logger(ScopeName, otellog.WithInstrumentationVersion(Version()), otellog.WithSchemaURL(semconv.SchemaURL))
+	meter := tel.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
 	var err error
 	if tel.runDuration, err = meter.Float64Histogram(MetricRunDuration, metric.WithUnit("s"),
 		metric.WithDescription("How long runs of the job took, by result."), metric.WithExplicitBucketBoundaries(durationBuckets...)); err != nil {

@@ -30,8 +30,6 @@ import (
 // metrics pigging makes: the package's import path.
 const ScopeName = "github.com/pigging-go/pigging/pigging"
 
-// Version is the version of pigging reported with its instrumentation scope.
-const Version = "0.2.0"
 
 // flushTimeout bounds the ForceFlush at the end of a run.
 const flushTimeout = 5 * time.Second
@@ -167,7 +165,7 @@ func New(logPath, lockPath string, opts ...Option) (*Tracker, error) {
 		logPath:  logPath,
 		lockPath: lockPath,
 		cfg:      cfg,
-		tracer:   cfg.provider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version), trace.WithSchemaURL(semconv.SchemaURL)),
+		tracer:   cfg.provider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version()), trace.WithSchemaURL(semconv.SchemaURL)),
 		locker:   cfg.locker,
 		tel:      newTelemetry(&cfg),
 	}

@@ -121,6 +121,12 @@ var commands = []command{
 		main:     (*cli).statusCommand,
 	},
 	{
+		name:     "version",
+		synopsis: "pigging version (or pigging --version)",
+		summary:  "print pigging's version and the Go version it was built with",
+		main:     (*cli).versionCommand,
+	},
+	{
 		name:     "unlock",
 		synopsis: "pigging unlock [--name JOB | --lock FILE]",
 		summary:  "clear a stale lock after reading the failed run's log",
@@ -146,6 +152,8 @@ func (c *cli) main(args []string) int {
 	switch name := args[0]; name {
 	case "help", "-h", "-help", "--help":
 		return c.help(args[1:])
+	case "-version", "--version":
+		return c.versionCommand(args[1:])
 	default:
 		cmd := findCommand(name)
 		if cmd == nil {
