@@ -30,7 +30,6 @@ import (
 // metrics pigging makes: the package's import path.
 const ScopeName = "github.com/pigging-go/pigging/pigging"
 
-
 // flushTimeout bounds the ForceFlush at the end of a run.
 const flushTimeout = 5 * time.Second
 
