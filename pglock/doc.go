@@ -10,8 +10,8 @@
 //	}
 //	err = pigging.Run(ctx, "etl.log", "", job, pigging.WithLocker(l))
 //
-// It lives in a module of its own, so that the core module gains no
-// database driver. It uses github.com/jackc/pgx/v5.
+// It uses github.com/jackc/pgx/v5; the core packages (pigging,
+// middleware, otelpig) do not import it, so they gain no database driver.
 //
 // # Locking
 //
@@ -88,8 +88,11 @@
 //
 // # Errors
 //
-// New touches nothing and refuses an empty job, a DSN that cannot be
-// parsed, or a bad option. A server that cannot be reached, a wrong
+// New touches nothing and refuses a job name the table or the server
+// cannot take (a *JobError matching ErrInvalidJob: empty, over MaxJobLen,
+// 2048 bytes, not UTF-8, or with a NUL byte), a DSN that cannot be
+// parsed, or a bad option. Each connection's application_name, "pigging
+// <job>" unless the DSN sets one, is cut to the 63 bytes the server keeps. A server that cannot be reached, a wrong
 // password or a missing database makes Start fail with an error naming the
 // server, the job and the cause, never the password, and nothing changed.
 package pglock

@@ -47,12 +47,16 @@ var _ pigging.Locker = (*Locker)(nil)
 // It only checks its arguments and connects to nothing; the table and its
 // sequence are created, when missing, by the first Acquire.
 //
-// It returns an error for an empty job, a dsn that cannot be parsed, or a
-// bad option. The error never shows the password.
+// It returns an error for a job name it cannot use (a *JobError, which
+// matches ErrInvalidJob: empty, longer than MaxJobLen bytes, not UTF-8, or
+// with a NUL byte), a dsn that cannot be parsed, or a bad option. The
+// error never shows the password. The connections' application_name is
+// "pigging <job>", or the one dsn sets, cut to the 63 bytes the server
+// keeps.
 func New(dsn string, job string, opts ...Option) (*Locker, error) {
 	c, err := newConfig(opts)
-	if job == "" {
-		err = errors.Join(errors.New("pglock: the job name is empty"), err)
+	if jerr := checkJob(job); jerr != nil {
+		err = errors.Join(jerr, err)
 	}
 	cc, perr := pgx.ParseConfig(dsn)
 	if perr != nil {
@@ -65,9 +69,12 @@ func New(dsn string, job string, opts ...Option) (*Locker, error) {
 	if c.host == "" {
 		c.host, _ = os.Hostname()
 	}
+	// The server keeps 63 bytes of it; a longer one only makes the
+	// startup message larger, up to a size the server refuses.
 	if cc.RuntimeParams["application_name"] == "" {
 		cc.RuntimeParams["application_name"] = "pigging " + job
 	}
+	cc.RuntimeParams["application_name"] = cutName(cc.RuntimeParams["application_name"], maxAppName)
 	l := &Locker{
 		conn:     cc,
 		job:      job,
