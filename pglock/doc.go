@@ -56,12 +56,35 @@
 // The window: a session the server ends (pg_terminate_backend, a restart,
 // a crash) is noticed within one interval and a round trip, about 1 s; a
 // server that stops answering, within the interval and the timeout, 4 s.
-// The server lets go of the lock of a client it cannot reach only when it
-// sees the session end (TCP keepalives, tcp_keepalives_idle) or the run's
-// Stop ends it; until then nobody else runs. What no check can close: a
-// run paused longer than the server takes to end its session (a frozen VM,
-// SIGSTOP) goes on writing after it resumes until its next check. For
-// that, pass the fencing token to the systems the job writes to.
+//
+// # Network partitions
+//
+// The server lets go of the lock when it ends the session. The lock's
+// session tells the server to end it once it has been idle for
+// WithSessionTimeout (10 s by default; idle_session_timeout and
+// idle_in_transaction_session_timeout, set on that session only), and the
+// holder's checks, every second, keep a live holder's session busy. So
+// when a holder is cut off from the server (a partition, a proxy or pooler
+// that stops forwarding but keeps both sockets open and so answers the
+// server's TCP keepalives, a frozen VM), the server lets go of the lock at
+// most the session timeout after the last check it received: another host
+// then finds the lock stale (the row still says running; the run that
+// left it did not end cleanly), Inspect reports it stale, and Clear or
+// pigging.WithStaleLock(pigging.TakeOver) lets the next run go. Without
+// this, the server would keep the lock until its own TCP keepalives gave
+// up on the connection (about two hours by default), or forever behind a
+// middlebox that answers them. The holder, for its part, stops after the
+// check interval and the check timeout (4 s); its Stop tries to record the
+// failure until its bound runs out, and Keep ends its own session when it
+// can still reach the server. idle_session_timeout needs PostgreSQL 14 or
+// later; on an older server only a session stuck in a transaction is
+// bounded so, and a silent idle session is held until TCP keepalives end
+// it. The setting needs no privilege.
+//
+// What no check can close: a run paused longer than the server takes to
+// end its session (a frozen VM, SIGSTOP) goes on writing after it resumes
+// until its next check. For that, pass the fencing token to the systems
+// the job writes to.
 //
 // # Fencing token
 //

@@ -31,6 +31,7 @@ type Locker struct {
 	host     string
 	interval time.Duration
 	timeout  time.Duration
+	session  time.Duration
 	target   string // the server without the password, for messages
 
 	schemaMu sync.Mutex
@@ -85,6 +86,7 @@ func New(dsn string, job string, opts ...Option) (*Locker, error) {
 		host:     c.host,
 		interval: c.interval,
 		timeout:  c.timeout,
+		session:  c.session,
 		target:   target(cc),
 	}
 	return l, nil
@@ -165,6 +167,10 @@ func (l *Locker) Acquire(ctx context.Context, info *pigging.LockInfo) (pigging.A
 		closeConn()
 		return pigging.Acquired{}, err
 	}
+	if err := l.limitSession(ctx, conn); err != nil {
+		closeConn()
+		return pigging.Acquired{}, err
+	}
 	var got bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", l.key).Scan(&got); err != nil {
 		closeConn()
@@ -223,6 +229,37 @@ func (l *Locker) Acquire(ctx context.Context, info *pigging.LockInfo) (pigging.A
 		a.Holder, a.Stale = prev.info(), true
 	}
 	return a, nil
+}
+
+// limitSession tells the server to end conn's session once it has been
+// idle for the session timeout, in or out of a transaction, so that a
+// holder that goes silent does not keep the lock until TCP keepalives
+// fire (hours by default, and never when a proxy answers them). The
+// watcher's checks keep a live holder's session busy often enough.
+// idle_session_timeout exists from PostgreSQL 14; an older server has only
+// the transaction one.
+func (l *Locker) limitSession(ctx context.Context, conn *pgx.Conn) error {
+	ms := strconv.FormatInt(l.session.Milliseconds(), 10)
+	sql := "SELECT set_config('idle_in_transaction_session_timeout', $1, false)"
+	if serverMajor(conn) >= 14 {
+		sql += ", set_config('idle_session_timeout', $1, false)"
+	}
+	if _, err := conn.Exec(ctx, sql, ms); err != nil {
+		return l.queryErr("setting the session's idle timeout", err)
+	}
+	return nil
+}
+
+// serverMajor returns the server's major version, or 0 when it does not
+// say.
+func serverMajor(conn *pgx.Conn) int {
+	v := conn.PgConn().ParameterStatus("server_version")
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	n, _ := strconv.Atoi(v[:i])
+	return n
 }
 
 // liveHolder says who holds the lock: the row, when the session that

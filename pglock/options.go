@@ -20,6 +20,11 @@ const DefaultCheckInterval = time.Second
 // WithCheckTimeout says otherwise.
 const DefaultCheckTimeout = 3 * time.Second
 
+// DefaultSessionTimeout is how long the server keeps a held lock's
+// session after its checks stop arriving, unless WithSessionTimeout says
+// otherwise.
+const DefaultSessionTimeout = 10 * time.Second
+
 // An Option configures a Locker. Options are made by the With* functions.
 type Option interface {
 	apply(*config)
@@ -34,6 +39,7 @@ type config struct {
 	host     string
 	interval time.Duration
 	timeout  time.Duration
+	session  time.Duration // 0: the default, from interval and timeout
 }
 
 // WithTable sets the table that keeps the jobs' state: a name, or
@@ -65,6 +71,21 @@ func WithCheckTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.timeout = d })
 }
 
+// WithSessionTimeout sets how long the server keeps the session that
+// holds a run's lock, and with it the lock, once the session's checks
+// (every WithCheckInterval) stop arriving: the session's
+// idle_session_timeout (PostgreSQL 14 and later) and
+// idle_in_transaction_session_timeout. It bounds how long a holder cut off
+// from the server (a network partition, a proxy that stopped forwarding
+// but keeps its sockets open, a frozen VM) keeps every other host out,
+// whatever sits in between; a run paused longer than it loses its lock. It
+// must be at least two check intervals. The default is
+// DefaultSessionTimeout (10 s), or three check intervals plus the check
+// timeout when that is longer.
+func WithSessionTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.session = d })
+}
+
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,56}$`)
 
 // newConfig applies the defaults, then opts, then checks the result.
@@ -92,6 +113,11 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.timeout <= 0 {
 		errs = append(errs, fmt.Errorf("pglock: WithCheckTimeout(%v): must be positive", c.timeout))
+	}
+	if c.session == 0 {
+		c.session = max(DefaultSessionTimeout, 3*c.interval+c.timeout)
+	} else if c.interval > 0 && c.session < 2*c.interval {
+		errs = append(errs, fmt.Errorf("pglock: WithSessionTimeout(%v): must be at least two check intervals (%v)", c.session, 2*c.interval))
 	}
 	return c, errors.Join(errs...)
 }

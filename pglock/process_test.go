@@ -49,14 +49,19 @@ func startExit(err error) int {
 	return exitOther
 }
 
-// childLocker is the Locker of a child: PGLOCK_TABLE, PGLOCK_JOB, and the
-// host PGLOCK_HOST when set.
+// childLocker is the Locker of a child: PGLOCK_TABLE, PGLOCK_JOB, the
+// host PGLOCK_HOST when set, and the server PGLOCK_DSN when set (else the
+// test database).
 func childLocker() *pglock.Locker {
 	opts := []pglock.Option{pglock.WithTable(os.Getenv("PGLOCK_TABLE"))}
 	if h := os.Getenv("PGLOCK_HOST"); h != "" {
 		opts = append(opts, pglock.WithHost(h))
 	}
-	l, err := pglock.New(os.Getenv(envDSN), os.Getenv("PGLOCK_JOB"), opts...)
+	d := os.Getenv("PGLOCK_DSN")
+	if d == "" {
+		d = os.Getenv(envDSN)
+	}
+	l, err := pglock.New(d, os.Getenv("PGLOCK_JOB"), opts...)
 	if err != nil {
 		proctest.ChildDie("%v", err)
 	}
