@@ -118,4 +118,10 @@
 // <job>" unless the DSN sets one, is cut to the 63 bytes the server keeps. A server that cannot be reached, a wrong
 // password or a missing database makes Start fail with an error naming the
 // server, the job and the cause, never the password, and nothing changed.
+// Each connection is bounded by WithConnectTimeout (30 s) and the
+// statements of each operation by WithQueryTimeout (30 s), long enough for
+// many jobs starting at once on a loaded host; Acquire and the writes of a
+// held lock follow those bounds rather than a deadline on their ctx (the
+// Tracker puts a fixed one on each call), while a cancelled ctx still ends
+// them. An error that comes from a bound wraps a *TimeoutError naming it.
 package pglock
