@@ -10,8 +10,8 @@
 //	}
 //	err = pigging.Run(ctx, "etl.log", "", job, pigging.WithLocker(l))
 //
-// It lives in a module of its own, so that the core module gains no
-// database driver. It uses github.com/jackc/pgx/v5.
+// It uses github.com/jackc/pgx/v5; the core packages (pigging,
+// middleware, otelpig) do not import it, so they gain no database driver.
 //
 // # Locking
 //
@@ -56,12 +56,35 @@
 // The window: a session the server ends (pg_terminate_backend, a restart,
 // a crash) is noticed within one interval and a round trip, about 1 s; a
 // server that stops answering, within the interval and the timeout, 4 s.
-// The server lets go of the lock of a client it cannot reach only when it
-// sees the session end (TCP keepalives, tcp_keepalives_idle) or the run's
-// Stop ends it; until then nobody else runs. What no check can close: a
-// run paused longer than the server takes to end its session (a frozen VM,
-// SIGSTOP) goes on writing after it resumes until its next check. For
-// that, pass the fencing token to the systems the job writes to.
+//
+// # Network partitions
+//
+// The server lets go of the lock when it ends the session. The lock's
+// session tells the server to end it once it has been idle for
+// WithSessionTimeout (10 s by default; idle_session_timeout and
+// idle_in_transaction_session_timeout, set on that session only), and the
+// holder's checks, every second, keep a live holder's session busy. So
+// when a holder is cut off from the server (a partition, a proxy or pooler
+// that stops forwarding but keeps both sockets open and so answers the
+// server's TCP keepalives, a frozen VM), the server lets go of the lock at
+// most the session timeout after the last check it received: another host
+// then finds the lock stale (the row still says running; the run that
+// left it did not end cleanly), Inspect reports it stale, and Clear or
+// pigging.WithStaleLock(pigging.TakeOver) lets the next run go. Without
+// this, the server would keep the lock until its own TCP keepalives gave
+// up on the connection (about two hours by default), or forever behind a
+// middlebox that answers them. The holder, for its part, stops after the
+// check interval and the check timeout (4 s); its Stop tries to record the
+// failure until its bound runs out, and Keep ends its own session when it
+// can still reach the server. idle_session_timeout needs PostgreSQL 14 or
+// later; on an older server only a session stuck in a transaction is
+// bounded so, and a silent idle session is held until TCP keepalives end
+// it. The setting needs no privilege.
+//
+// What no check can close: a run paused longer than the server takes to
+// end its session (a frozen VM, SIGSTOP) goes on writing after it resumes
+// until its next check. For that, pass the fencing token to the systems
+// the job writes to.
 //
 // # Fencing token
 //
@@ -88,8 +111,17 @@
 //
 // # Errors
 //
-// New touches nothing and refuses an empty job, a DSN that cannot be
-// parsed, or a bad option. A server that cannot be reached, a wrong
+// New touches nothing and refuses a job name the table or the server
+// cannot take (a *JobError matching ErrInvalidJob: empty, over MaxJobLen,
+// 2048 bytes, not UTF-8, or with a NUL byte), a DSN that cannot be
+// parsed, or a bad option. Each connection's application_name, "pigging
+// <job>" unless the DSN sets one, is cut to the 63 bytes the server keeps. A server that cannot be reached, a wrong
 // password or a missing database makes Start fail with an error naming the
 // server, the job and the cause, never the password, and nothing changed.
+// Each connection is bounded by WithConnectTimeout (30 s) and the
+// statements of each operation by WithQueryTimeout (30 s), long enough for
+// many jobs starting at once on a loaded host; Acquire and the writes of a
+// held lock follow those bounds rather than a deadline on their ctx (the
+// Tracker puts a fixed one on each call), while a cancelled ctx still ends
+// them. An error that comes from a bound wraps a *TimeoutError naming it.
 package pglock

@@ -48,7 +48,14 @@ func (s *lease) write(ctx context.Context, q querier, info *pigging.LockInfo) er
 
 // Update writes info as the run's row. It returns an error wrapping
 // pigging.ErrLockLost when the session that holds the lock has ended.
+//
+// Like Acquire, it is bounded by WithQueryTimeout, not by a deadline on
+// ctx.
 func (s *lease) Update(ctx context.Context, info *pigging.LockInfo) error {
+	ctx, stop := ownBounds(ctx)
+	defer stop()
+	ctx, cancel := s.l.queryBound(ctx)
+	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -58,7 +65,7 @@ func (s *lease) Update(ctx context.Context, info *pigging.LockInfo) error {
 		return errEnded
 	}
 	if err := s.write(ctx, s.conn, info); err != nil {
-		return s.failedLocked("writing the run's row", err)
+		return s.failedLocked(ctx, "writing the run's row", err)
 	}
 	s.info, s.written = *info, true
 	return nil
@@ -67,7 +74,7 @@ func (s *lease) Update(ctx context.Context, info *pigging.LockInfo) error {
 // Release deletes the run's row and lets go of the lock, in one
 // transaction, and closes the connection.
 func (s *lease) Release(ctx context.Context) error {
-	return s.finish(ctx, "releasing the lock", func(tx pgx.Tx) error {
+	return s.finish(ctx, "releasing the lock", func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "DELETE FROM "+s.l.table.Sanitize()+" WHERE job = $1 AND token = $2", s.l.job, s.token)
 		return err
 	})
@@ -82,7 +89,7 @@ func (s *lease) Release(ctx context.Context) error {
 // ends that session first. It retries while the server cannot be reached
 // (a restart) until ctx is done.
 func (s *lease) Keep(ctx context.Context, info *pigging.LockInfo) error {
-	err := s.finish(ctx, "keeping the failed run's row", func(tx pgx.Tx) error {
+	err := s.finish(ctx, "keeping the failed run's row", func(ctx context.Context, tx pgx.Tx) error {
 		return s.write(ctx, tx, info)
 	})
 	if !errors.Is(err, pigging.ErrLockLost) {
@@ -94,7 +101,7 @@ func (s *lease) Keep(ctx context.Context, info *pigging.LockInfo) error {
 // Abort puts the row back as Acquire found it (deleted when there was
 // none), lets go of the lock, and closes the connection.
 func (s *lease) Abort(ctx context.Context) error {
-	return s.finish(ctx, "undoing the claim", func(tx pgx.Tx) error {
+	return s.finish(ctx, "undoing the claim", func(ctx context.Context, tx pgx.Tx) error {
 		if !s.written {
 			return nil
 		}
@@ -159,12 +166,12 @@ func (s *lease) watch() {
 
 // failedLocked returns the error of an operation on the connection: one
 // wrapping pigging.ErrLockLost when the connection is broken.
-func (s *lease) failedLocked(what string, err error) error {
+func (s *lease) failedLocked(ctx context.Context, what string, err error) error {
 	if s.conn.IsClosed() {
-		s.markLostLocked(err)
+		s.markLostLocked(boundErr(ctx, err))
 		return s.lostErr
 	}
-	return s.l.queryErr(what, err)
+	return s.l.queryErr(ctx, what, err)
 }
 
 // markLostLocked records that the session holding the lock is gone, closes
@@ -182,7 +189,12 @@ func (s *lease) markLostLocked(cause error) {
 
 // finish ends the lease: fn and the unlock in one transaction (unless the
 // lock was lost), then the connection is closed and the watcher stopped.
-func (s *lease) finish(ctx context.Context, what string, fn func(pgx.Tx) error) error {
+// The transaction is bounded by WithQueryTimeout, not by a deadline on ctx.
+func (s *lease) finish(ctx context.Context, what string, fn func(context.Context, pgx.Tx) error) error {
+	ctx, stop := ownBounds(ctx)
+	defer stop()
+	ctx, cancel := s.l.queryBound(ctx)
+	defer cancel()
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -194,14 +206,14 @@ func (s *lease) finish(ctx context.Context, what string, fn func(pgx.Tx) error) 
 		// run that takes the lock then waits on the row (FOR UPDATE) until
 		// this commits, so it reads what this run left.
 		err = pgx.BeginFunc(ctx, s.conn, func(tx pgx.Tx) error {
-			if err := fn(tx); err != nil {
+			if err := fn(ctx, tx); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, "SELECT pg_advisory_unlock($1)", s.l.key)
 			return err
 		})
 		if err != nil {
-			err = s.failedLocked(what, err)
+			err = s.failedLocked(ctx, what, err)
 		}
 	}
 	s.ended = true
@@ -240,6 +252,8 @@ func (s *lease) tryKeepLost(ctx context.Context, info *pigging.LockInfo) error {
 		return err
 	}
 	defer closeQuietly(conn)
+	ctx, cancel := s.l.queryBound(ctx)
+	defer cancel()
 	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		var got bool
 		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", s.l.key).Scan(&got); err != nil {

@@ -22,16 +22,19 @@ import (
 // safe for concurrent use; at most one run holds the lock at a time, in
 // this process or any other, on any host.
 type Locker struct {
-	conn     *pgx.ConnConfig // parsed once; copied for each connection
-	job      string
-	key      int64
-	table    pgx.Identifier
-	seq      pgx.Identifier
-	tableRaw string
-	host     string
-	interval time.Duration
-	timeout  time.Duration
-	target   string // the server without the password, for messages
+	conn           *pgx.ConnConfig // parsed once; copied for each connection
+	job            string
+	key            int64
+	table          pgx.Identifier
+	seq            pgx.Identifier
+	tableRaw       string
+	host           string
+	interval       time.Duration
+	timeout        time.Duration
+	session        time.Duration
+	connectTimeout time.Duration
+	queryTimeout   time.Duration
+	target         string // the server without the password, for messages
 
 	schemaMu sync.Mutex
 	schemaOK bool
@@ -47,12 +50,16 @@ var _ pigging.Locker = (*Locker)(nil)
 // It only checks its arguments and connects to nothing; the table and its
 // sequence are created, when missing, by the first Acquire.
 //
-// It returns an error for an empty job, a dsn that cannot be parsed, or a
-// bad option. The error never shows the password.
+// It returns an error for a job name it cannot use (a *JobError, which
+// matches ErrInvalidJob: empty, longer than MaxJobLen bytes, not UTF-8, or
+// with a NUL byte), a dsn that cannot be parsed, or a bad option. The
+// error never shows the password. The connections' application_name is
+// "pigging <job>", or the one dsn sets, cut to the 63 bytes the server
+// keeps.
 func New(dsn string, job string, opts ...Option) (*Locker, error) {
 	c, err := newConfig(opts)
-	if job == "" {
-		err = errors.Join(errors.New("pglock: the job name is empty"), err)
+	if jerr := checkJob(job); jerr != nil {
+		err = errors.Join(jerr, err)
 	}
 	cc, perr := pgx.ParseConfig(dsn)
 	if perr != nil {
@@ -65,20 +72,26 @@ func New(dsn string, job string, opts ...Option) (*Locker, error) {
 	if c.host == "" {
 		c.host, _ = os.Hostname()
 	}
+	// The server keeps 63 bytes of it; a longer one only makes the
+	// startup message larger, up to a size the server refuses.
 	if cc.RuntimeParams["application_name"] == "" {
 		cc.RuntimeParams["application_name"] = "pigging " + job
 	}
+	cc.RuntimeParams["application_name"] = cutName(cc.RuntimeParams["application_name"], maxAppName)
 	l := &Locker{
-		conn:     cc,
-		job:      job,
-		key:      lockKey(c.table, job),
-		tableRaw: c.table,
-		table:    pgx.Identifier(strings.Split(c.table, ".")),
-		seq:      pgx.Identifier(strings.Split(c.table+"_token", ".")),
-		host:     c.host,
-		interval: c.interval,
-		timeout:  c.timeout,
-		target:   target(cc),
+		conn:           cc,
+		job:            job,
+		key:            lockKey(c.table, job),
+		tableRaw:       c.table,
+		table:          pgx.Identifier(strings.Split(c.table, ".")),
+		seq:            pgx.Identifier(strings.Split(c.table+"_token", ".")),
+		host:           c.host,
+		interval:       c.interval,
+		timeout:        c.timeout,
+		session:        c.session,
+		connectTimeout: c.connect,
+		queryTimeout:   c.query,
+		target:         target(cc),
 	}
 	return l, nil
 }
@@ -129,10 +142,13 @@ func (l *Locker) Token() int64 {
 // connect opens a connection, with an error that says which server could
 // not be reached and why (pgx's cause: refused, no such host, password
 // authentication failed), never the password.
+// It is bounded by the connect timeout, and says so when that runs out.
 func (l *Locker) connect(ctx context.Context) (*pgx.Conn, error) {
+	ctx, cancel := bound(ctx, l.connectTimeout, "WithConnectTimeout")
+	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, l.conn.Copy())
 	if err != nil {
-		return nil, fmt.Errorf("pglock: cannot connect to %s for job %q: %w", l.target, l.job, err)
+		return nil, fmt.Errorf("pglock: cannot connect to %s for job %q: %w", l.target, l.job, boundErr(ctx, err))
 	}
 	return conn, nil
 }
@@ -147,21 +163,33 @@ func (l *Locker) connect(ctx context.Context) (*pgx.Conn, error) {
 // refused run changes nothing.
 //
 // A database that cannot be reached, or a query that fails, is an error
-// naming the server, and leaves nothing changed.
+// naming the server, and leaves nothing changed; one that does not answer
+// within WithConnectTimeout or WithQueryTimeout is an error that wraps a
+// *TimeoutError naming the bound. Those bounds are Acquire's, not a
+// deadline on ctx (the Tracker puts a fixed one on every call on its lock,
+// which a loaded server can exceed); cancelling ctx ends the wait.
 func (l *Locker) Acquire(ctx context.Context, info *pigging.LockInfo) (pigging.Acquired, error) {
+	ctx, stop := ownBounds(ctx)
+	defer stop()
 	conn, err := l.connect(ctx)
 	if err != nil {
 		return pigging.Acquired{}, err
 	}
+	ctx, cancel := l.queryBound(ctx)
+	defer cancel()
 	closeConn := func() { closeQuietly(conn) }
 	if err := l.ensureSchema(ctx, conn); err != nil {
+		closeConn()
+		return pigging.Acquired{}, err
+	}
+	if err := l.limitSession(ctx, conn); err != nil {
 		closeConn()
 		return pigging.Acquired{}, err
 	}
 	var got bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", l.key).Scan(&got); err != nil {
 		closeConn()
-		return pigging.Acquired{}, l.queryErr("trying the lock", err)
+		return pigging.Acquired{}, l.queryErr(ctx, "trying the lock", err)
 	}
 	if !got {
 		holder, detail, err := l.liveHolder(ctx, conn)
@@ -184,11 +212,11 @@ func (l *Locker) Acquire(ctx context.Context, info *pigging.LockInfo) (pigging.A
 		return pigging.Acquired{}, err
 	}
 	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&s.backend); err != nil {
-		return fail(l.queryErr("reading the session's pid", err))
+		return fail(l.queryErr(ctx, "reading the session's pid", err))
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return fail(l.queryErr("beginning a transaction", err))
+		return fail(l.queryErr(ctx, "beginning a transaction", err))
 	}
 	// FOR UPDATE waits for a run that is letting go (its last write and
 	// its unlock are one transaction), so the row read is the one it left.
@@ -205,7 +233,7 @@ func (l *Locker) Acquire(ctx context.Context, info *pigging.LockInfo) (pigging.A
 	}
 	if err != nil {
 		_ = tx.Rollback(context.Background())
-		return fail(l.queryErr("claiming the job's row", err))
+		return fail(l.queryErr(ctx, "claiming the job's row", err))
 	}
 	s.prev = prev
 	s.written = prev == nil
@@ -218,16 +246,47 @@ func (l *Locker) Acquire(ctx context.Context, info *pigging.LockInfo) (pigging.A
 	return a, nil
 }
 
+// limitSession tells the server to end conn's session once it has been
+// idle for the session timeout, in or out of a transaction, so that a
+// holder that goes silent does not keep the lock until TCP keepalives
+// fire (hours by default, and never when a proxy answers them). The
+// watcher's checks keep a live holder's session busy often enough.
+// idle_session_timeout exists from PostgreSQL 14; an older server has only
+// the transaction one.
+func (l *Locker) limitSession(ctx context.Context, conn *pgx.Conn) error {
+	ms := strconv.FormatInt(l.session.Milliseconds(), 10)
+	sql := "SELECT set_config('idle_in_transaction_session_timeout', $1, false)"
+	if serverMajor(conn) >= 14 {
+		sql += ", set_config('idle_session_timeout', $1, false)"
+	}
+	if _, err := conn.Exec(ctx, sql, ms); err != nil {
+		return l.queryErr(ctx, "setting the session's idle timeout", err)
+	}
+	return nil
+}
+
+// serverMajor returns the server's major version, or 0 when it does not
+// say.
+func serverMajor(conn *pgx.Conn) int {
+	v := conn.PgConn().ParameterStatus("server_version")
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	n, _ := strconv.Atoi(v[:i])
+	return n
+}
+
 // liveHolder says who holds the lock: the row, when the session that
 // holds the advisory lock is the one the row names; else nil and why.
 func (l *Locker) liveHolder(ctx context.Context, conn *pgx.Conn) (*pigging.LockInfo, string, error) {
 	pid, err := l.lockHolder(ctx, conn)
 	if err != nil {
-		return nil, "", l.queryErr("reading who holds the lock", err)
+		return nil, "", l.queryErr(ctx, "reading who holds the lock", err)
 	}
 	r, err := l.readRow(ctx, conn, "")
 	if err != nil {
-		return nil, "", l.queryErr("reading the job's row", err)
+		return nil, "", l.queryErr(ctx, "reading the job's row", err)
 	}
 	switch {
 	case pid == nil:
@@ -277,22 +336,24 @@ func (l *Locker) probe(ctx context.Context, clear bool) (*pigging.LockStatus, er
 		return nil, err
 	}
 	defer closeQuietly(conn)
+	ctx, cancel := l.queryBound(ctx)
+	defer cancel()
 	st := &pigging.LockStatus{Path: l.String()}
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", l.table.Sanitize()).Scan(&exists); err != nil {
-		return nil, l.queryErr("looking for the table", err)
+		return nil, l.queryErr(ctx, "looking for the table", err)
 	}
 	if !exists {
 		return st, nil
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return nil, l.queryErr("beginning a transaction", err)
+		return nil, l.queryErr(ctx, "beginning a transaction", err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
 	var got bool
 	if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", l.key).Scan(&got); err != nil {
-		return nil, l.queryErr("probing the lock", err)
+		return nil, l.queryErr(ctx, "probing the lock", err)
 	}
 	if !got {
 		st.State = pigging.LockRunning
@@ -307,7 +368,7 @@ func (l *Locker) probe(ctx context.Context, clear bool) (*pigging.LockStatus, er
 	}
 	r, err := l.readRow(ctx, tx, " FOR UPDATE")
 	if err != nil {
-		return nil, l.queryErr("reading the job's row", err)
+		return nil, l.queryErr(ctx, "reading the job's row", err)
 	}
 	if r == nil {
 		return st, nil
@@ -317,15 +378,16 @@ func (l *Locker) probe(ctx context.Context, clear bool) (*pigging.LockStatus, er
 		return st, nil
 	}
 	if _, err := tx.Exec(ctx, "DELETE FROM "+l.table.Sanitize()+" WHERE job = $1", l.job); err != nil {
-		return st, l.queryErr("deleting the job's row", err)
+		return st, l.queryErr(ctx, "deleting the job's row", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return st, l.queryErr("deleting the job's row", err)
+		return st, l.queryErr(ctx, "deleting the job's row", err)
 	}
 	return st, nil
 }
 
-// queryErr says what failed, on which server and job.
-func (l *Locker) queryErr(what string, err error) error {
-	return fmt.Errorf("pglock: %s of job %q in %s at %s: %w", what, l.job, l.tableRaw, l.target, err)
+// queryErr says what failed, on which server and job, and which bound of
+// ctx ran out, if one did.
+func (l *Locker) queryErr(ctx context.Context, what string, err error) error {
+	return fmt.Errorf("pglock: %s of job %q in %s at %s: %w", what, l.job, l.tableRaw, l.target, boundErr(ctx, err))
 }

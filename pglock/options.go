@@ -20,6 +20,19 @@ const DefaultCheckInterval = time.Second
 // WithCheckTimeout says otherwise.
 const DefaultCheckTimeout = 3 * time.Second
 
+// DefaultConnectTimeout bounds the opening of each connection (TCP, TLS,
+// authentication) unless WithConnectTimeout says otherwise.
+const DefaultConnectTimeout = 30 * time.Second
+
+// DefaultQueryTimeout bounds the statements of each operation on the
+// server unless WithQueryTimeout says otherwise.
+const DefaultQueryTimeout = 30 * time.Second
+
+// DefaultSessionTimeout is how long the server keeps a held lock's
+// session after its checks stop arriving, unless WithSessionTimeout says
+// otherwise.
+const DefaultSessionTimeout = 10 * time.Second
+
 // An Option configures a Locker. Options are made by the With* functions.
 type Option interface {
 	apply(*config)
@@ -34,6 +47,9 @@ type config struct {
 	host     string
 	interval time.Duration
 	timeout  time.Duration
+	session  time.Duration // 0: the default, from interval and timeout
+	connect  time.Duration
+	query    time.Duration
 }
 
 // WithTable sets the table that keeps the jobs' state: a name, or
@@ -65,11 +81,50 @@ func WithCheckTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.timeout = d })
 }
 
+// WithConnectTimeout bounds the opening of each connection to the server:
+// TCP, TLS and authentication (a SCRAM handshake costs CPU on both ends,
+// and many jobs starting at once on a loaded host take seconds). When it
+// runs out, the error wraps a *TimeoutError that names it. The
+// caller's ctx can end the wait sooner by being cancelled, not by its
+// deadline (see Locker.Acquire). The default is DefaultConnectTimeout
+// (30 s).
+func WithConnectTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.connect = d })
+}
+
+// WithQueryTimeout bounds the statements of each operation once its
+// connection is open: those of one Acquire (the table's creation, the
+// lock, the row), of one Inspect or Clear, of one write of a held lock's
+// row, and of its release. When it runs out, the error wraps a
+// *TimeoutError that names it. The checks of a held lock have their own
+// bound, WithCheckTimeout. The default is DefaultQueryTimeout (30 s).
+func WithQueryTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.query = d })
+}
+
+// WithSessionTimeout sets how long the server keeps the session that
+// holds a run's lock, and with it the lock, once the session's checks
+// (every WithCheckInterval) stop arriving: the session's
+// idle_session_timeout (PostgreSQL 14 and later) and
+// idle_in_transaction_session_timeout. It bounds how long a holder cut off
+// from the server (a network partition, a proxy that stopped forwarding
+// but keeps its sockets open, a frozen VM) keeps every other host out,
+// whatever sits in between; a run paused longer than it loses its lock. It
+// must be longer than two check intervals and than a check interval plus
+// the check timeout, so that a cut-off holder stops before the server lets
+// another run in. The default is
+// DefaultSessionTimeout (10 s), or three check intervals plus the check
+// timeout when that is longer.
+func WithSessionTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.session = d })
+}
+
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,56}$`)
 
 // newConfig applies the defaults, then opts, then checks the result.
 func newConfig(opts []Option) (config, error) {
-	c := config{table: DefaultTable, interval: DefaultCheckInterval, timeout: DefaultCheckTimeout}
+	c := config{table: DefaultTable, interval: DefaultCheckInterval, timeout: DefaultCheckTimeout,
+		connect: DefaultConnectTimeout, query: DefaultQueryTimeout}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
@@ -92,6 +147,20 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.timeout <= 0 {
 		errs = append(errs, fmt.Errorf("pglock: WithCheckTimeout(%v): must be positive", c.timeout))
+	}
+	if c.connect <= 0 {
+		errs = append(errs, fmt.Errorf("pglock: WithConnectTimeout(%v): must be positive", c.connect))
+	}
+	if c.query <= 0 {
+		errs = append(errs, fmt.Errorf("pglock: WithQueryTimeout(%v): must be positive", c.query))
+	}
+	if c.session == 0 {
+		c.session = max(DefaultSessionTimeout, 3*c.interval+c.timeout)
+	} else if c.interval > 0 && c.timeout > 0 && c.session <= max(2*c.interval, c.interval+c.timeout) {
+		// The holder must give up (interval + timeout after its last
+		// answered check) before the server lets another run in.
+		errs = append(errs, fmt.Errorf("pglock: WithSessionTimeout(%v): must be longer than two check intervals and than a check interval plus the check timeout (%v)",
+			c.session, max(2*c.interval, c.interval+c.timeout)))
 	}
 	return c, errors.Join(errs...)
 }

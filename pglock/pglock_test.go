@@ -207,6 +207,7 @@ func TestNewRefuses(t *testing.T) {
 		{"table too deep", good, "j", []pglock.Option{pglock.WithTable("a.b.c")}, "schema.name"},
 		{"zero interval", good, "j", []pglock.Option{pglock.WithCheckInterval(0)}, "WithCheckInterval"},
 		{"negative timeout", good, "j", []pglock.Option{pglock.WithCheckTimeout(-time.Second)}, "WithCheckTimeout"},
+		{"session timeout under two checks", good, "j", []pglock.Option{pglock.WithSessionTimeout(1500 * time.Millisecond)}, "WithSessionTimeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := pglock.New(tc.dsn, tc.job, tc.opts...)

@@ -49,14 +49,19 @@ func startExit(err error) int {
 	return exitOther
 }
 
-// childLocker is the Locker of a child: PGLOCK_TABLE, PGLOCK_JOB, and the
-// host PGLOCK_HOST when set.
+// childLocker is the Locker of a child: PGLOCK_TABLE, PGLOCK_JOB, the
+// host PGLOCK_HOST when set, and the server PGLOCK_DSN when set (else the
+// test database).
 func childLocker() *pglock.Locker {
 	opts := []pglock.Option{pglock.WithTable(os.Getenv("PGLOCK_TABLE"))}
 	if h := os.Getenv("PGLOCK_HOST"); h != "" {
 		opts = append(opts, pglock.WithHost(h))
 	}
-	l, err := pglock.New(os.Getenv(envDSN), os.Getenv("PGLOCK_JOB"), opts...)
+	d := os.Getenv("PGLOCK_DSN")
+	if d == "" {
+		d = os.Getenv(envDSN)
+	}
+	l, err := pglock.New(d, os.Getenv("PGLOCK_JOB"), opts...)
 	if err != nil {
 		proctest.ChildDie("%v", err)
 	}
@@ -78,7 +83,9 @@ func childTracker(l *pglock.Locker, extra ...pigging.Option) *pigging.Tracker {
 // childRounds plays PGLOCK_ROUNDS rounds. In each it waits at the barrier
 // (the file go.<round> in PGLOCK_DIR), tries the lock once, and either
 // runs (begin/end markers in the witness, holding the lock until every
-// other contender of the round has been refused) or reports its refusal.
+// other contender of the round has been refused) or reports its refusal
+// (the file refused<code>.<round>.<idx>; the error on stdout unless it is
+// a refusal as held).
 func childRounds() int {
 	dir := os.Getenv("PGLOCK_DIR")
 	idx := os.Getenv("PGLOCK_IDX")
@@ -103,8 +110,8 @@ func childRounds() int {
 			continue
 		}
 		proctest.ChildAppend(witness, fmt.Sprintf("begin %d %s %d\n", pid, rs, l.Token()))
-		deadline := time.Now().Add(time.Minute)
-		for proctest.CountFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") < n-1 && time.Now().Before(deadline) {
+		deadline := time.Now().Add(2 * time.Minute)
+		for countRefused(dir, rs) < n-1 && time.Now().Before(deadline) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		proctest.ChildAppend(witness, fmt.Sprintf("end %d %s\n", pid, rs))
@@ -114,6 +121,15 @@ func childRounds() int {
 		proctest.ChildTouch(filepath.Join(dir, "won."+rs+"."+idx))
 	}
 	return exitRan
+}
+
+// countRefused counts the contenders of round rs refused, for any reason.
+func countRefused(dir, rs string) int {
+	n := 0
+	for _, code := range []int{exitLocked, exitStale, exitOther} {
+		n += proctest.CountFiles(dir, "refused"+strconv.Itoa(code)+"."+rs+".")
+	}
+	return n
 }
 
 // childTry tries the lock once, prints Start's error or "ran token=N", and
@@ -170,10 +186,14 @@ func childEnv(table, job, logPath string, extra ...string) []string {
 }
 
 // raceRounds starts n processes that play rounds rounds on one job, host
-// hosts[i%len(hosts)] for process i, and checks that each round has exactly
-// one winner, the others refused as held, and that the witness never shows
-// two runs at once. It returns the winners' hosts.
-func raceRounds(t *testing.T, n, rounds int, hosts []string) []string {
+// hosts[i%len(hosts)] for process i, and checks the promise of the lock
+// whatever the machine's load: never two runs at once (the witness), the
+// tokens grow, and every contender that does not run is told why: refused
+// as held, or, when the server was too slow for one of the Locker's bounds,
+// an error that names the bound. A round where nobody ran must have such
+// an error (a lock held by nobody refuses nobody). It returns the winners'
+// hosts and the number of refusals for a bound.
+func raceRounds(t *testing.T, n, rounds int, hosts []string) ([]string, int) {
 	t.Helper()
 	table := newTable(t)
 	dir := t.TempDir()
@@ -183,45 +203,79 @@ func raceRounds(t *testing.T, n, rounds int, hosts []string) []string {
 			"PGLOCK_DIR="+dir, "PGLOCK_IDX="+strconv.Itoa(i), "PGLOCK_N="+strconv.Itoa(n),
 			"PGLOCK_ROUNDS="+strconv.Itoa(rounds), "PGLOCK_HOST="+hosts[i%len(hosts)])...)
 	}
+	dump := func() {
+		for i, c := range children {
+			t.Logf("child %d:\n%s", i, childOutput(c))
+		}
+	}
 	var winners []string
+	bounded := 0
 	for r := range rounds {
 		rs := strconv.Itoa(r)
 		waitCount(t, dir, "ready."+rs+".", n, children)
 		proctest.ChildTouch(filepath.Join(dir, "go."+rs))
-		// A round ends when all have been refused but one, and that one has
-		// stopped.
-		deadline := time.Now().Add(2 * time.Minute)
-		for proctest.CountFiles(dir, "won."+rs+".")+proctest.CountFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") < n {
-			if proctest.CountFiles(dir, "refused"+strconv.Itoa(exitLocked)+"."+rs+".") == n {
-				break // nobody ran: reported below
-			}
-			if time.Now().After(deadline) || proctest.CountFiles(dir, "refused"+strconv.Itoa(exitStale)+"."+rs+".")+proctest.CountFiles(dir, "refused"+strconv.Itoa(exitOther)+"."+rs+".") > 0 {
-				for i, c := range children {
-					t.Logf("child %d:\n%s", i, childOutput(c))
-				}
-				t.Fatalf("round %d did not end with one winner and %d refused as held", r, n-1)
+		// A round ends when every contender has won (and stopped) or been
+		// refused.
+		deadline := time.Now().Add(5 * time.Minute)
+		for proctest.CountFiles(dir, "won."+rs+".")+countRefused(dir, rs) < n {
+			if time.Now().After(deadline) {
+				dump()
+				t.Fatalf("round %d: %d won and %d refused after 5 minutes, of %d", r, proctest.CountFiles(dir, "won."+rs+"."), countRefused(dir, rs), n)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		won, _ := filepath.Glob(filepath.Join(dir, "won."+rs+".*"))
-		if len(won) != 1 {
-			t.Fatalf("round %d: %d winners, want 1", r, len(won))
+		if k := proctest.CountFiles(dir, "refused"+strconv.Itoa(exitStale)+"."+rs+"."); k > 0 {
+			dump()
+			t.Fatalf("round %d: %d refused as stale, yet no run failed", r, k)
 		}
-		idx, _ := strconv.Atoi(strings.TrimPrefix(filepath.Ext(won[0]), "."))
-		winners = append(winners, hosts[idx%len(hosts)])
+		other, _ := filepath.Glob(filepath.Join(dir, "refused"+strconv.Itoa(exitOther)+"."+rs+".*"))
+		for _, f := range other {
+			i, _ := strconv.Atoi(strings.TrimPrefix(filepath.Ext(f), "."))
+			line := roundLine(children[i].Output(), r)
+			t.Logf("round %d, child %d: %s", r, i, line)
+			if !strings.Contains(line, "WithConnectTimeout") && !strings.Contains(line, "WithQueryTimeout") {
+				dump()
+				t.Fatalf("round %d: child %d was refused without being told which bound ran out: %q", r, i, line)
+			}
+		}
+		bounded += len(other)
+		won, _ := filepath.Glob(filepath.Join(dir, "won."+rs+".*"))
+		switch {
+		case len(won) > 1:
+			t.Fatalf("round %d: %d winners", r, len(won))
+		case len(won) == 0 && len(other) == 0:
+			dump()
+			t.Fatalf("round %d: nobody ran and all %d were refused as held", r, n)
+		case len(won) == 1:
+			idx, _ := strconv.Atoi(strings.TrimPrefix(filepath.Ext(won[0]), "."))
+			winners = append(winners, hosts[idx%len(hosts)])
+		}
 	}
 	for i, c := range children {
 		if code := c.Wait(t, time.Minute); code != 0 {
 			t.Fatalf("child %d exited %d:\n%s", i, code, childOutput(c))
 		}
 	}
-	if runs := witnessCheck(t, filepath.Join(dir, "witness")); runs != rounds {
-		t.Fatalf("%d runs in the witness, want %d", runs, rounds)
+	if runs := witnessCheck(t, filepath.Join(dir, "witness")); runs != len(winners) {
+		t.Fatalf("%d runs in the witness, %d winners", runs, len(winners))
+	}
+	if len(winners) == 0 {
+		t.Fatal("no round had a winner")
 	}
 	if r := readRow(t, table, "race"); r != nil {
 		t.Errorf("row left after the rounds: %+v", r)
 	}
-	return winners
+	return winners, bounded
+}
+
+// roundLine returns the line of out that reports round r.
+func roundLine(out string, r int) string {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "round "+strconv.Itoa(r)+": ") {
+			return line
+		}
+	}
+	return ""
 }
 
 // waitCount waits for n files with prefix in dir, failing the test after
@@ -283,9 +337,10 @@ func witnessCheck(t *testing.T, path string) int {
 	return runs
 }
 
-// 32 processes × 20 rounds on one job: exactly one runs each round, the
-// others are refused as held, never two at once, and the fencing tokens of
-// the runs grow.
+// 32 processes × 20 rounds on one job, all connecting at once (32 SCRAM
+// handshakes): at most one runs each round, never two at once, the
+// fencing tokens of the runs grow, and every other is told why, as held
+// or naming the bound that ran out, however loaded the machine is.
 func TestProcessMutualExclusion(t *testing.T) {
 	dsn(t)
 	n, rounds := 32, 20
@@ -293,15 +348,16 @@ func TestProcessMutualExclusion(t *testing.T) {
 		n, rounds = 8, 3
 	}
 	start := time.Now()
-	raceRounds(t, n, rounds, []string{"vm"})
-	t.Logf("%d processes × %d rounds in %v", n, rounds, time.Since(start).Round(time.Millisecond))
+	winners, bounded := raceRounds(t, n, rounds, []string{"vm"})
+	t.Logf("%d processes × %d rounds in %v: %d rounds won, %d refusals for a bound", n, rounds,
+		time.Since(start).Round(time.Millisecond), len(winners), bounded)
 }
 
 // Two processes that report different hosts contend for one job: one runs
 // per round, and the other is refused; a refusal names the holder's host.
 func TestProcessTwoHosts(t *testing.T) {
 	dsn(t)
-	winners := raceRounds(t, 2, 10, []string{"host-a", "host-b"})
+	winners, _ := raceRounds(t, 2, 10, []string{"host-a", "host-b"})
 	t.Logf("winners: %v", winners)
 
 	table := newTable(t)

@@ -65,7 +65,7 @@ func (l *Locker) ensureSchema(ctx context.Context, conn *pgx.Conn) error {
 		})
 	}
 	if err != nil {
-		return l.queryErr("creating the table", err)
+		return l.queryErr(ctx, "creating the table", err)
 	}
 	l.schemaOK = true
 	return nil
