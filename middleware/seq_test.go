@@ -6,6 +6,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -361,5 +362,28 @@ func TestPlainWrappersLeaveSequences(t *testing.T) {
 	}
 	if n, ok := recordsIn(t, rec.Ended(), "load plain"); ok {
 		t.Errorf("load plain: records.in %d, want none", n)
+	}
+}
+
+// The Seq wrappers take bad input as the others do: each call returns the
+// error, naming the stage, and calls nothing.
+func TestSeqBadInput(t *testing.T) {
+	ctx := context.Background()
+	if err := LoadSeq[point]("pts", nil)(ctx, slices.Values([]point{{}})); !errors.Is(err, ErrNilFunc) || !strings.Contains(err.Error(), "load pts") {
+		t.Errorf("LoadSeq, nil fn: %v", err)
+	}
+	if err := LoadSeq2[int, point]("pts", nil, WithRetry(0, 0))(ctx, nil); !errors.Is(err, ErrNilFunc) || !errors.Is(err, ErrInvalidOption) {
+		t.Errorf("LoadSeq2, nil fn and a bad option: %v", err)
+	}
+	called := false
+	tr := TransformSeq("", func(ctx context.Context, in iter.Seq[point]) (int, error) {
+		called = true
+		return 0, nil
+	})
+	if _, err := tr(ctx, nil); !errors.Is(err, ErrEmptyName) || called {
+		t.Errorf("TransformSeq, empty name: %v, fn called %v", err, called)
+	}
+	if _, err := TransformSeq2[int, string, int]("parse", nil)(ctx, nil); !errors.Is(err, ErrNilFunc) {
+		t.Errorf("TransformSeq2, nil fn: %v", err)
 	}
 }
