@@ -17,14 +17,14 @@ import (
 // the stage, and fn's error is returned unchanged, as with Load. A nil
 // sequence is passed to fn as nil and not counted.
 func LoadSeq[V any](name string, fn func(ctx context.Context, in iter.Seq[V]) error, opts ...Option) func(ctx context.Context, in iter.Seq[V]) error {
-	return loadCounted(name, fn, countSeq[V], opts)
+	return load(name, fn, countSeq[V], opts)
 }
 
 // LoadSeq2 is LoadSeq for a sequence of pairs, such as slices.All,
 // maps.All or a reader that yields iter.Seq2[V, error]: each pair fn pulls
 // is one record in, an error pair included.
 func LoadSeq2[K, V any](name string, fn func(ctx context.Context, in iter.Seq2[K, V]) error, opts ...Option) func(ctx context.Context, in iter.Seq2[K, V]) error {
-	return loadCounted(name, fn, countSeq2[K, V], opts)
+	return load(name, fn, countSeq2[K, V], opts)
 }
 
 // TransformSeq wraps fn, a function that reads a stream of records and
@@ -37,13 +37,13 @@ func LoadSeq2[K, V any](name string, fn func(ctx context.Context, in iter.Seq2[K
 //
 // It never panics, and returns fn's error unchanged: see LoadSeq.
 func TransformSeq[V, Out any](name string, fn func(ctx context.Context, in iter.Seq[V]) (Out, error), opts ...Option) func(ctx context.Context, in iter.Seq[V]) (Out, error) {
-	return transformCounted(name, fn, countSeq[V], opts)
+	return transform(name, fn, countSeq[V], opts)
 }
 
 // TransformSeq2 is TransformSeq for a sequence of pairs: each pair fn
 // pulls is one record in, an error pair included.
 func TransformSeq2[K, V, Out any](name string, fn func(ctx context.Context, in iter.Seq2[K, V]) (Out, error), opts ...Option) func(ctx context.Context, in iter.Seq2[K, V]) (Out, error) {
-	return transformCounted(name, fn, countSeq2[K, V], opts)
+	return transform(name, fn, countSeq2[K, V], opts)
 }
 
 // tally is the count of the records one attempt of a stage pulled from its
@@ -93,13 +93,18 @@ func countSeq2[K, V any](seq iter.Seq2[K, V], t *tally) (iter.Seq2[K, V], bool) 
 
 func (t *tally) add(n *int64) { t.n.Add(*n) }
 
-// doCounted calls fn with in, as c.do does, through a counting view of in
-// made anew for each attempt, and sets c.in to the count of the last
-// attempt made: a retried stage reports the records of the try that
-// counted, not the sum of all tries. A call that is not observed, or a nil
-// in, is not counted and gets in as it is.
-func doCounted[S any](c *call, in S, count counting[S], fn func(context.Context, S) error) error {
-	if !c.observed {
+// doIn calls fn with in, as c.do does, and counts the records in. Without
+// count, it counts them as counter inc does, before the call, and hands
+// in over as it is. With count, it hands fn a counting view of in made
+// anew for each attempt, and sets c.in to the count of the last attempt
+// made: a retried stage reports the records of the try that counted, not
+// the sum of all tries. A call that is not observed counts nothing and
+// hands in over as it is; so does a nil sequence.
+func doIn[In any](c *call, in In, inc counter[In], count counting[In], fn func(context.Context, In) error) error {
+	if !c.observed || count == nil {
+		if c.observed {
+			c.in, c.hasIn = inc.count(in)
+		}
 		return c.do(func(ctx context.Context) error { return fn(ctx, in) })
 	}
 	var t *tally
@@ -116,45 +121,4 @@ func doCounted[S any](c *call, in S, count counting[S], fn func(context.Context,
 		c.in, c.hasIn = t.n.Load(), true
 	}
 	return err
-}
-
-// loadCounted is LoadSeq and LoadSeq2 for a sequence of type S.
-func loadCounted[S any](name string, fn func(context.Context, S) error, count counting[S], opts []Option) func(context.Context, S) error {
-	s := newStage(kindLoad, name, fn == nil, opts)
-	return func(ctx context.Context, in S) error {
-		var c call
-		if err := s.begin(ctx, &c); err != nil {
-			return err
-		}
-		if s.err != nil {
-			return c.end(s.err)
-		}
-		return c.end(doCounted(&c, in, count, fn))
-	}
-}
-
-// transformCounted is TransformSeq and TransformSeq2 for a sequence of
-// type S.
-func transformCounted[S, Out any](name string, fn func(context.Context, S) (Out, error), count counting[S], opts []Option) func(context.Context, S) (Out, error) {
-	s := newStage(kindTransform, name, fn == nil, opts)
-	outc := counterFor[Out]()
-	return func(ctx context.Context, in S) (Out, error) {
-		var res Out
-		var c call
-		if err := s.begin(ctx, &c); err != nil {
-			return res, err
-		}
-		if s.err != nil {
-			return res, c.end(s.err)
-		}
-		err := doCounted(&c, in, count, func(ctx context.Context, in S) error {
-			var err error
-			res, err = fn(ctx, in)
-			return err
-		})
-		if err == nil && c.observed {
-			c.out, c.hasOut = outc.count(res)
-		}
-		return res, c.end(err)
-	}
 }

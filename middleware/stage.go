@@ -105,6 +105,19 @@ func Extract[T any](name string, fn func(ctx context.Context) (T, error), opts .
 // and out. A sequence in or out is passed on as it is and not counted:
 // TransformSeq and TransformSeq2 count the items of one taken in.
 func Transform[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error), opts ...Option) func(ctx context.Context, in In) (Out, error) {
+	return transform(name, fn, nil, opts)
+}
+
+// Load wraps fn, a function that writes data somewhere, as the stage
+// "load <name>": see Extract. It counts the records given to it. A
+// sequence is passed on as it is and not counted: LoadSeq and LoadSeq2
+// count its items as they are pulled.
+func Load[T any](name string, fn func(ctx context.Context, in T) error, opts ...Option) func(ctx context.Context, in T) error {
+	return load(name, fn, nil, opts)
+}
+
+// transform is Transform, and with count TransformSeq and TransformSeq2.
+func transform[In, Out any](name string, fn func(context.Context, In) (Out, error), count counting[In], opts []Option) func(context.Context, In) (Out, error) {
 	s := newStage(kindTransform, name, fn == nil, opts)
 	inc := counterFor[In]()
 	outc := counterFor[Out]()
@@ -117,10 +130,7 @@ func Transform[In, Out any](name string, fn func(ctx context.Context, in In) (Ou
 		if s.err != nil {
 			return res, c.end(s.err)
 		}
-		if c.observed {
-			c.in, c.hasIn = inc.count(in)
-		}
-		err := c.do(func(ctx context.Context) error {
+		err := doIn(&c, in, inc, count, func(ctx context.Context, in In) error {
 			var err error
 			res, err = fn(ctx, in)
 			return err
@@ -132,11 +142,8 @@ func Transform[In, Out any](name string, fn func(ctx context.Context, in In) (Ou
 	}
 }
 
-// Load wraps fn, a function that writes data somewhere, as the stage
-// "load <name>": see Extract. It counts the records given to it. A
-// sequence is passed on as it is and not counted: LoadSeq and LoadSeq2
-// count its items as they are pulled.
-func Load[T any](name string, fn func(ctx context.Context, in T) error, opts ...Option) func(ctx context.Context, in T) error {
+// load is Load, and with count LoadSeq and LoadSeq2.
+func load[T any](name string, fn func(context.Context, T) error, count counting[T], opts []Option) func(context.Context, T) error {
 	s := newStage(kindLoad, name, fn == nil, opts)
 	inc := counterFor[T]()
 	return func(ctx context.Context, in T) error {
@@ -147,10 +154,7 @@ func Load[T any](name string, fn func(ctx context.Context, in T) error, opts ...
 		if s.err != nil {
 			return c.end(s.err)
 		}
-		if c.observed {
-			c.in, c.hasIn = inc.count(in)
-		}
-		return c.end(c.do(func(ctx context.Context) error { return fn(ctx, in) }))
+		return c.end(doIn(&c, in, inc, count, fn))
 	}
 }
 
