@@ -58,27 +58,40 @@
 // the rest with one reflective call; a type that is no collection costs
 // nothing.
 //
-// Sequences (iter.Seq and iter.Seq2, or any function of their shape) are
-// lazy: their items exist only when someone ranges over them, so the
-// middleware never buffers them to count. A sequence given to Transform or
-// Load is handed to the function wrapped, and pigging.records.in is the
-// number of items the function pulled from it before returning. A
-// sequence returned by Extract or Transform is returned as it is, and its
-// items are not counted: pigging.records.out is left out, because they are
-// produced after the stage's span has ended; the stage that consumes the
-// sequence counts them as its records in.
+// Sequences (iter.Seq and iter.Seq2) are lazy: their items exist only
+// when someone ranges over them, so the middleware never buffers them to
+// count, and counts them only where it knows their element type: in the
+// Seq wrappers, whose type parameters are inferred from the function.
 //
-// Counting a sequence costs a few allocations per call and nothing per
-// item when its element types are registered: iter.Seq[V],
-// iter.Seq2[int, V], iter.Seq2[string, V] and iter.Seq2[V, error] for V
-// any, string, []byte, []string, []any, map[string]any, map[string]string,
-// int, int64, float64 and bool are registered from the start, and
-// RegisterSeq and RegisterSeq2 add others (a job's own record types):
+//	load := middleware.LoadSeq("warehouse", writeOrders)      // func(ctx, iter.Seq[Order]) error
+//	read := middleware.LoadSeq2("warehouse", writeRows)       // func(ctx, iter.Seq2[Row, error]) error
+//	total := middleware.TransformSeq("total", sumPerCustomer) // func(ctx, iter.Seq[Order]) (map[string]int, error)
+//	parse := middleware.TransformSeq2("parse", parseLines)    // func(ctx, iter.Seq2[int, string]) ([]Row, error)
 //
-//	func init() { middleware.RegisterSeq[Order]() }
+// They hand fn a sequence that counts the items fn pulls from the one
+// given, and pigging.records.in is that count: each item handed over
+// counts once (a pair of an iter.Seq2 is one item, an error pair
+// included). Each range over it counts in a plain local and adds it to the
+// stage's count once, when the range returns: at its end, when the loop
+// stops early (the item it stopped on was handed over), when it panics,
+// when a pull (iter.Pull) is stopped. A sequence ranged twice counts both
+// ranges. With WithRetry, each attempt counts afresh and the stage reports
+// the last attempt's count, not the sum of the attempts. Items pulled in a
+// range that returns after fn did (a sequence fn returned lazily or kept,
+// a range left running in a goroutine, a pull never stopped) are not the
+// stage's: its span and line are done by then. A nil sequence is passed
+// on as nil and not counted. Any element type is counted the same way, a
+// job's own struct included: a few allocations per call and none per
+// item; the count adds one function call and an increment per item (see
+// docs/performance.md). A call that is not observed (no Tracker, a span
+// that does not record) passes the sequence on as it is.
 //
-// A sequence of a type nobody registered is still counted, through
-// reflection: a reflective call and a few allocations per item.
+// Extract, Transform and Load pass a sequence on as it is and do not
+// count it: a sequence returned by Extract or Transform produces its items
+// after the stage's span has ended, so pigging.records.out is left out and
+// the stage that consumes it counts them as its records in; one given to
+// Transform or Load has no pigging.records.in there, and LoadSeq or
+// TransformSeq is the wrapper that counts it.
 //
 // # Log lines
 //

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -248,14 +249,12 @@ type Row struct {
 	Cents int
 }
 
-// A Load that takes an iter.Seq counts the items it pulls. Registering
-// the record type makes the count cost nothing per record.
-func ExampleRegisterSeq() {
-	middleware.RegisterSeq[Row]() // once, in main or an init function
-
+// A Load of a stream of records counts the records it pulls: V (Row) is
+// inferred from the function, and nothing else needs to know the type.
+func ExampleLoadSeq() {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	load := middleware.Load("warehouse", func(ctx context.Context, rows iter.Seq[Row]) error {
+	load := middleware.LoadSeq("warehouse", func(ctx context.Context, rows iter.Seq[Row]) error {
 		total := 0
 		for r := range rows {
 			total += r.Cents
@@ -271,4 +270,91 @@ func ExampleRegisterSeq() {
 	// total: 1545
 	// <nil>
 	// load warehouse pigging.records.in=3
+}
+
+// readRows is a reader that yields each row it parses, or the error of a
+// line it cannot parse, and goes on.
+func readRows(lines ...string) iter.Seq2[Row, error] {
+	return func(yield func(Row, error) bool) {
+		for i, l := range lines {
+			cents, err := strconv.Atoi(l)
+			if err != nil {
+				err = fmt.Errorf("line %d: %w", i+1, err)
+			}
+			if !yield(Row{ID: i + 1, Cents: cents}, err) {
+				return
+			}
+		}
+	}
+}
+
+// A Load of a reader that yields errors counts each pair it pulls, an
+// error included; here it stops at the first error.
+func ExampleLoadSeq2() {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	load := middleware.LoadSeq2("warehouse", func(ctx context.Context, rows iter.Seq2[Row, error]) error {
+		for r, err := range rows {
+			if err != nil {
+				return err
+			}
+			fmt.Println("row", r.ID, r.Cents)
+		}
+		return nil
+	}, middleware.WithTracerProvider(tp))
+
+	fmt.Println(load(context.Background(), readRows("1200", "300", "4x5", "7")))
+	printTree(rec.Ended())
+	// Output:
+	// row 1 1200
+	// row 2 300
+	// line 3: strconv.Atoi: parsing "4x5": invalid syntax
+	// load warehouse pigging.records.in=3 error.type=*strconv.NumError [error]
+}
+
+// A Transform of a stream into a collection counts the records it pulls
+// in and the length of what it returns out.
+func ExampleTransformSeq() {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	total := middleware.TransformSeq("total", func(ctx context.Context, orders iter.Seq[Order]) (map[string]int, error) {
+		m := map[string]int{}
+		for o := range orders {
+			m[o.Customer] += o.Cents
+		}
+		return m, nil
+	}, middleware.WithTracerProvider(tp))
+
+	orders := slices.Values([]Order{{"ada", 1200}, {"bob", 5}, {"ada", 300}})
+	m, err := total(context.Background(), orders)
+	fmt.Println(m, err)
+	printTree(rec.Ended())
+	// Output:
+	// map[ada:1500 bob:5] <nil>
+	// transform total pigging.records.in=3 pigging.records.out=2
+}
+
+// A Transform of a sequence of pairs, here the lines of a file with their
+// index, counts each pair it pulls.
+func ExampleTransformSeq2() {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	parse := middleware.TransformSeq2("parse", func(ctx context.Context, lines iter.Seq2[int, string]) ([]Row, error) {
+		var rows []Row
+		for i, l := range lines {
+			cents, err := strconv.Atoi(l)
+			if err != nil {
+				continue // a bad line is skipped
+			}
+			rows = append(rows, Row{ID: i + 1, Cents: cents})
+		}
+		return rows, nil
+	}, middleware.WithTracerProvider(tp))
+
+	rows, err := parse(context.Background(), slices.All([]string{"1200", "x", "45"}))
+	fmt.Println(rows, err)
+	printTree(rec.Ended())
+	// Output:
+	// [{1 1200} {3 45}] <nil>
+	// transform parse pigging.records.in=3 pigging.records.out=2
 }

@@ -67,7 +67,8 @@ const (
 
 // Extract wraps fn, a function that produces data, as the stage
 // "extract <name>". The returned function has fn's signature; each call
-// makes a span, counts the records fn returns, logs to the Tracker in ctx,
+// makes a span, counts the records fn returns (a sequence is returned as
+// it is and not counted), logs to the Tracker in ctx,
 // recovers panics and retries as the options say. See the package doc.
 //
 // It never panics: a nil fn, an empty name or a bad option makes each call
@@ -101,8 +102,22 @@ func Extract[T any](name string, fn func(ctx context.Context) (T, error), opts .
 
 // Transform wraps fn, a function from one form of the data to another, as
 // the stage "transform <name>": see Extract. It counts records both in
-// and out.
+// and out. A sequence in or out is passed on as it is and not counted:
+// TransformSeq and TransformSeq2 count the items of one taken in.
 func Transform[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error), opts ...Option) func(ctx context.Context, in In) (Out, error) {
+	return transform(name, fn, nil, opts)
+}
+
+// Load wraps fn, a function that writes data somewhere, as the stage
+// "load <name>": see Extract. It counts the records given to it. A
+// sequence is passed on as it is and not counted: LoadSeq and LoadSeq2
+// count its items as they are pulled.
+func Load[T any](name string, fn func(ctx context.Context, in T) error, opts ...Option) func(ctx context.Context, in T) error {
+	return load(name, fn, nil, opts)
+}
+
+// transform is Transform, and with count TransformSeq and TransformSeq2.
+func transform[In, Out any](name string, fn func(context.Context, In) (Out, error), count counting[In], opts []Option) func(context.Context, In) (Out, error) {
 	s := newStage(kindTransform, name, fn == nil, opts)
 	inc := counterFor[In]()
 	outc := counterFor[Out]()
@@ -115,19 +130,11 @@ func Transform[In, Out any](name string, fn func(ctx context.Context, in In) (Ou
 		if s.err != nil {
 			return res, c.end(s.err)
 		}
-		var pulled *atomic.Int64
-		if c.observed {
-			c.in, c.hasIn = inc.count(in)
-			in, pulled = inc.wrap(in)
-		}
-		err := c.do(func(ctx context.Context) error {
+		err := doIn(&c, in, inc, count, func(ctx context.Context, in In) error {
 			var err error
 			res, err = fn(ctx, in)
 			return err
 		})
-		if pulled != nil {
-			c.in, c.hasIn = pulled.Load(), true
-		}
 		if err == nil && c.observed {
 			c.out, c.hasOut = outc.count(res)
 		}
@@ -135,9 +142,8 @@ func Transform[In, Out any](name string, fn func(ctx context.Context, in In) (Ou
 	}
 }
 
-// Load wraps fn, a function that writes data somewhere, as the stage
-// "load <name>": see Extract. It counts the records given to it.
-func Load[T any](name string, fn func(ctx context.Context, in T) error, opts ...Option) func(ctx context.Context, in T) error {
+// load is Load, and with count LoadSeq and LoadSeq2.
+func load[T any](name string, fn func(context.Context, T) error, count counting[T], opts []Option) func(context.Context, T) error {
 	s := newStage(kindLoad, name, fn == nil, opts)
 	inc := counterFor[T]()
 	return func(ctx context.Context, in T) error {
@@ -148,16 +154,7 @@ func Load[T any](name string, fn func(ctx context.Context, in T) error, opts ...
 		if s.err != nil {
 			return c.end(s.err)
 		}
-		var pulled *atomic.Int64
-		if c.observed {
-			c.in, c.hasIn = inc.count(in)
-			in, pulled = inc.wrap(in)
-		}
-		err := c.do(func(ctx context.Context) error { return fn(ctx, in) })
-		if pulled != nil {
-			c.in, c.hasIn = pulled.Load(), true
-		}
-		return c.end(err)
+		return c.end(doIn(&c, in, inc, count, fn))
 	}
 }
 

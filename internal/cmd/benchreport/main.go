@@ -6,6 +6,7 @@
 //
 //	go run ./internal/cmd/benchreport            # 5 rounds, 1s per benchmark
 //	go run ./internal/cmd/benchreport -count 10 -strict
+//	go run ./internal/cmd/benchreport -pkg ./middleware -python=false
 //
 // It builds the test binaries of ./pigging, ./middleware and ./examples/etl
 // once, then runs every benchmark -count times, one round after another
@@ -20,6 +21,10 @@
 // When python3 is on the PATH it also times the Python original's logging
 // call (python_tracker_log.py) and shows it against the Go floor.
 //
+// With -pkg, only the benchmarks of the packages named run (the rows of
+// the others say not measured): to measure one part again without the
+// rest.
+//
 // It exits with status 1 when a target fails only with -strict, so that
 // the report stays informative on a machine that is busy.
 package main
@@ -33,6 +38,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,7 +87,11 @@ type options struct {
 	strict    bool
 	python    bool
 	verbose   bool
+	only      map[string]bool // with -pkg: the packages to run; nil for all
 }
+
+// runs tells whether the benchmarks of the package at path are to run.
+func (o options) runs(path string) bool { return o.only == nil || o.only[path] }
 
 func run() error {
 	var o options
@@ -90,7 +100,14 @@ func run() error {
 	flag.BoolVar(&o.strict, "strict", false, "exit with status 1 when a target fails")
 	flag.BoolVar(&o.python, "python", true, "time the Python original when python3 is available")
 	flag.BoolVar(&o.verbose, "v", false, "print the raw benchmark output on stderr")
+	only := flag.String("pkg", "", "run only the benchmarks of these packages, comma-separated (./middleware,./pigging)")
 	flag.Parse()
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, p := range strings.Split(*only, ",") {
+			o.only[strings.TrimSpace(p)] = true
+		}
+	}
 	if o.count < 1 {
 		return errors.New("-count must be at least 1")
 	}
@@ -105,6 +122,9 @@ func run() error {
 	bins := map[string]string{}
 	var missing []string
 	for _, p := range allPkgs() {
+		if !o.runs(p.path) {
+			continue
+		}
 		if !hasBenchmarks(p.path) {
 			missing = append(missing, p.path)
 			continue
@@ -115,8 +135,11 @@ func run() error {
 		}
 		bins[p.path] = bin
 	}
-	if bins[memPkg] == "" {
+	if bins[memPkg] == "" && o.runs(memPkg) {
 		return fmt.Errorf("no benchmarks in %s", memPkg)
+	}
+	if len(bins) == 0 {
+		return errors.New("no benchmarks to run")
 	}
 
 	res := results{}
@@ -132,8 +155,10 @@ func run() error {
 		if err := runJobBenches(&res, bins, o); err != nil {
 			return err
 		}
-		if err := runBench(&res, bins[memPkg], memPkg, memBench, memBenchtime, o.verbose); err != nil {
-			return err
+		if bin := bins[memPkg]; bin != "" {
+			if err := runBench(&res, bin, memPkg, memBench, memBenchtime, o.verbose); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -141,6 +166,8 @@ func run() error {
 	pyNote := ""
 	if !o.python {
 		pyNote = "not measured (-python=false)"
+	} else if !o.runs(memPkg) {
+		pyNote = "not measured (-pkg)"
 	} else if python, err := exec.LookPath("python3"); err != nil {
 		pyNote = "not measured (no python3)"
 	} else {
@@ -324,7 +351,6 @@ const (
 	bStageSame   = "./middleware:BenchmarkTransform/sdk/same-fields"
 	bNoopBare    = "./middleware:BenchmarkTransform/noop/bare"
 	bStageNoop   = "./middleware:BenchmarkTransform/noop/wrapped"
-	bSeq         = "./middleware:BenchmarkSeq/" // + load "/" + unwrapped|wrapped "-" + 1000|1
 	bTracerCache = "./middleware:BenchmarkTracer/sdk/cache"
 	bTracerAsk   = "./middleware:BenchmarkTracer/sdk/tracer"
 )
@@ -371,30 +397,7 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 	ratio("stage call, noop provider, no Tracker", bStageNoop, bNoopBare, "≤ 2× a bare noop span", 2, nil)
 	ratio("a line through `pigging run`'s pump (pipe read, pass-through, record)", bPump, bPumpFloor, "≤ 1.5× one `write(2)` of its record", 1.5, nil)
 
-	// A streamed sequence: the cost per record is the difference between
-	// 1,000 records and 1, so the span's fixed cost is left out. The
-	// target is for a load that encodes each record; one that only adds a
-	// field shows the count's cost at its largest.
-	perRecord := func(load string) (ratio, wrapped, bare, allocsPer float64, ok bool) {
-		w, ok1 := ns(bSeq + load + "/wrapped-1000")
-		w1, ok2 := ns(bSeq + load + "/wrapped-1")
-		u, ok3 := ns(bSeq + load + "/unwrapped-1000")
-		u1, ok4 := ns(bSeq + load + "/unwrapped-1")
-		if !ok1 || !ok2 || !ok3 || !ok4 || u <= u1 {
-			return 0, 0, 0, 0, false
-		}
-		wrapped, bare = (w-w1)/999, (u-u1)/999
-		allocsPer = (allocs(bSeq+load+"/wrapped-1000") - allocs(bSeq+load+"/wrapped-1")) / 999
-		return wrapped / bare, wrapped, bare, allocsPer, true
-	}
-	seqWhat := "`Load` over a counted `iter.Seq` of 1,000 records (recording span), per record"
-	seqTarget := "≤ 1.5× the same loop unwrapped, 0 allocs/record"
-	if r, pw, pu, pa, ok := perRecord("encode"); ok {
-		m := fmt.Sprintf("%.2f× (%.1f ns vs %.1f ns per record encoded), %.3g allocs/record", r, pw, pu, pa)
-		rows = append(rows, row{seqWhat, m, seqTarget, verdict(r <= 1.5 && pa <= 0)})
-	} else {
-		rows = append(rows, row{seqWhat, notMeasured, seqTarget, "-"})
-	}
+	rows = append(rows, seqRows(res, verdict)...)
 	// The stage's tracer cache stays only while it saves more than the
 	// noise: 0.05× the floor.
 	cacheWhat := "stage tracer cache against `tp.Tracer` per call, SDK provider"
@@ -458,10 +461,6 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 	refRatio("SDK span around one `Tracker.Info`", bSDKSpanInfo, bFloor)
 	refRatio("bare SDK `AddEvent` with a record's 3 attributes (part of the with-events figure)", bAddEvent, bFloor)
 	refRatio("format + `write(2)` + one SDK `AddEvent` of attributes made once: the least a Log with a span event can cost", bFormatEvent, bFloor)
-	if r, pw, pu, _, ok := perRecord("sum"); ok {
-		refs = append(refs, row{"counted `iter.Seq` whose loop only adds a field, per record (not to the floor: to the same loop unwrapped)",
-			fmt.Sprintf("%.2f× (%.1f ns vs %.1f ns)", r, pw, pu), "", ""})
-	}
 	if floor, ok := ns(bFloor); ok {
 		if py != nil {
 			pl, pw := medianOf(py.TrackerLogNS), medianOf(py.OSWriteNS)
@@ -478,6 +477,9 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 	fmt.Fprintf(w, "- medians of %d rounds, -benchtime %s (memory: %s)\n", o.count, o.benchtime, memBenchtime)
 	if len(missing) > 0 {
 		fmt.Fprintf(w, "- no benchmarks in %s\n", strings.Join(missing, ", "))
+	}
+	if o.only != nil {
+		fmt.Fprintf(w, "- only the benchmarks of %s (-pkg)\n", strings.Join(slices.Sorted(maps.Keys(o.only)), ", "))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| what | measured | target | result |")
