@@ -47,7 +47,10 @@
 // a ping that fails, or does not answer within WithCheckTimeout (5 s),
 // closes the lease's Lost channel, and the Tracker logs an ERROR, cancels
 // the run's ctx with a cause wrapping pigging.ErrLockLost, and ends the run
-// failed. The failure is written into the row with a new connection (after
+// failed. When the check ran out of its bound, that error wraps a
+// *TimeoutError naming WithCheckTimeout: on a host so loaded that the
+// server's answer can take longer, raise it (keeping the check interval
+// plus the check timeout under WithSessionTimeout). The failure is written into the row with a new connection (after
 // a server restart, once the server is back, for as long as Stop's bound
 // lets it); when the server still holds the lock for the run's own silent
 // session, that session is ended first, so the job is not blocked until

@@ -80,11 +80,12 @@ func WithCheckInterval(d time.Duration) Option {
 }
 
 // WithCheckTimeout bounds each check of the connection that holds a run's
-// lock: a server that does not answer within it counts as lost. A shorter
-// bound notices a silent server sooner; a longer one bears a slower host
-// or server, but a cut-off holder takes up to a check interval plus this
-// bound to stop, which must stay under WithSessionTimeout. The default is
-// DefaultCheckTimeout (5 s).
+// lock: a server that does not answer within it counts as lost, and the
+// lost lock's error (pigging.ErrLockLost) wraps a *TimeoutError that names
+// it. A shorter bound notices a silent server sooner; a longer one bears a
+// slower host or server, but a cut-off holder takes up to a check interval
+// plus this bound to stop, which must stay under WithSessionTimeout. The
+// default is DefaultCheckTimeout (5 s).
 func WithCheckTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.timeout = d })
 }
