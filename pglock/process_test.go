@@ -118,13 +118,14 @@ func childRounds() int {
 			time.Sleep(2 * time.Millisecond)
 		}
 		proctest.ChildAppend(witness, fmt.Sprintf("end %d %s\n", pid, rs))
+		cancelled := ctx.Err() != nil // Stop cancels it too
 		switch err := t.Stop(); {
 		case errors.Is(err, pigging.ErrLockLost):
 			fmt.Printf("round %d: lost: %v\n", r, err)
 			proctest.ChildTouch(filepath.Join(dir, "lost."+rs+"."+idx))
 		case err != nil:
 			proctest.ChildDie("Stop: %v", err)
-		case ctx.Err() != nil:
+		case cancelled:
 			proctest.ChildDie("the run's ctx was cancelled (%v), yet Stop reported no lost lock", context.Cause(ctx))
 		default:
 			proctest.ChildTouch(filepath.Join(dir, "won."+rs+"."+idx))
@@ -268,6 +269,12 @@ func raceRounds(t *testing.T, n, rounds int, hosts []string) raceResult {
 		}
 		deadline := time.Now().Add(5 * time.Minute)
 		for ended() < n {
+			for i, c := range children {
+				if c.Exited() && !c.ProcessState().Success() {
+					dump()
+					t.Fatalf("round %d: child %d died (%v)", r, i, c.ProcessState())
+				}
+			}
 			if time.Now().After(deadline) {
 				dump()
 				t.Fatalf("round %d: %d won, %d lost and %d refused after 5 minutes, of %d", r, proctest.CountFiles(dir, "won."+rs+"."),
