@@ -12,7 +12,7 @@ import (
 // New's Locker wrap it when that is why they failed; errors.Is(err,
 // context.DeadlineExceeded) is true for it too.
 type TimeoutError struct {
-	Option string        // "WithConnectTimeout" or "WithQueryTimeout"
+	Option string        // "WithConnectTimeout", "WithQueryTimeout" or "WithCheckTimeout"
 	Limit  time.Duration // the bound that ran out
 }
 

@@ -44,10 +44,13 @@
 // # Losing the lock
 //
 // A goroutine pings the run's connection every WithCheckInterval (1 s);
-// a ping that fails, or does not answer within WithCheckTimeout (3 s),
+// a ping that fails, or does not answer within WithCheckTimeout (5 s),
 // closes the lease's Lost channel, and the Tracker logs an ERROR, cancels
 // the run's ctx with a cause wrapping pigging.ErrLockLost, and ends the run
-// failed. The failure is written into the row with a new connection (after
+// failed. When the check ran out of its bound, that error wraps a
+// *TimeoutError naming WithCheckTimeout: on a host so loaded that the
+// server's answer can take longer, raise it (keeping the check interval
+// plus the check timeout under WithSessionTimeout). The failure is written into the row with a new connection (after
 // a server restart, once the server is back, for as long as Stop's bound
 // lets it); when the server still holds the lock for the run's own silent
 // session, that session is ended first, so the job is not blocked until
@@ -55,7 +58,7 @@
 //
 // The window: a session the server ends (pg_terminate_backend, a restart,
 // a crash) is noticed within one interval and a round trip, about 1 s; a
-// server that stops answering, within the interval and the timeout, 4 s.
+// server that stops answering, within the interval and the timeout, 6 s.
 //
 // # Network partitions
 //
@@ -74,7 +77,7 @@
 // this, the server would keep the lock until its own TCP keepalives gave
 // up on the connection (about two hours by default), or forever behind a
 // middlebox that answers them. The holder, for its part, stops after the
-// check interval and the check timeout (4 s); its Stop tries to record the
+// check interval and the check timeout (6 s); its Stop tries to record the
 // failure until its bound runs out, and Keep ends its own session when it
 // can still reach the server. idle_session_timeout needs PostgreSQL 14 or
 // later; on an older server only a session stuck in a transaction is

@@ -128,12 +128,13 @@ func (s *lease) Check(ctx context.Context) error {
 	return s.pingLocked(ctx)
 }
 
-// pingLocked checks the connection, bounded by the check timeout.
+// pingLocked checks the connection, bounded by the check timeout; when
+// that runs out, the lost lock's error says so.
 func (s *lease) pingLocked(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.l.timeout)
+	ctx, cancel := bound(ctx, s.l.timeout, "WithCheckTimeout")
 	defer cancel()
 	if err := s.conn.Ping(ctx); err != nil {
-		s.markLostLocked(err)
+		s.markLostLocked(boundErr(ctx, err))
 		return s.lostErr
 	}
 	return nil
@@ -176,13 +177,15 @@ func (s *lease) failedLocked(ctx context.Context, what string, err error) error 
 
 // markLostLocked records that the session holding the lock is gone, closes
 // lost, and closes the connection so that the server lets go of the lock
-// if it has not already.
+// if it has not already. The error wraps cause, and with it the
+// *TimeoutError of a bound that ran out.
 func (s *lease) markLostLocked(cause error) {
 	if s.lostErr != nil {
 		return
 	}
-	s.cause = "the database session that held the lock ended or stopped answering: " + cause.Error()
-	s.lostErr = fmt.Errorf("%w: %s: %s", pigging.ErrLockLost, s.l, s.cause)
+	const why = "the database session that held the lock ended or stopped answering"
+	s.cause = why + ": " + cause.Error()
+	s.lostErr = fmt.Errorf("%w: %s: %s: %w", pigging.ErrLockLost, s.l, why, cause)
 	close(s.lost)
 	closeQuietly(s.conn)
 }

@@ -104,6 +104,10 @@ func TestBackendTerminated(t *testing.T) {
 		if !errors.Is(lr.err, pigging.ErrLockLost) {
 			t.Fatalf("Run = %v, want ErrLockLost", lr.err)
 		}
+		// The server ended the session: no bound ran out.
+		if te := (*pglock.TimeoutError)(nil); errors.As(lr.err, &te) {
+			t.Errorf("Run = %v names the bound %s, but the session was ended by the server", lr.err, te.Option)
+		}
 		log := readLog(t, logPath)
 		if !strings.Contains(log, "ERROR: Lost the lock "+l.String()+" during the run") {
 			t.Errorf("log:\n%s", log)

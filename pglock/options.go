@@ -17,8 +17,11 @@ const DefaultTable = "pigging_locks"
 const DefaultCheckInterval = time.Second
 
 // DefaultCheckTimeout bounds each check of a held lock's connection unless
-// WithCheckTimeout says otherwise.
-const DefaultCheckTimeout = 3 * time.Second
+// WithCheckTimeout says otherwise. With DefaultCheckInterval, a holder cut
+// off from the server stops within 6 s, before DefaultSessionTimeout lets
+// the server give the lock to another run; and it leaves a loaded host
+// (many jobs starting at once on a few cores) room to answer a check.
+const DefaultCheckTimeout = 5 * time.Second
 
 // DefaultConnectTimeout bounds the opening of each connection (TCP, TLS,
 // authentication) unless WithConnectTimeout says otherwise.
@@ -30,7 +33,9 @@ const DefaultQueryTimeout = 30 * time.Second
 
 // DefaultSessionTimeout is how long the server keeps a held lock's
 // session after its checks stop arriving, unless WithSessionTimeout says
-// otherwise.
+// otherwise. It is longer than DefaultCheckInterval plus
+// DefaultCheckTimeout (6 s), so a holder cut off from the server stops
+// before the server lets another run in.
 const DefaultSessionTimeout = 10 * time.Second
 
 // An Option configures a Locker. Options are made by the With* functions.
@@ -75,8 +80,12 @@ func WithCheckInterval(d time.Duration) Option {
 }
 
 // WithCheckTimeout bounds each check of the connection that holds a run's
-// lock: a server that does not answer within it counts as lost. The
-// default is DefaultCheckTimeout (3 s).
+// lock: a server that does not answer within it counts as lost, and the
+// lost lock's error (pigging.ErrLockLost) wraps a *TimeoutError that names
+// it. A shorter bound notices a silent server sooner; a longer one bears a
+// slower host or server, but a cut-off holder takes up to a check interval
+// plus this bound to stop, which must stay under WithSessionTimeout. The
+// default is DefaultCheckTimeout (5 s).
 func WithCheckTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.timeout = d })
 }
@@ -111,8 +120,8 @@ func WithQueryTimeout(d time.Duration) Option {
 // but keeps its sockets open, a frozen VM) keeps every other host out,
 // whatever sits in between; a run paused longer than it loses its lock. It
 // must be longer than two check intervals and than a check interval plus
-// the check timeout, so that a cut-off holder stops before the server lets
-// another run in. The default is
+// the check timeout (6 s with the defaults), so that a cut-off holder
+// stops before the server lets another run in. The default is
 // DefaultSessionTimeout (10 s), or three check intervals plus the check
 // timeout when that is longer.
 func WithSessionTimeout(d time.Duration) Option {

@@ -208,6 +208,7 @@ func TestNewRefuses(t *testing.T) {
 		{"zero interval", good, "j", []pglock.Option{pglock.WithCheckInterval(0)}, "WithCheckInterval"},
 		{"negative timeout", good, "j", []pglock.Option{pglock.WithCheckTimeout(-time.Second)}, "WithCheckTimeout"},
 		{"session timeout under two checks", good, "j", []pglock.Option{pglock.WithSessionTimeout(1500 * time.Millisecond)}, "WithSessionTimeout"},
+		{"session timeout within a check interval plus the check timeout", good, "j", []pglock.Option{pglock.WithSessionTimeout(pglock.DefaultCheckInterval + pglock.DefaultCheckTimeout)}, "WithSessionTimeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := pglock.New(tc.dsn, tc.job, tc.opts...)
@@ -221,6 +222,11 @@ func TestNewRefuses(t *testing.T) {
 				t.Errorf("error shows the password: %q", err)
 			}
 		})
+	}
+	// A cut-off holder stops within a check interval plus the check
+	// timeout: a session timeout just longer is accepted.
+	if _, err := pglock.New(good, "j", pglock.WithSessionTimeout(pglock.DefaultCheckInterval+pglock.DefaultCheckTimeout+100*time.Millisecond)); err != nil {
+		t.Errorf("New with a session timeout just over the check interval plus the check timeout: %v", err)
 	}
 	l, err := pglock.New(good, "j", pglock.WithTable("ops.job_locks"))
 	if err != nil {

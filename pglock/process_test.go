@@ -83,9 +83,12 @@ func childTracker(l *pglock.Locker, extra ...pigging.Option) *pigging.Tracker {
 // childRounds plays PGLOCK_ROUNDS rounds. In each it waits at the barrier
 // (the file go.<round> in PGLOCK_DIR), tries the lock once, and either
 // runs (begin/end markers in the witness, holding the lock until every
-// other contender of the round has been refused) or reports its refusal
-// (the file refused<code>.<round>.<idx>; the error on stdout unless it is
-// a refusal as held).
+// other contender of the round has been refused, or until its ctx is
+// cancelled as a job's would be) or reports its refusal (the file
+// refused<code>.<round>.<idx>; the error on stdout unless it is a refusal
+// as held). A run ends won (the file won.<round>.<idx>) or, when it lost
+// its lock, lost (the file lost.<round>.<idx>, and Stop's error on
+// stdout); any other Stop error ends the child.
 func childRounds() int {
 	dir := os.Getenv("PGLOCK_DIR")
 	idx := os.Getenv("PGLOCK_IDX")
@@ -101,7 +104,7 @@ func childRounds() int {
 			proctest.ChildDie("no start signal for round %d", r)
 		}
 		t := childTracker(l)
-		_, err := t.Start(context.Background())
+		ctx, err := t.Start(context.Background())
 		if code := startExit(err); code != exitRan {
 			if code != exitLocked {
 				fmt.Printf("round %d: %v\n", r, err)
@@ -111,14 +114,22 @@ func childRounds() int {
 		}
 		proctest.ChildAppend(witness, fmt.Sprintf("begin %d %s %d\n", pid, rs, l.Token()))
 		deadline := time.Now().Add(2 * time.Minute)
-		for countRefused(dir, rs) < n-1 && time.Now().Before(deadline) {
+		for countRefused(dir, rs) < n-1 && ctx.Err() == nil && time.Now().Before(deadline) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		proctest.ChildAppend(witness, fmt.Sprintf("end %d %s\n", pid, rs))
-		if err := t.Stop(); err != nil {
+		cancelled := ctx.Err() != nil // Stop cancels it too
+		switch err := t.Stop(); {
+		case errors.Is(err, pigging.ErrLockLost):
+			fmt.Printf("round %d: lost: %v\n", r, err)
+			proctest.ChildTouch(filepath.Join(dir, "lost."+rs+"."+idx))
+		case err != nil:
 			proctest.ChildDie("Stop: %v", err)
+		case cancelled:
+			proctest.ChildDie("the run's ctx was cancelled (%v), yet Stop reported no lost lock", context.Cause(ctx))
+		default:
+			proctest.ChildTouch(filepath.Join(dir, "won."+rs+"."+idx))
 		}
-		proctest.ChildTouch(filepath.Join(dir, "won."+rs+"."+idx))
 	}
 	return exitRan
 }
@@ -185,15 +196,41 @@ func childEnv(table, job, logPath string, extra ...string) []string {
 	return append([]string{"PGLOCK_TABLE=" + table, "PGLOCK_JOB=" + job, "PGLOCK_LOG=" + logPath}, extra...)
 }
 
+// raceResult is what raceRounds saw.
+type raceResult struct {
+	winners []string // the hosts of the rounds' winners, in order
+	bounded int      // refusals for a bound that ran out
+	lost    int      // rounds whose winner lost its lock to a bound
+}
+
+// bounds are the options whose bounds a loaded machine can exhaust.
+var bounds = []string{"WithConnectTimeout", "WithQueryTimeout", "WithCheckTimeout"}
+
+// namesBound reports whether line names one of the Locker's bounds.
+func namesBound(line string) bool {
+	for _, b := range bounds {
+		if strings.Contains(line, b) {
+			return true
+		}
+	}
+	return false
+}
+
 // raceRounds starts n processes that play rounds rounds on one job, host
 // hosts[i%len(hosts)] for process i, and checks the promise of the lock
 // whatever the machine's load: never two runs at once (the witness), the
 // tokens grow, and every contender that does not run is told why: refused
 // as held, or, when the server was too slow for one of the Locker's bounds,
 // an error that names the bound. A round where nobody ran must have such
-// an error (a lock held by nobody refuses nobody). It returns the winners'
-// hosts and the number of refusals for a bound.
-func raceRounds(t *testing.T, n, rounds int, hosts []string) ([]string, int) {
+// an error (a lock held by nobody refuses nobody).
+//
+// A winner whose check of its lock ran out of its bound (a loaded machine)
+// loses the lock: its ctx is cancelled, it stops, and it reports the loss,
+// which must name the bound. The row it leaves (failed) refuses the rest
+// of that round as stale, which is what the next run must be told; only
+// such a round may have refusals as stale, and the test clears the row
+// after it, as an operator would, so that the next rounds go on.
+func raceRounds(t *testing.T, n, rounds int, hosts []string) raceResult {
 	t.Helper()
 	table := newTable(t)
 	dir := t.TempDir()
@@ -208,47 +245,85 @@ func raceRounds(t *testing.T, n, rounds int, hosts []string) ([]string, int) {
 			t.Logf("child %d:\n%s", i, childOutput(c))
 		}
 	}
-	var winners []string
-	bounded := 0
+	// lines returns the child and the line of round r of each file of
+	// round r with prefix.
+	lines := func(prefix string, r int) map[int]string {
+		files, _ := filepath.Glob(filepath.Join(dir, prefix+strconv.Itoa(r)+".*"))
+		m := make(map[int]string, len(files))
+		for _, f := range files {
+			i, _ := strconv.Atoi(strings.TrimPrefix(filepath.Ext(f), "."))
+			m[i] = roundLine(children[i].Output(), r)
+		}
+		return m
+	}
+	clearer := newLocker(t, table, "race")
+	var res raceResult
 	for r := range rounds {
 		rs := strconv.Itoa(r)
 		waitCount(t, dir, "ready."+rs+".", n, children)
 		proctest.ChildTouch(filepath.Join(dir, "go."+rs))
-		// A round ends when every contender has won (and stopped) or been
-		// refused.
+		// A round ends when every contender has won (and stopped), lost
+		// its lock (and stopped) or been refused.
+		ended := func() int {
+			return proctest.CountFiles(dir, "won."+rs+".") + proctest.CountFiles(dir, "lost."+rs+".") + countRefused(dir, rs)
+		}
 		deadline := time.Now().Add(5 * time.Minute)
-		for proctest.CountFiles(dir, "won."+rs+".")+countRefused(dir, rs) < n {
+		for ended() < n {
+			for i, c := range children {
+				if c.Exited() && !c.ProcessState().Success() {
+					dump()
+					t.Fatalf("round %d: child %d died (%v)", r, i, c.ProcessState())
+				}
+			}
 			if time.Now().After(deadline) {
 				dump()
-				t.Fatalf("round %d: %d won and %d refused after 5 minutes, of %d", r, proctest.CountFiles(dir, "won."+rs+"."), countRefused(dir, rs), n)
+				t.Fatalf("round %d: %d won, %d lost and %d refused after 5 minutes, of %d", r, proctest.CountFiles(dir, "won."+rs+"."),
+					proctest.CountFiles(dir, "lost."+rs+"."), countRefused(dir, rs), n)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if k := proctest.CountFiles(dir, "refused"+strconv.Itoa(exitStale)+"."+rs+"."); k > 0 {
-			dump()
-			t.Fatalf("round %d: %d refused as stale, yet no run failed", r, k)
+		lost := lines("lost.", r)
+		for i, line := range lost {
+			t.Logf("round %d, child %d lost its lock: %s", r, i, line)
+			if !namesBound(line) {
+				dump()
+				t.Fatalf("round %d: child %d lost its lock without saying which bound ran out: %q", r, i, line)
+			}
 		}
-		other, _ := filepath.Glob(filepath.Join(dir, "refused"+strconv.Itoa(exitOther)+"."+rs+".*"))
-		for _, f := range other {
-			i, _ := strconv.Atoi(strings.TrimPrefix(filepath.Ext(f), "."))
-			line := roundLine(children[i].Output(), r)
+		stale := lines("refused"+strconv.Itoa(exitStale)+".", r)
+		if len(stale) > 0 && len(lost) == 0 {
+			dump()
+			t.Fatalf("round %d: %d refused as stale, yet no run failed", r, len(stale))
+		}
+		for i, line := range stale {
+			if line == "" {
+				dump()
+				t.Fatalf("round %d: child %d was refused as stale without being told why", r, i)
+			}
+		}
+		other := lines("refused"+strconv.Itoa(exitOther)+".", r)
+		for i, line := range other {
 			t.Logf("round %d, child %d: %s", r, i, line)
-			if !strings.Contains(line, "WithConnectTimeout") && !strings.Contains(line, "WithQueryTimeout") {
+			if !namesBound(line) {
 				dump()
 				t.Fatalf("round %d: child %d was refused without being told which bound ran out: %q", r, i, line)
 			}
 		}
-		bounded += len(other)
+		res.bounded += len(other)
 		won, _ := filepath.Glob(filepath.Join(dir, "won."+rs+".*"))
 		switch {
-		case len(won) > 1:
-			t.Fatalf("round %d: %d winners", r, len(won))
-		case len(won) == 0 && len(other) == 0:
+		case len(won)+len(lost) > 1:
+			dump()
+			t.Fatalf("round %d: %d winners and %d that lost their lock", r, len(won), len(lost))
+		case len(won)+len(lost) == 0 && len(other) == 0:
 			dump()
 			t.Fatalf("round %d: nobody ran and all %d were refused as held", r, n)
 		case len(won) == 1:
 			idx, _ := strconv.Atoi(strings.TrimPrefix(filepath.Ext(won[0]), "."))
-			winners = append(winners, hosts[idx%len(hosts)])
+			res.winners = append(res.winners, hosts[idx%len(hosts)])
+		case len(lost) == 1:
+			res.lost++
+			clearLost(t, clearer, r)
 		}
 	}
 	for i, c := range children {
@@ -256,16 +331,39 @@ func raceRounds(t *testing.T, n, rounds int, hosts []string) ([]string, int) {
 			t.Fatalf("child %d exited %d:\n%s", i, code, childOutput(c))
 		}
 	}
-	if runs := witnessCheck(t, filepath.Join(dir, "witness")); runs != len(winners) {
-		t.Fatalf("%d runs in the witness, %d winners", runs, len(winners))
+	if runs := witnessCheck(t, filepath.Join(dir, "witness")); runs != len(res.winners)+res.lost {
+		t.Fatalf("%d runs in the witness, %d winners and %d that lost their lock", runs, len(res.winners), res.lost)
 	}
-	if len(winners) == 0 {
+	if len(res.winners) == 0 {
 		t.Fatal("no round had a winner")
 	}
 	if r := readRow(t, table, "race"); r != nil {
 		t.Errorf("row left after the rounds: %+v", r)
 	}
-	return winners, bounded
+	return res
+}
+
+// clearLost clears the row left by the run of round r that lost its lock:
+// stale, as the server has let go of the lock or is about to (the run's
+// Stop ended its session, or the session timeout will).
+func clearLost(t *testing.T, l *pglock.Locker, r int) {
+	t.Helper()
+	deadline := time.Now().Add(pglock.DefaultSessionTimeout + time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		st, err := l.Clear(ctx)
+		cancel()
+		switch {
+		case err == nil && st.State == pigging.LockStale && st.Holder != nil:
+			t.Logf("round %d: cleared the row of the run that lost its lock (%s: %s)", r, st.Holder.Status, st.Holder.Error)
+			return
+		case err == nil:
+			t.Fatalf("round %d: the run that lost its lock left the lock %v (%+v), want stale with its row", r, st.State, st.Holder)
+		case !errors.Is(err, pigging.ErrLocked) || time.Now().After(deadline):
+			t.Fatalf("round %d: clearing the row of the run that lost its lock: %v", r, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // roundLine returns the line of out that reports round r.
@@ -340,7 +438,9 @@ func witnessCheck(t *testing.T, path string) int {
 // 32 processes × 20 rounds on one job, all connecting at once (32 SCRAM
 // handshakes): at most one runs each round, never two at once, the
 // fencing tokens of the runs grow, and every other is told why, as held
-// or naming the bound that ran out, however loaded the machine is.
+// or naming the bound that ran out, however loaded the machine is. A
+// winner that lost its lock to a bound says which, and the others of its
+// round are told the lock is stale.
 func TestProcessMutualExclusion(t *testing.T) {
 	dsn(t)
 	n, rounds := 32, 20
@@ -348,17 +448,17 @@ func TestProcessMutualExclusion(t *testing.T) {
 		n, rounds = 8, 3
 	}
 	start := time.Now()
-	winners, bounded := raceRounds(t, n, rounds, []string{"vm"})
-	t.Logf("%d processes × %d rounds in %v: %d rounds won, %d refusals for a bound", n, rounds,
-		time.Since(start).Round(time.Millisecond), len(winners), bounded)
+	res := raceRounds(t, n, rounds, []string{"vm"})
+	t.Logf("%d processes × %d rounds in %v: %d rounds won, %d lost a lock to a bound, %d refusals for a bound", n, rounds,
+		time.Since(start).Round(time.Millisecond), len(res.winners), res.lost, res.bounded)
 }
 
 // Two processes that report different hosts contend for one job: one runs
 // per round, and the other is refused; a refusal names the holder's host.
 func TestProcessTwoHosts(t *testing.T) {
 	dsn(t)
-	winners, _ := raceRounds(t, 2, 10, []string{"host-a", "host-b"})
-	t.Logf("winners: %v", winners)
+	res := raceRounds(t, 2, 10, []string{"host-a", "host-b"})
+	t.Logf("winners: %v; %d lost a lock to a bound, %d refusals for a bound", res.winners, res.lost, res.bounded)
 
 	table := newTable(t)
 	dir := t.TempDir()

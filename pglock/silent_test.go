@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,10 +122,11 @@ func (s *silencer) close() {
 
 // A server that stops answering (a network that drops everything, while
 // the server keeps the session) is given up on within the check interval
-// plus the check timeout: the run's ctx is cancelled with ErrLockLost and
-// the run ends failed. The server still holds the lock for the silent
-// session; the run's Stop ends that session, so the row says failed and
-// the next run is refused as stale, not held forever.
+// plus the check timeout: the run's ctx is cancelled with ErrLockLost, an
+// error that names WithCheckTimeout, and the run ends failed. The server
+// still holds the lock for the silent session; the run's Stop ends that
+// session, so the row says failed and the next run is refused as stale,
+// not held forever.
 func TestServerStopsAnswering(t *testing.T) {
 	table := newTable(t)
 	var u *url.URL
@@ -150,9 +152,18 @@ func TestServerStopsAnswering(t *testing.T) {
 	if !errors.Is(lr.err, pigging.ErrLockLost) {
 		t.Fatalf("Run = %v, want ErrLockLost", lr.err)
 	}
+	// The error, the log and the row say which bound ran out.
+	var te *pglock.TimeoutError
+	if !errors.As(lr.err, &te) || te.Option != "WithCheckTimeout" || te.Limit != timeout {
+		t.Errorf("Run = %v, want it to wrap the *TimeoutError of WithCheckTimeout (%v)", lr.err, timeout)
+	}
+	bound := "no answer within " + timeout.String() + " (WithCheckTimeout)"
+	if log := readLog(t, logPath); !strings.Contains(log, "ERROR: Lost the lock") || !strings.Contains(log, bound) {
+		t.Errorf("the log does not say %q:\n%s", bound, log)
+	}
 	r := readRow(t, table, "silent")
-	if r == nil || r.Status != pigging.StatusFailed {
-		t.Fatalf("row after the run = %+v, want failed", r)
+	if r == nil || r.Status != pigging.StatusFailed || !strings.Contains(r.Error, bound) {
+		t.Fatalf("row after the run = %+v, want failed, saying %q", r, bound)
 	}
 	direct := newLocker(t, table, "silent")
 	if st := inspect(t, direct); st.State != pigging.LockStale {
