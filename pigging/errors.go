@@ -86,6 +86,10 @@ type LockInfo struct {
 	Error   string    `json:"error,omitempty"`
 	// Log is the absolute path of the run's log file.
 	Log string `json:"log,omitempty"`
+	// ExitCode and ExitSource are the exit status the program running the
+	// job ends with and who decided it, when it said so (SetExit).
+	ExitCode   *int   `json:"exit_code,omitempty"`
+	ExitSource string `json:"exit_source,omitempty"`
 }
 
 // LockError is returned by Start when the run may not go on because of the

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/pigging-go/pigging/pigging"
@@ -87,7 +89,7 @@ func (c *cli) statusCommand(args []string) int {
 	}
 	st, err := pigging.ReadLock(lock)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "pigging status: %v\n", err)
+		fmt.Fprintf(c.stderr, "pigging status: %s\n", errText(err))
 		return exitInternal
 	}
 	if asJSON {
@@ -168,15 +170,25 @@ func (c *cli) unlockCommand(args []string) int {
 		fmt.Fprintf(c.stderr, "pigging unlock: refused, the lock is held by a running job:\n%s", describeStatus(st, time.Now()))
 		return exitRunning
 	case err != nil && st == nil:
-		fmt.Fprintf(c.stderr, "pigging unlock: %v\n", err)
+		fmt.Fprintf(c.stderr, "pigging unlock: %s\n", errText(err))
 		return exitInternal
 	case st.State == pigging.LockFree:
 		fmt.Fprintf(c.stdout, "%s: free, nothing to clear\n", st.Path)
 		return exitOK
 	}
-	fmt.Fprintf(c.stdout, "cleared %s", describeStatus(st, time.Now()))
+	// "cleared" only when the file is gone: Unlock may refuse to remove it
+	// (a file another user owns, one that changed meanwhile), or fail
+	// after removing it (the record for the failed run's log).
+	cleared := err == nil
+	if !cleared {
+		_, serr := os.Lstat(lock)
+		cleared = errors.Is(serr, fs.ErrNotExist)
+	}
+	if cleared {
+		fmt.Fprintf(c.stdout, "cleared %s", describeStatus(st, time.Now()))
+	}
 	if err != nil {
-		fmt.Fprintf(c.stderr, "pigging unlock: %v\n", err)
+		fmt.Fprintf(c.stderr, "pigging unlock: %s\n", errText(err))
 		return exitInternal
 	}
 	return exitOK

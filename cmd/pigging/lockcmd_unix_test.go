@@ -96,3 +96,58 @@ func TestStatusUsage(t *testing.T) {
 		}
 	}
 }
+
+// An unlock that refuses to remove a stale lock (here one with a second
+// hard link) must not say "cleared": it prints the error once, with one
+// prefix, exits 125, and the lock stays.
+func TestUnlockRefusedSaysNotCleared(t *testing.T) {
+	dir := t.TempDir()
+	log, lock := files(dir, "linked")
+	if r := runInProcess(t, "run", "--log", log, "--lock", lock, "--", "sh", "-c", "exit 3"); r.code != 3 {
+		t.Fatalf("failing run: exit status %d\nstderr: %s", r.code, r.stderr)
+	}
+	if err := os.Link(lock, lock+".2"); err != nil {
+		t.Fatal(err)
+	}
+	r := runInProcess(t, "unlock", "--lock", lock)
+	if r.code != exitInternal {
+		t.Errorf("unlock of a lock with two links: exit status %d, want %d", r.code, exitInternal)
+	}
+	if strings.Contains(r.stdout, "cleared") {
+		t.Errorf("unlock that removed nothing says %q", r.stdout)
+	}
+	if !strings.HasPrefix(r.stderr, "pigging unlock: ") || strings.Contains(r.stderr, "pigging: ") || !strings.Contains(r.stderr, "hard links") {
+		t.Errorf("stderr %q, want the error once, prefixed once", r.stderr)
+	}
+	if _, err := os.Lstat(lock); err != nil {
+		t.Errorf("lock after a refused unlock: %v", err)
+	}
+}
+
+// The exit status pigging ends with, and who decided it, are in the lock a
+// failed run keeps, so status --json tells a command's 75 from pigging's.
+func TestStatusJSONExitSource(t *testing.T) {
+	dir := t.TempDir()
+	log, lock := files(dir, "collide")
+	if r := runInProcess(t, "run", "--log", log, "--lock", lock, "--", "sh", "-c", "exit 75"); r.code != 75 {
+		t.Fatalf("run of a command exiting 75: exit status %d", r.code)
+	}
+	r := runInProcess(t, "status", "--lock", lock, "--json")
+	var js struct {
+		Holder struct {
+			ExitCode   *int   `json:"exit_code"`
+			ExitSource string `json:"exit_source"`
+		} `json:"holder"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &js); err != nil || js.Holder.ExitCode == nil || *js.Holder.ExitCode != 75 || js.Holder.ExitSource != "command" {
+		t.Fatalf("status --json: %q (%v), want exit_code 75 from the command", r.stdout, err)
+	}
+	// The refused run exits 75 too, but leaves the lock as it was.
+	if r := runInProcess(t, "run", "--log", log, "--lock", lock, "--", "true"); r.code != exitLocked {
+		t.Fatalf("refused run: exit status %d", r.code)
+	}
+	recs := readLog(t, log)
+	if last := recs[len(recs)-1]; last.level != "ERROR" || !strings.HasPrefix(last.text, "Locked: ") {
+		t.Errorf("last record after the refusal: %+v", last)
+	}
+}

@@ -24,8 +24,11 @@
 // and keeps the lock with "exit status N" in it, so the next run is refused
 // until a person has read the log. pigging exits with CMD's status (128+N for
 // a command killed by signal N), with 75 (EX_TEMPFAIL) when the lock refused
-// the run, with 124 when --timeout ended it, and with 2 on bad usage. Run
-// "pigging help run" for every flag, default and exit status.
+// the run, with 124 when --timeout ended it, and with 2 on bad usage. A
+// command's own 75, 124, 125, 126 or 127 is passed on as it is: the log
+// (exit_source=command or exit_source=pigging), the run span
+// (pigging.exit.source) and a kept lock ("exit_source") say whose status it
+// was. Run "pigging help run" for every flag, default and exit status.
 //
 // # Inspecting and clearing a lock
 //
@@ -40,10 +43,15 @@
 //
 // # Signals
 //
-// SIGINT and SIGTERM are forwarded to CMD's process group; after the grace
-// period (--grace, 10 s by default) the group is killed. The run then ends
-// as cancelled and keeps its lock with status "cancelled". On Windows there
-// are no process groups and no SIGTERM: see "pigging help run".
+// SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD's process group;
+// after the grace period (--grace, 10 s by default) the group is killed.
+// The run then ends as cancelled and keeps its lock with status
+// "cancelled". SIGKILL cannot be caught: CMD inherits the lock, which stays
+// held while CMD or a process it started lives, and on Linux CMD gets
+// SIGTERM when pigging dies. A reader of pigging's output that stops
+// reading never holds the run's end: 2 s after CMD exited, passing the
+// output through stops (the log keeps it). On Windows there are no process
+// groups and no SIGTERM: see "pigging help run".
 //
 // # Tracing
 //
@@ -59,7 +67,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -194,19 +201,4 @@ func (c *cli) usage(w io.Writer) {
 		fmt.Fprintf(&b, "  %s\n", cmd.synopsis)
 	}
 	_, _ = io.WriteString(w, b.String())
-}
-
-// syncWriter serializes the writes of several goroutines to one writer:
-// pigging's own messages and the command's passed-through stderr share
-// pigging's stderr.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-// Write writes p to the underlying writer, one Write at a time.
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

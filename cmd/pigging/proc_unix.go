@@ -9,17 +9,40 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
+
+	"github.com/pigging-go/pigging/pigging"
 )
 
 // sysProcAttr starts the command in a process group of its own, so that a
 // signal reaches it and every process it starts, and a terminal's Ctrl-C
-// reaches pigging alone, which forwards it.
+// reaches pigging alone, which forwards it. Where the system allows
+// (Linux), the command gets SIGTERM when pigging dies, even by SIGKILL:
+// the thread that starts the command must then live as long as it (see
+// startAndWait).
 func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true}
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	setDeathSignal(attr, syscall.SIGTERM)
+	return attr
 }
 
-// notifySignals starts catching SIGINT and SIGTERM, to forward them, and
-// returns them on a channel, with the function that stops catching them.
+// inheritLock gives the command a descriptor of the lock pigging holds
+// (its descriptor 3), so that the lock stays held as long as the command,
+// or a process it started, lives: a pigging killed by SIGKILL leaves no
+// free lock behind while its command runs on. It returns the file to
+// close once the command has started.
+func inheritLock(cmd *exec.Cmd, t *pigging.Tracker) (*os.File, error) {
+	f, err := t.LockFile()
+	if err != nil {
+		return nil, err
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	return f, nil
+}
+
+// notifySignals starts catching SIGINT, SIGTERM, SIGHUP (a terminal or
+// SSH session that closed: the command, in a group of its own, does not
+// get it) and SIGQUIT, to forward them, and returns them on a channel,
+// with the function that stops catching them.
 //
 // It also catches SIGPIPE, so that a reader of pigging's stdout or stderr
 // that goes away (pigging run ... | head) makes the passing through fail
@@ -28,7 +51,7 @@ func sysProcAttr() *syscall.SysProcAttr {
 // still gets SIGPIPE as usual.
 func notifySignals() (<-chan os.Signal, func()) {
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	pipe := make(chan os.Signal, 1)
 	signal.Notify(pipe, syscall.SIGPIPE)
 	return sigs, func() {

@@ -8,11 +8,17 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
+
+	"github.com/pigging-go/pigging/pigging"
 )
 
 // sysProcAttr returns nil: Windows has no process groups that pigging could
 // signal, and a console Ctrl-C reaches the command directly.
 func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+// inheritLock does nothing on Windows, where a lock belongs to the handle
+// that took it: the command cannot keep it held.
+func inheritLock(cmd *exec.Cmd, t *pigging.Tracker) (*os.File, error) { return nil, nil }
 
 // notifySignals starts catching Ctrl-C (os.Interrupt) and SIGTERM (sent by
 // Go programs and some service managers) and returns them on a channel,

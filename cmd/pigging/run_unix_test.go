@@ -63,8 +63,20 @@ func TestRunExitStatus(t *testing.T) {
 			if n := len(recs); n < 2 || !strings.HasPrefix(recs[n-1].text, "TOTAL SCRIPT TIME: ") {
 				t.Fatalf("log does not end with TOTAL SCRIPT TIME: %v", recs)
 			}
-			if tt.lastText != "" && recs[len(recs)-2].text != tt.lastText {
-				t.Errorf("record before TOTAL SCRIPT TIME is %q, want %q", recs[len(recs)-2].text, tt.lastText)
+			// The last record before TOTAL SCRIPT TIME says pigging's exit
+			// status and who decided it; the outcome comes before it.
+			source := "command"
+			if tt.lastText == "" { // not started: pigging's own 126 or 127
+				source = "pigging"
+			}
+			if got, want := recs[len(recs)-2].text, fmt.Sprintf("exit_code=%d exit_source=%s", tt.code, source); !strings.HasSuffix(got, want) {
+				t.Errorf("record before TOTAL SCRIPT TIME is %q, want it to end with %q", got, want)
+			}
+			if got, ok := spanAttr(r.spans, job, "pigging.exit.source"); !ok || got.AsString() != source {
+				t.Errorf("pigging.exit.source on the run span is %q (%v), want %q", got.AsString(), ok, source)
+			}
+			if tt.lastText != "" && recs[len(recs)-3].text != tt.lastText {
+				t.Errorf("outcome record is %q, want %q", recs[len(recs)-3].text, tt.lastText)
 			}
 			if tt.lockErr == "" {
 				if _, err := os.Stat(lock); !os.IsNotExist(err) {
@@ -337,7 +349,7 @@ func TestRunConcurrent(t *testing.T) {
 	}
 }
 
-// TestRunSignals sends SIGTERM or SIGINT to pigging and checks that the
+// TestRunSignals sends SIGTERM, SIGINT, SIGHUP or SIGQUIT to pigging and checks that the
 // command's process group gets it, that a command ignoring it is killed
 // after the grace period, and that the run ends cancelled.
 func TestRunSignals(t *testing.T) {
@@ -364,6 +376,20 @@ while :; do sleep 0.05; done`,
 			script: `trap 'echo got INT; exit 8' INT; echo grandchild ready; echo ready; while :; do sleep 0.05; done`,
 			code:   8,
 			lines:  []string{"got INT"},
+		},
+		{
+			// A closed terminal or SSH session: CMD runs in a group of its
+			// own, so only pigging gets the hangup, and must pass it on.
+			name: "trapped SIGHUP", sig: syscall.SIGHUP, grace: "20s",
+			script: `trap 'echo got HUP; exit 9' HUP; echo grandchild ready; echo ready; while :; do sleep 0.05; done`,
+			code:   9,
+			lines:  []string{"got HUP"},
+		},
+		{
+			name: "trapped SIGQUIT", sig: syscall.SIGQUIT, grace: "20s",
+			script: `trap 'echo got QUIT; exit 10' QUIT; echo grandchild ready; echo ready; while :; do sleep 0.05; done`,
+			code:   10,
+			lines:  []string{"got QUIT"},
 		},
 		{
 			name: "ignored SIGTERM", sig: syscall.SIGTERM, grace: "300ms",
@@ -394,7 +420,7 @@ while :; do sleep 0.05; done`,
 				texts = append(texts, r.text)
 			}
 			all := strings.Join(texts, "\n")
-			name := map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT"}[tt.sig]
+			name := signalName(tt.sig)
 			for _, want := range []string{"Received " + name + ", forwarding it to the command", "Run cancelled: received " + name} {
 				if !strings.Contains(all, want) {
 					t.Errorf("log has no %q:\n%s", want, all)
@@ -456,8 +482,14 @@ func TestRunTimeout(t *testing.T) {
 				t.Errorf("lock file %s, want status failed and %q", content, wantErr)
 			}
 			recs := readLog(t, log)
-			if n := len(recs); recs[n-2].level != "ERROR" || recs[n-2].text != wantErr {
-				t.Errorf("record before TOTAL SCRIPT TIME is %+v, want ERROR %q", recs[n-2], wantErr)
+			if n := len(recs); recs[n-3].level != "ERROR" || recs[n-3].text != wantErr {
+				t.Errorf("outcome record is %+v, want ERROR %q", recs[n-3], wantErr)
+			}
+			if n := len(recs); !strings.HasSuffix(recs[n-2].text, "exit_code=124 exit_source=pigging reason=timeout") {
+				t.Errorf("record before TOTAL SCRIPT TIME is %+v, want pigging's exit status 124", recs[n-2])
+			}
+			if content := readLock(t, lock); !strings.Contains(content, `"exit_code":124,"exit_source":"pigging"`) {
+				t.Errorf("lock file %s, want exit_code 124 from pigging", content)
 			}
 			if got := stopStatus(r.spans, "timeout"); got != "failed" {
 				t.Errorf("pigging.status %q, want failed", got)
@@ -552,5 +584,45 @@ func TestRunTakeOver(t *testing.T) {
 	}
 	if _, err := os.Stat(lock); !os.IsNotExist(err) {
 		t.Errorf("lock file after the run that took over succeeded: %v", err)
+	}
+}
+
+// A last line of the command's stderr without a newline is ended before
+// pigging writes its own messages to stderr, not glued to them.
+func TestRunPartialStderrLine(t *testing.T) {
+	dir := t.TempDir()
+	log, lock := files(dir, "partial")
+	r := runInProcess(t, "run", "--log", log, "--lock", lock, "--", "sh", "-c", "printf oops >&2; exit 3")
+	if r.code != 3 {
+		t.Fatalf("exit status %d\nstderr: %s", r.code, r.stderr)
+	}
+	if !strings.HasPrefix(r.stderr, "oops\n") || !strings.Contains(r.stderr, "\nTOTAL SCRIPT TIME: ") {
+		t.Errorf("stderr %q, want the command's oops on a line of its own", r.stderr)
+	}
+}
+
+// The help says what the log does with invalid UTF-8.
+func TestRunHelpInvalidUTF8(t *testing.T) {
+	dir := t.TempDir()
+	log, lock := files(dir, "utf")
+	if r := runInProcess(t, "run", "--log", log, "--lock", lock, "--", "printf", `a\377b\n`); r.code != 0 {
+		t.Fatalf("exit status %d", r.code)
+	}
+	got := outputLines(readLog(t, log))
+	if len(got) != 1 {
+		t.Fatalf("output records %v", got)
+	}
+	help := runInProcess(t, "help", "run").stdout
+	switch got[0].msg {
+	case "a\uFFFDb":
+		if !strings.Contains(help, "invalid UTF-8\n    becomes U+FFFD") && !strings.Contains(help, "invalid UTF-8 becomes U+FFFD") {
+			t.Errorf("the log writes U+FFFD for invalid UTF-8; the help does not say so:\n%s", help)
+		}
+	case `a\xffb`:
+		if !strings.Contains(help, `\xff`) || strings.Contains(help, "U+FFFD") {
+			t.Errorf("the log writes \\xff for invalid UTF-8; the help does not say so:\n%s", help)
+		}
+	default:
+		t.Errorf("record %q", got[0].msg)
 	}
 }

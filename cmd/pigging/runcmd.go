@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/propagators/envcar"
@@ -68,11 +70,24 @@ and record every line CMD prints.
 CMD's exit status decides the outcome: 0 removes the lock; any other status,
 or death by a signal, keeps it with the reason ("exit status 3").
 
-SIGINT and SIGTERM are forwarded to CMD's process group; if CMD has not
-exited after --grace, the group is killed (SIGKILL). The run ends as
-cancelled and keeps its lock (status "cancelled"). --timeout does the same
-when the run takes too long, and the run fails with "timed out after D".
-CMD runs in its own process group, so it cannot read from a terminal.
+SIGINT, SIGTERM, SIGHUP (a closed terminal or SSH session) and SIGQUIT are
+forwarded to CMD's process group; if CMD has not exited after --grace, the
+group is killed (SIGKILL). The run ends as cancelled and keeps its lock
+(status "cancelled"). --timeout does the same when the run takes too long,
+and the run fails with "timed out after D". CMD runs in its own process
+group, so it cannot read from a terminal.
+
+SIGKILL cannot be caught. CMD inherits the lock as its descriptor 3, so the
+lock stays held while CMD or any process it started lives: "pigging status"
+says running and the next run is refused until they have exited; then the
+lock is stale ("died without stopping"). On Linux CMD also gets SIGTERM
+when pigging dies.
+
+Passing output through never holds the run's end: while CMD runs, a reader
+that does not keep up slows CMD down, as a slow terminal would; once CMD
+has exited, a write to pigging's stdout or stderr gets 2s, then passing
+through stops (a WARN record says so; the log keeps every line), and
+pigging ends as it would have.
 
 On Windows there are no process groups and no SIGTERM: CMD is not signalled
 (a console Ctrl-C reaches it directly); after a signal or the timeout pigging
@@ -86,6 +101,17 @@ Exit status:
   125                pigging failed (log or lock file, tracing setup)
   126                CMD could not be started
   127                CMD was not found
+
+CMD's status is passed on unchanged, so a CMD that exits 75, 124, 125, 126
+or 127 looks like pigging's own status to the caller. Where it matters, the
+run says who decided: the log's last record before TOTAL SCRIPT TIME has
+exit_code=N and exit_source=command (CMD's status) or exit_source=pigging
+(with reason=timeout for --timeout); the run span has pigging.exit.code
+and pigging.exit.source; a lock kept after the run has "exit_code" and
+"exit_source" (pigging status --json shows them). A refused run changes
+neither the lock nor the log's run: it appends an ERROR "Locked: ..." or a
+WARN "Refused a second run ..." record, and its span has
+pigging.run.result=locked.
 
 Flags (one dash or two):
 `
@@ -177,14 +203,14 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 	if tp == nil {
 		shutdown, err := otelpig.Setup(ctx, otelpig.WithServiceName(o.name), otelpig.WithWriter(c.stderr))
 		if err != nil {
-			fmt.Fprintf(c.stderr, "pigging: tracing setup: %v\n", err)
+			fmt.Fprintf(c.stderr, "pigging: tracing setup: %s\n", errText(err))
 			return exitInternal
 		}
 		defer func() {
 			// A collector that cannot be reached never changes the job's
 			// outcome: it is in the log and the lock file.
 			if err := shutdown(context.Background()); err != nil {
-				fmt.Fprintf(c.stderr, "pigging: exporting the trace: %v\n", err)
+				fmt.Fprintf(c.stderr, "pigging: exporting the trace: %s\n", errText(err))
 			}
 		}()
 		tp = otel.GetTracerProvider()
@@ -206,7 +232,7 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 		pigging.WithStaleLock(policy),
 		pigging.WithOutput(c.stderr))
 	if err != nil {
-		fmt.Fprintf(c.stderr, "pigging run: %v\n", err)
+		fmt.Fprintf(c.stderr, "pigging run: %s\n", errText(err))
 		return exitUsage
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
@@ -219,10 +245,10 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 		}
 		return exitInternal
 	}
-	j := &job{cli: c, opts: o, t: t, cancel: cancel, sigs: sigs}
+	j := &job{cli: c, opts: o, t: t, spanCtx: spanCtx, cancel: cancel, sigs: sigs}
 	code := j.run(spanCtx)
 	if err := t.Stop(); err != nil {
-		fmt.Fprintf(c.stderr, "pigging: %v\n", err)
+		fmt.Fprintf(c.stderr, "pigging: %s\n", errText(err))
 		if code == exitOK {
 			code = exitInternal
 		}
@@ -233,10 +259,24 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 // job is one started run of the command.
 type job struct {
 	*cli
-	opts   runOptions
-	t      *pigging.Tracker
-	cancel context.CancelCauseFunc
-	sigs   <-chan os.Signal
+	opts    runOptions
+	t       *pigging.Tracker
+	spanCtx context.Context // carries the run span
+	cancel  context.CancelCauseFunc
+	sigs    <-chan os.Signal
+}
+
+// Attributes of the run span saying what pigging exits with, and who
+// decided it: the command (its status passed on) or pigging.
+const (
+	attrExitCode   = "pigging.exit.code"
+	attrExitSource = "pigging.exit.source"
+)
+
+// errText is err's message without the "pigging: " the library's errors
+// start with, for a message that has its own prefix.
+func errText(err error) string {
+	return strings.TrimPrefix(err.Error(), "pigging: ")
 }
 
 // timeoutError is the failure of a run that --timeout ended.
@@ -257,44 +297,92 @@ func (j *job) run(ctx context.Context) int {
 	cmd := exec.Command(j.opts.argv[0], j.opts.argv[1:]...)
 	cmd.Env = childEnv(ctx, os.Environ())
 	cmd.Stdin = j.stdin
-	stdout := newPump("stdout", t.Info, j.stdout)
-	stderr := newPump("stderr", t.Warn, j.stderr)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = sysProcAttr()
+	// Only a stdin that is not a file is copied by os/exec; stop waiting
+	// for it too once the command has exited.
 	cmd.WaitDelay = drainDelay
+	outStdout, outStderr, passStderr := j.outlets()
+	stdout := newPump("stdout", t.Info, outStdout)
+	stderr := newPump("stderr", t.Warn, passStderr)
 
-	if err := cmd.Start(); err != nil {
-		err = fmt.Errorf("starting %s: %w", j.opts.argv[0], err)
-		t.LogException(err)
-		fmt.Fprintf(j.stderr, "pigging: %v\n", err)
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-			return exitNotFound
+	// The command writes into pipes of pigging's own, not os/exec's: Wait
+	// then returns when the command exits, whatever happens to its output
+	// afterwards, and pigging decides how long to wait for that output.
+	var readEnds, writeEnds []*os.File
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
 		}
-		return exitNoExec
+	}
+	for range 2 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(readEnds)
+			closeAll(writeEnds)
+			return j.failed(fmt.Errorf("making a pipe for the command's output: %w", err), exitInternal)
+		}
+		readEnds, writeEnds = append(readEnds, r), append(writeEnds, w)
+	}
+	cmd.Stdout, cmd.Stderr = writeEnds[0], writeEnds[1]
+	lockFile, err := inheritLock(cmd, t)
+	if err != nil {
+		t.Warn("The command cannot hold the lock: it is free if pigging dies before it", "error", errText(err))
+	}
+
+	started := make(chan error, 1)
+	done := make(chan error, 1)
+	go startAndWait(cmd, started, done)
+	err = <-started
+	closeAll(writeEnds)
+	if lockFile != nil {
+		lockFile.Close()
+	}
+	if err != nil {
+		closeAll(readEnds)
+		err = fmt.Errorf("starting %s: %w", j.opts.argv[0], err)
+		code := exitNoExec
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			code = exitNotFound
+		}
+		return j.failed(err, code)
 	}
 	// The arguments stay out of the log and the trace: they may hold secrets.
 	t.Info("Command started", "command", j.opts.argv[0], "pid", cmd.Process.Pid)
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("process.command", j.opts.argv[0]))
 
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	pumped := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, p := range []*pump{stdout, stderr} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = p.ReadFrom(readEnds[i])
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(pumped)
+	}()
+
+	// Passing the output through may slow the command down while it runs,
+	// as a slow terminal would; once it has exited, it is bounded.
+	outStdout.setLimit(0)
+	outStderr.setLimit(0)
 	waitErr, timedOut := j.supervise(cmd, done)
+	outStdout.setLimit(outputGrace)
+	outStderr.setLimit(outputGrace)
+	leftover := drain(pumped, readEnds, outStdout, outStderr)
+	closeAll(readEnds)
 
 	if cmd.ProcessState == nil { // Wait itself failed: there is no status
-		err := fmt.Errorf("waiting for %s: %w", j.opts.argv[0], waitErr)
-		t.LogException(err)
-		fmt.Fprintf(j.stderr, "pigging: %v\n", err)
-		return exitInternal
+		return j.failed(fmt.Errorf("waiting for %s: %w", j.opts.argv[0], waitErr), exitInternal)
 	}
-	leftover := errors.Is(waitErr, exec.ErrWaitDelay)
 	for _, p := range []*pump{stdout, stderr} {
-		p.Flush()
 		if p.passErr != nil {
 			t.Warn("Passing the command's output through failed; the log has every line", "stream", p.stream, "error", p.passErr.Error())
 		}
 		switch {
 		case errors.Is(p.readErr, os.ErrClosed):
-			leftover = true
 		case p.readErr != nil:
 			t.Warn("Reading the command's output failed", "stream", p.stream, "error", p.readErr.Error())
 		}
@@ -312,7 +400,7 @@ func (j *job) run(ctx context.Context) int {
 	switch {
 	case timedOut:
 		t.LogException(&timeoutError{after: j.opts.timeout, ended: ended})
-		return exitTimeout
+		return j.exit(exitTimeout, pigging.ExitSourcePigging, "timeout")
 	case context.Cause(ctx) != nil:
 		// A forwarded signal: Stop ends the run as cancelled.
 		t.Warn("Command ended after the signal: "+ended, "exit_code", code)
@@ -320,6 +408,84 @@ func (j *job) run(ctx context.Context) int {
 		t.LogException(errors.New(ended))
 	default:
 		t.Info("Command exited", "exit_code", code)
+	}
+	return j.exit(code, pigging.ExitSourceCommand, "")
+}
+
+// startAndWait starts cmd, reports how that went on started, then waits
+// for it and sends Wait's error on done. It holds its OS thread all the
+// while: the parent-death signal (sysProcAttr) fires when the thread that
+// started the command exits, and a thread the Go runtime let go of could
+// otherwise end while the command runs.
+func startAndWait(cmd *exec.Cmd, started, done chan<- error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cmd.Start(); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
+	done <- cmd.Wait()
+}
+
+// drainCut is how long pigging keeps reading the command's output after
+// it stopped passing it through, before it stops reading.
+const drainCut = 250 * time.Millisecond
+
+// drain waits, after the command exited, for its output to end (pumped is
+// closed). After drainDelay it gives up passing output through to a
+// reader that stopped reading, so that the log still gets the rest; if the
+// output is still open drainCut later, processes the command started hold
+// it: it stops reading and reports true.
+func drain(pumped <-chan struct{}, readEnds []*os.File, outlets ...*outlet) (leftover bool) {
+	tm := time.NewTimer(drainDelay)
+	defer tm.Stop()
+	select {
+	case <-pumped:
+		return false
+	case <-tm.C:
+	}
+	for _, o := range outlets {
+		o.cutOff()
+	}
+	tm.Reset(drainCut)
+	select {
+	case <-pumped:
+		return false
+	case <-tm.C:
+	}
+	for _, f := range readEnds {
+		f.Close()
+	}
+	<-pumped
+	return true
+}
+
+// failed records err, which pigging's own part of the run hit, in the log
+// and on stderr, and returns code as pigging's exit status.
+func (j *job) failed(err error, code int) int {
+	j.t.LogException(err)
+	fmt.Fprintf(j.stderr, "pigging: %s\n", errText(err))
+	return j.exit(code, pigging.ExitSourcePigging, "")
+}
+
+// exit records pigging's exit status code and who decided it, source
+// (pigging.ExitSourceCommand or pigging.ExitSourcePigging), in the log's
+// last record before TOTAL SCRIPT TIME, on the run span and in the lock
+// file the run may keep; reason is pigging's, when it decided. It returns
+// code.
+func (j *job) exit(code int, source, reason string) int {
+	j.t.SetExit(code, source)
+	trace.SpanFromContext(j.spanCtx).SetAttributes(
+		attribute.Int(attrExitCode, code), attribute.String(attrExitSource, source))
+	if source == pigging.ExitSourceCommand {
+		j.t.Info("Exiting with the command's status", "exit_code", code, "exit_source", source)
+	} else {
+		args := []any{"exit_code", code, "exit_source", source}
+		if reason != "" {
+			args = append(args, "reason", reason)
+		}
+		j.t.Info("Exiting with a status of pigging's own", args...)
 	}
 	return code
 }
@@ -375,7 +541,8 @@ func (j *job) supervise(cmd *exec.Cmd, done <-chan error) (waitErr error, timedO
 			}
 		case <-grace:
 			grace = nil
-			j.t.Warn("The command did not exit within " + j.opts.grace.String() + " after being asked to stop, killing it")
+			// done has not fired: the command itself is still running.
+			j.t.Warn("The command was still running " + j.opts.grace.String() + " after being asked to stop, killing its process group")
 			if err := kill(cmd); err != nil {
 				j.t.Warn("Killing the command failed", "error", err.Error())
 			}

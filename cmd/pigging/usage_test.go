@@ -32,7 +32,7 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"run", "--grace", "-1s", "true"}, exitUsage, "", "--grace -1s is negative"},
 		{[]string{"run", "some/dir/"}, exitUsage, "", `no job name in the command "some/dir/"`},
 		{[]string{"run", "--name", "a/b", "true"}, exitUsage, "", `job name "a/b" cannot name a file`},
-		{[]string{"run", "--log", log, "--lock", log, "true"}, exitUsage, "", "pigging run: pigging:"},
+		{[]string{"run", "--log", log, "--lock", log, "true"}, exitUsage, "", "pigging run: lock path"},
 		{[]string{"run", "--log", filepath.Join(dir, "missing", "x.log"), "--lock", lock, "true"}, exitInternal, "", "missing"},
 	}
 	for _, tt := range tests {
@@ -42,6 +42,9 @@ func TestRunUsage(t *testing.T) {
 		}
 		if !strings.Contains(r.stdout, tt.stdout) || !strings.Contains(r.stderr, tt.stderr) {
 			t.Errorf("pigging %q:\nstdout %q\nstderr %q\nwant %q on stdout and %q on stderr", tt.args, abbrev(r.stdout), r.stderr, tt.stdout, tt.stderr)
+		}
+		if strings.Contains(r.stderr, ": pigging: ") {
+			t.Errorf("pigging %q: prefix given twice on stderr: %q", tt.args, r.stderr)
 		}
 		if tt.code == exitOK && r.stderr != "" {
 			t.Errorf("pigging %q wrote to stderr: %q", tt.args, r.stderr)

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package main
+
+// deathSignal says that the command is sent SIGTERM when pigging dies.
+const deathSignal = false
