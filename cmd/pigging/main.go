@@ -117,7 +117,7 @@ type command struct {
 var commands = []command{
 	{
 		name:     "run",
-		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--timeout D] [--grace D] [--] CMD [ARG...]",
+		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--timeout D] [--grace D] [--ping URL] [--] CMD [ARG...]",
 		summary:  "run a command as a pigging job: lock, log, trace",
 		main:     (*cli).runCommand,
 	},

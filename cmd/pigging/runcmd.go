@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/pigging-go/pigging/internal/ping"
 	"github.com/pigging-go/pigging/otelpig"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -42,7 +43,10 @@ type runOptions struct {
 	takeOver bool
 	timeout  time.Duration
 	grace    time.Duration
+	ping     string
+	pingWait time.Duration
 	argv     []string
+	pinger   *ping.Pinger // made from ping by parseRun; nil without --ping
 }
 
 const runUsage = `Usage: pigging run [flags] [--] CMD [ARG...]
@@ -139,6 +143,8 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 	fs.BoolVar(&o.takeOver, "take-over", false, "start even when a previous run failed, was cancelled or died:\nlog a WARN naming it and keep its log as LOG.prev")
 	fs.DurationVar(&o.timeout, "timeout", 0, "end the run as failed after this `duration`, as on SIGTERM (0: no limit)")
 	fs.DurationVar(&o.grace, "grace", defaultGrace, "how long CMD has to exit after a forwarded signal or the timeout\nbefore its process group is killed")
+	fs.StringVar(&o.ping, "ping", os.Getenv(pingEnv), "a healthchecks-style check `URL` to ping when the run starts (URL/start) and\nends (URL on success, URL/<exit status> or URL/fail on failure), with the\nlog's last 10 KiB; a failed ping never changes the outcome (default $"+pingEnv+")")
+	fs.DurationVar(&o.pingWait, "ping-timeout", ping.DefaultTimeout, "the longest one ping may take, its retries included")
 	bad := func(format string, a ...any) (runOptions, int, bool) {
 		fmt.Fprintf(c.stderr, "pigging run: "+format+"\n", a...)
 		fmt.Fprintln(c.stderr, "Run 'pigging help run' for usage.")
@@ -163,6 +169,15 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 		return bad("--timeout %s is negative", o.timeout)
 	case o.grace < 0:
 		return bad("--grace %s is negative", o.grace)
+	case o.pingWait <= 0:
+		return bad("--ping-timeout %s is not positive", o.pingWait)
+	}
+	if o.ping != "" {
+		p, err := ping.New(o.ping, ping.WithTimeout(o.pingWait), ping.WithUserAgent("pigging/"+pigging.Version()))
+		if err != nil {
+			return bad("--ping (or $%s): %v", pingEnv, err)
+		}
+		o.pinger = p
 	}
 	if o.name == "" {
 		if o.name = jobName(o.argv[0]); o.name == "" {
@@ -240,13 +255,16 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 	spanCtx, err := t.Start(runCtx)
 	if err != nil {
 		fmt.Fprintln(c.stderr, err)
+		c.pingRefused(ctx, o.pinger, err)
 		if errors.Is(err, pigging.ErrLocked) {
 			return exitLocked
 		}
 		return exitInternal
 	}
+	started := c.pingStart(spanCtx, t, o.pinger)
 	j := &job{cli: c, opts: o, t: t, spanCtx: spanCtx, cancel: cancel, sigs: sigs}
 	code := j.run(spanCtx)
+	c.pingEnd(spanCtx, t, o.pinger, started, code)
 	if err := t.Stop(); err != nil {
 		fmt.Fprintf(c.stderr, "pigging: %s\n", errText(err))
 		if code == exitOK {
