@@ -13,6 +13,14 @@
 // jaeger.ScrapeMetrics and WaitMetrics the scraped metric families (Metrics.Find
 // picks samples by name and labels); waitSpans does the same for traces.
 //
+// TestAlertsInPrometheus does the same with a real Prometheus, built from
+// internal/tools/prometheus with -tags remove_all_sd: its OTLP receiver takes
+// the job's metrics and it loads deploy/prometheus/pigging-rules.yml, whose
+// alerts the test evaluates through the query API (see docs/alerts.md). To
+// build it ahead of the tests:
+//
+//	go build -C internal/tools/prometheus -tags remove_all_sd -o /dev/null github.com/prometheus/prometheus/cmd/prometheus
+//
 // The tests need no Docker and no network beyond 127.0.0.1, and every port is
 // a free one picked at start, so they never take the OTLP default ports. They
 // are skipped under go test -short. The first build of Jaeger takes minutes on a

@@ -96,8 +96,8 @@ func TestPiggingLogsAndMetrics(t *testing.T) {
 				t.Errorf("pigging_stage_records_total for transform clean out = %v, want 3927", clean)
 			}
 			if want.result == "success" {
-				if s := m.Find("pigging_run_last_success_seconds", map[string]string{"job": service}); len(s) != 1 || s[0].Value < float64(since.Unix()) {
-					t.Errorf("pigging_run_last_success_seconds = %v, want the time of this run", s)
+				if s := m.Find("pigging_run_last_success_time_seconds", map[string]string{"job": service}); len(s) != 1 || s[0].Value < float64(since.Unix()) {
+					t.Errorf("pigging_run_last_success_time_seconds = %v, want the time of this run", s)
 				}
 			}
 		})

@@ -80,9 +80,11 @@
 // is cumulative unless OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE
 // says delta or lowmemory. Cumulative is what Prometheus's OTLP receiver
 // and the collector's prometheusremotewrite exporter take. Each run is a
-// process of its own, with its own service.instance.id, so each run's
-// counters start at zero in a series of their own: aggregate over the
-// job's series (sum, max, last_over_time) in queries and alerts. Delta
+// process of its own whose counters start at zero, but all runs of a job
+// on a host share one service.instance.id and so one series: count a
+// job's runs by the samples they leave (count_over_time), not by the
+// counter's increase, which cannot see a restart from zero that was never
+// exported. Delta
 // sends only what changed since the previous export: choose it for
 // backends that store deltas, or with a collector that turns them into
 // cumulative series (the deltatocumulative processor) in front of a
@@ -93,7 +95,9 @@
 // Every span, metric and log record carries a resource describing the
 // process: service.name, service.version (the main module's version from
 // the build information, when the binary was built with one),
-// service.instance.id (a random UUID per process), host, OS type, process
+// service.instance.id (a version 5 UUID of service.namespace, service.name
+// and host.name, the same for every run of the job on the host, unless
+// set explicitly), host, OS type, process
 // id, executable, owner and Go runtime, and the telemetry SDK. The command
 // line is left out, as a job's arguments may hold credentials. The service
 // name is, from strongest to weakest: OTEL_SERVICE_NAME, service.name in

@@ -81,3 +81,23 @@ func TestInstanceID(t *testing.T) {
 		t.Errorf("instanceID changes within the process")
 	}
 }
+
+// stableInstanceID is RFC 9562's version 5 UUID in the semantic
+// conventions' namespace; the expected values come from another
+// implementation (Python's uuid.uuid5).
+func TestStableInstanceID(t *testing.T) {
+	for _, tc := range []struct{ ns, svc, host, want string }{
+		{"", "etl", "box-1", "8e2a0434-0299-5141-af5a-141c131c0b69"},
+		{"shop", "etl", "box-1", "8e44934c-b621-5622-b68c-12c71f18de6e"},
+		{"", "etl", "box-2", "d89e7d4b-a0ed-5470-9449-10bf4956b76a"},
+		{"", "orders", "box-1", "5fd8ddb2-86b5-5622-b5f3-f5e540d33b1e"},
+	} {
+		if got := stableInstanceID(tc.ns, tc.svc, tc.host); got != tc.want {
+			t.Errorf("stableInstanceID(%q, %q, %q) = %s, want %s", tc.ns, tc.svc, tc.host, got, tc.want)
+		}
+	}
+	// The NUL separator keeps the values apart.
+	if stableInstanceID("", "etl", "box") == stableInstanceID("", "etlb", "ox") {
+		t.Error("values moved from one field to the next give the same id")
+	}
+}

@@ -194,7 +194,8 @@ func WithLoggerProvider(lp otellog.LoggerProvider) Option {
 }
 
 // WithMeterProvider sets the provider of the run metrics (MetricRunDuration,
-// MetricRunLastSuccess, MetricLockRefusals). The default is the global
+// MetricRunLastSuccess, MetricRunStartTime, MetricRunActive,
+// MetricLockRefusals). The default is the global
 // provider (otel.GetMeterProvider) at the time New is called.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.meterProvider = mp })

@@ -26,12 +26,24 @@ const (
 	// MetricRunDuration is a histogram of run durations in seconds, by
 	// pigging.job, pigging.run.result and error.type.
 	MetricRunDuration = "pigging.run.duration"
-	// MetricRunLastSuccess is a gauge of the time of the job's last
-	// successful run, in unix seconds, by pigging.job: alert when it is
-	// older than the job's period.
-	MetricRunLastSuccess = "pigging.run.last_success"
+	// MetricRunLastSuccess is a timestamp gauge: when the job's last
+	// successful run ended, in seconds since the Unix epoch, by pigging.job.
+	// Alert when it is older than the job's period. The name ends in
+	// _time as Prometheus's process_start_time_seconds does, so a
+	// Prometheus exporter shows it as pigging_run_last_success_time_seconds.
+	MetricRunLastSuccess = "pigging.run.last_success_time"
+	// MetricRunStartTime is a timestamp gauge: when the process's latest
+	// run started, in seconds since the Unix epoch, by pigging.job. With
+	// MetricRunActive it tells how long a live run has been going.
+	MetricRunStartTime = "pigging.run.start_time"
+	// MetricRunActive is an up-down counter of the runs going on, by
+	// pigging.job: 1 from Start to Stop, exported with the other metrics
+	// every OTEL_METRIC_EXPORT_INTERVAL while the run lasts, 0 after, so a
+	// run that hangs stays visible.
+	MetricRunActive = "pigging.run.active"
 	// MetricLockRefusals counts refused starts, by pigging.job and
-	// pigging.lock.reason (held or stale).
+	// pigging.lock.reason (held or stale). A refused start is not a run: it
+	// is counted here only, not in MetricRunDuration.
 	MetricLockRefusals = "pigging.lock.refusals"
 	// MetricStageDuration is a histogram of stage call durations in
 	// seconds, by pigging.job, pigging.stage.kind, pigging.stage.name,
@@ -104,6 +116,8 @@ type telemetry struct {
 	logger      otellog.Logger
 	runDuration metric.Float64Histogram
 	lastSuccess metric.Float64Gauge
+	startTime   metric.Float64Gauge
+	active      metric.Int64UpDownCounter
 	refusals    metric.Int64Counter
 	stageDur    metric.Float64Histogram
 	stageRecs   metric.Int64Counter
@@ -124,6 +138,14 @@ func newTelemetry(c *config) *telemetry {
 	if tel.lastSuccess, err = meter.Float64Gauge(MetricRunLastSuccess, metric.WithUnit("s"),
 		metric.WithDescription("When the job last ran successfully, in seconds since the Unix epoch.")); err != nil {
 		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricRunLastSuccess, err))
+	}
+	if tel.startTime, err = meter.Float64Gauge(MetricRunStartTime, metric.WithUnit("s"),
+		metric.WithDescription("When the latest run of the job started, in seconds since the Unix epoch.")); err != nil {
+		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricRunStartTime, err))
+	}
+	if tel.active, err = meter.Int64UpDownCounter(MetricRunActive, metric.WithUnit("{run}"),
+		metric.WithDescription("Runs of the job going on.")); err != nil {
+		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricRunActive, err))
 	}
 	if tel.refusals, err = meter.Int64Counter(MetricLockRefusals, metric.WithUnit("{run}"),
 		metric.WithDescription("Runs refused because the lock was held or stale.")); err != nil {
@@ -267,9 +289,28 @@ func (tel *telemetry) emitException(ctx context.Context, err error, stack []byte
 	tel.logger.Emit(ctx, lr)
 }
 
-// runEnded records the run metrics of a run that ended with result after
-// d, failing with err (nil unless it failed or was cancelled).
+// runStarted records the start of a run of job at start: one more active
+// run, and its start time.
+func (tel *telemetry) runStarted(ctx context.Context, job string, start time.Time) {
+	opt := metric.WithAttributeSet(attribute.NewSet(keyJob.String(job)))
+	if tel.startTime != nil {
+		tel.startTime.Record(ctx, unixSeconds(start), opt)
+	}
+	if tel.active != nil {
+		tel.active.Add(ctx, 1, opt)
+	}
+}
+
+// unixSeconds is t in seconds since the Unix epoch.
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// runEnded records the run metrics of a run (begun with runStarted) that
+// ended with result after d, failing with err (nil unless it failed or was
+// cancelled).
 func (tel *telemetry) runEnded(ctx context.Context, job, result string, d time.Duration, end time.Time, err error) {
+	if tel.active != nil {
+		tel.active.Add(ctx, -1, metric.WithAttributeSet(attribute.NewSet(keyJob.String(job))))
+	}
 	attrs := []attribute.KeyValue{keyJob.String(job), keyRunResult.String(result)}
 	if err != nil {
 		attrs = append(attrs, errtype.KeyErrorType.String(errtype.Of(err)))
@@ -278,11 +319,13 @@ func (tel *telemetry) runEnded(ctx context.Context, job, result string, d time.D
 		tel.runDuration.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
 	}
 	if result == resultSuccess && tel.lastSuccess != nil {
-		tel.lastSuccess.Record(ctx, float64(end.UnixNano())/1e9, metric.WithAttributes(keyJob.String(job)))
+		tel.lastSuccess.Record(ctx, unixSeconds(end), metric.WithAttributes(keyJob.String(job)))
 	}
 }
 
-// refused records a refused start: reason is "held" or "stale".
+// refused records a refused start: reason is "held" or "stale". It is the
+// only metric a refused start records: it is not a run, and its few
+// milliseconds in the run duration histogram would drag its quantiles down.
 func (tel *telemetry) refused(ctx context.Context, job, reason string) {
 	if tel.refusals != nil {
 		tel.refusals.Add(ctx, 1, metric.WithAttributes(keyJob.String(job), keyLockReason.String(reason)))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -205,7 +206,7 @@ func TestLogRecordsAndRunMetrics(t *testing.T) {
 		t.Errorf("%s = %+v, want the time of the success", pigging.MetricRunLastSuccess, gauge)
 	}
 
-	// A failed run, then a refused one.
+	// A failed run, then a refused one: counted as a refusal only.
 	err = pigging.Run(context.Background(), logPath, lockPath, func(ctx context.Context, tr *pigging.Tracker) error {
 		return errors.New("warehouse down")
 	}, s.opts...)
@@ -220,8 +221,8 @@ func TestLogRecordsAndRunMetrics(t *testing.T) {
 		et, _ := dp.Attributes.Value("error.type")
 		results[r.AsString()] = et.AsString()
 	}
-	if _, ok := results["failure"]; !ok || results["locked"] != "*pigging.LockError" {
-		t.Errorf("run duration by result: %v, want failure and locked with their error.type", results)
+	if _, ok := results["failure"]; !ok || len(results) != 2 {
+		t.Errorf("run duration by result: %v, want success and failure only (a refused start is not a run)", results)
 	}
 	refusals, ok := s.metric(t, pigging.MetricLockRefusals).(metricdata.Sum[int64])
 	if !ok || len(refusals.DataPoints) != 1 || refusals.DataPoints[0].Value != 1 {
@@ -278,5 +279,94 @@ func TestExceptionSignalOptIn(t *testing.T) {
 				t.Errorf("exception as span event %v, as log record %v; want %v, %v", gotSpan, gotLog, tc.wantSpan, tc.wantLog)
 			}
 		})
+	}
+}
+
+// While a run lasts, the active-run counter is 1 and the start-time gauge
+// holds its start; after it they are 0 and unchanged. A refused start
+// touches neither, nor the duration histogram.
+func TestActiveRunAndStartTime(t *testing.T) {
+	s := newSignals(t)
+	dir := t.TempDir()
+	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
+	active := func() int64 {
+		t.Helper()
+		sum, ok := s.metric(t, pigging.MetricRunActive).(metricdata.Sum[int64])
+		if !ok || sum.IsMonotonic || len(sum.DataPoints) != 1 {
+			t.Fatalf("%s = %+v, want one non-monotonic point", pigging.MetricRunActive, sum)
+		}
+		dp := sum.DataPoints[0]
+		if job, _ := dp.Attributes.Value("pigging.job"); job.AsString() != "signals" || dp.Attributes.Len() != 1 {
+			t.Errorf("%s attributes %v, want pigging.job=signals alone", pigging.MetricRunActive, dp.Attributes.ToSlice())
+		}
+		return dp.Value
+	}
+	startTime := func() float64 {
+		t.Helper()
+		g, ok := s.metric(t, pigging.MetricRunStartTime).(metricdata.Gauge[float64])
+		if !ok || len(g.DataPoints) != 1 {
+			t.Fatalf("%s = %+v, want one point", pigging.MetricRunStartTime, g)
+		}
+		return g.DataPoints[0].Value
+	}
+	if m := s.metric(t, pigging.MetricRunActive); m != nil {
+		t.Fatalf("%s before any run = %+v, want nothing", pigging.MetricRunActive, m)
+	}
+
+	before := time.Now()
+	var during int64
+	var started float64
+	err := pigging.Run(context.Background(), logPath, lockPath, func(context.Context, *pigging.Tracker) error {
+		during = active()
+		started = startTime()
+		// A second Start of the same job while this one holds the lock is
+		// refused: it must leave the live run's metrics alone.
+		if err := pigging.Run(context.Background(), logPath, lockPath, func(context.Context, *pigging.Tracker) error { return nil }, s.opts...); err == nil {
+			t.Error("a second run while the first holds the lock was not refused")
+		}
+		if n := active(); n != 1 {
+			t.Errorf("%s after a refused start = %d, want 1", pigging.MetricRunActive, n)
+		}
+		return nil
+	}, s.opts...)
+	after := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during != 1 {
+		t.Errorf("%s during the run = %d, want 1", pigging.MetricRunActive, during)
+	}
+	if lo, hi := float64(before.UnixNano())/1e9, float64(after.UnixNano())/1e9; started < lo || started > hi {
+		t.Errorf("%s = %f, want the run's start, between %f and %f", pigging.MetricRunStartTime, started, lo, hi)
+	}
+	if n := active(); n != 0 {
+		t.Errorf("%s after the run = %d, want 0", pigging.MetricRunActive, n)
+	}
+	if st := startTime(); st != started {
+		t.Errorf("%s after the run = %f, want the run's start %f still", pigging.MetricRunStartTime, st, started)
+	}
+	hist, ok := s.metric(t, pigging.MetricRunDuration).(metricdata.Histogram[float64])
+	if !ok || len(hist.DataPoints) != 1 || hist.DataPoints[0].Count != 1 {
+		t.Fatalf("%s = %+v, want the one run that ran, not the refused start", pigging.MetricRunDuration, hist)
+	}
+	refusals, ok := s.metric(t, pigging.MetricLockRefusals).(metricdata.Sum[int64])
+	if !ok || len(refusals.DataPoints) != 1 || refusals.DataPoints[0].Value != 1 {
+		t.Fatalf("%s = %+v, want one refusal", pigging.MetricLockRefusals, refusals)
+	}
+	if v, _ := refusals.DataPoints[0].Attributes.Value("pigging.lock.reason"); v.AsString() != "held" {
+		t.Errorf("refusal reason %q, want held", v.AsString())
+	}
+
+	// A failed run goes back to 0 too, and a later run moves the start time.
+	if err := pigging.Run(context.Background(), logPath, lockPath, func(context.Context, *pigging.Tracker) error {
+		return errors.New("warehouse down")
+	}, s.opts...); err == nil {
+		t.Fatal("failing Run returned nil")
+	}
+	if n := active(); n != 0 {
+		t.Errorf("%s after a failed run = %d, want 0", pigging.MetricRunActive, n)
+	}
+	if st := startTime(); st <= started {
+		t.Errorf("%s after a second run = %f, want later than the first run's %f", pigging.MetricRunStartTime, st, started)
 	}
 }

@@ -354,6 +354,7 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	r.file, r.logLock = f, logLock
 	t.run.Store(r)
 	t.state.Store(stateStarted)
+	t.tel.runStarted(r.spanCtx, t.cfg.name, now)
 
 	span.AddEvent("start", trace.WithTimestamp(now), trace.WithAttributes(
 		attribute.Int("process.pid", r.info.PID),
@@ -585,7 +586,6 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 	span.End(trace.WithTimestamp(end))
 	mctx := trace.ContextWithSpan(context.WithoutCancel(ctx), span)
 	t.tel.refused(mctx, t.cfg.name, metricReason)
-	t.tel.runEnded(mctx, t.cfg.name, resultLocked, end.Sub(now), end, lerr)
 	t.flush()
 	return errors.Join(errs...)
 }

@@ -21,6 +21,11 @@
 //	            its lock, and the next run is refused until the lock is deleted
 //	-panic      the aggregate stage panics: the panic is captured with its
 //	            stack, and the run fails
+//	-job name   the job's name in its log, lock, spans and metrics
+//	            (pigging.job; default etl)
+//	-hold d     hold the run open for d before it reads the orders, as a
+//	            hung run would: its metrics (pigging.run.active) are
+//	            exported every OTEL_METRIC_EXPORT_INTERVAL meanwhile
 //
 // It exits with status 1 when the run fails or is refused, 2 on bad flags.
 package main
@@ -91,6 +96,8 @@ type options struct {
 	in, out        string
 	logPath, lock  string
 	fail, panicAgg bool
+	job            string
+	hold           time.Duration
 	// failFirst is how many attempts of each load the warehouse refuses:
 	// 1 from the command line, so that the retry shows.
 	failFirst int
@@ -110,7 +117,7 @@ func (o options) source() string {
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	o := options{failFirst: 1}
+	o := options{failFirst: 1, job: "etl"}
 	fs := flag.NewFlagSet("etl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.in, "in", "", "read orders from this CSV `file` instead of the built-in orders.csv")
@@ -119,10 +126,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.lock, "lock", "etl.lock", "the run's lock `file`")
 	fs.BoolVar(&o.fail, "fail", false, "the warehouse refuses every attempt: the run fails and keeps its lock")
 	fs.BoolVar(&o.panicAgg, "panic", false, "the aggregate stage panics: the run fails")
+	fs.StringVar(&o.job, "job", "etl", "the job's `name` (pigging.job)")
+	fs.DurationVar(&o.hold, "hold", 0, "hold the run open for this `duration` before reading the orders, as a hung run would")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
 		}
+		return o, usageError{err}
+	}
+	if o.hold < 0 {
+		err := fmt.Errorf("-hold %s: want a duration of zero or more", o.hold)
+		fmt.Fprintln(stderr, err)
 		return o, usageError{err}
 	}
 	if fs.NArg() > 0 {
@@ -148,6 +162,14 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, tp tr
 func runJob(ctx context.Context, o options, stdout io.Writer, tp trace.TracerProvider) error {
 	s := newSteps(o).wrap()
 	return pigging.Run(ctx, o.logPath, o.lock, func(ctx context.Context, t *pigging.Tracker) error {
+		if o.hold > 0 {
+			t.Info("Holding the run open", "for", o.hold)
+			select {
+			case <-time.After(o.hold):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		t.Info("Reading orders", "source", o.source(), "out", o.out)
 		c, err := s.run(ctx)
 		if err != nil {
@@ -156,7 +178,7 @@ func runJob(ctx context.Context, o options, stdout io.Writer, tp trace.TracerPro
 		t.Info("Pipeline done", "orders", c.orders, "clean", c.clean, "customers", c.customers)
 		c.print(stdout, o.out)
 		return nil
-	}, pigging.WithName("etl"), pigging.WithTracerProvider(tp), pigging.WithOutput(stdout))
+	}, pigging.WithName(o.job), pigging.WithTracerProvider(tp), pigging.WithOutput(stdout))
 }
 
 // steps are the job's four stages: bare from newSteps, each a middleware

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
@@ -444,10 +445,63 @@ func TestFlags(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)
 	}
+	_, err = parseFlags([]string{"-hold", "-1s"}, &stderr)
+	if !errors.As(err, new(usageError)) {
+		t.Errorf("-hold -1s: %v", err)
+	}
 	o, err := parseFlags(nil, &stderr)
-	if err != nil || o.logPath != "etl.log" || o.lock != "etl.lock" || o.out != "customers.ndjson" || o.in != "" || o.fail || o.panicAgg {
+	if err != nil || o.logPath != "etl.log" || o.lock != "etl.lock" || o.out != "customers.ndjson" || o.in != "" || o.fail || o.panicAgg ||
+		o.job != "etl" || o.hold != 0 {
 		t.Errorf("defaults: %+v %v", o, err)
 	}
+}
+
+// -hold keeps the run open (lock held, a second run refused) for the
+// duration before the stages start; -job names the job.
+func TestHoldAndJobName(t *testing.T) {
+	j := newJob(t)
+	const hold = 2 * time.Second
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() { done <- j.run("-hold", hold.String(), "-job", "nightly") }()
+	// The lock appears when the run starts; while the run is held, a second
+	// run is refused.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := os.Stat(j.lock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no lock file within a minute of starting a held run")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	second := j.run()
+	var lerr *pigging.LockError
+	if !errors.As(second.err, &lerr) || !errors.Is(second.err, pigging.ErrLocked) {
+		t.Errorf("second run while the first is held: %v, want ErrLocked", second.err)
+	}
+	res := <-done
+	if res.err != nil {
+		t.Fatalf("held run: %v", res.err)
+	}
+	if took := time.Since(start); took < hold {
+		t.Errorf("held run took %s, want at least the %s it was held", took, hold)
+	}
+	var run sdktrace.ReadOnlySpan
+	for _, sp := range res.spans {
+		if sp.Parent().IsValid() {
+			continue
+		}
+		run = sp
+	}
+	if run == nil || run.Name() != "nightly" {
+		t.Fatalf("run span %v, want one named after -job", run)
+	}
+	if d := run.EndTime().Sub(run.StartTime()); d < hold {
+		t.Errorf("run span lasted %s, want at least the %s it was held", d, hold)
+	}
+	checkOutput(t, j.out, 300)
 }
 
 func TestParseCents(t *testing.T) {

@@ -9,7 +9,9 @@
 //
 // The path is taken as usual, relative to the working directory, and
 // `go run -C` runs the program in internal/tools/compose; hence the ../../../.
-// An absolute path works from anywhere.
+// An absolute path works from anywhere. COMPOSE_PROFILES=name,... activates
+// profiles as docker compose --profile does; without it, services that have a
+// profile are left out.
 //
 // As `docker compose config` does, it validates the file against the Compose
 // schema, interpolates ${VARIABLES} from the environment (and from a .env file
@@ -57,6 +59,9 @@ func load(ctx context.Context, path string) (*types.Project, error) {
 		cli.WithOsEnv,
 		cli.WithEnvFiles(),
 		cli.WithDotEnv,
+		// COMPOSE_PROFILES, as docker compose reads it: services of other
+		// profiles are left out.
+		cli.WithDefaultProfiles(),
 		cli.WithInterpolation(true),
 		cli.WithNormalization(true),
 		cli.WithConsistency(true),
