@@ -274,8 +274,9 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		return ctx, err
 	}
 	lockName := t.locker.String()
+	_, fileLock := t.locker.(*fileLocker)
 	if res.Lease == nil {
-		return ctx, t.refuse(ctx, &LockError{Path: lockName, LogPath: t.logPath, Holder: res.Holder, Err: ErrLocked, Detail: res.Detail})
+		return ctx, t.refuse(ctx, &LockError{Path: lockName, LogPath: t.logPath, Holder: res.Holder, Err: ErrLocked, Detail: res.Detail, fileLock: fileLock})
 	}
 	// The lock is ours. A live run may still hold the log, when its own
 	// lock file was removed or replaced by hand: it is not ours to truncate.
@@ -285,14 +286,14 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 			holder = nil
 		}
 		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: holder, Err: ErrLocked,
-			Detail: "its log file is held by a live run whose lock was removed or replaced"}
+			Detail: "its log file is held by a live run whose lock was removed or replaced", fileLock: fileLock}
 		if err := res.Lease.Abort(lctx); err != nil {
 			return ctx, errors.Join(lerr, err)
 		}
 		return ctx, t.refuse(ctx, lerr)
 	}
 	if res.Stale && t.cfg.stale == Refuse {
-		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: res.Holder, Err: ErrStaleLock, Detail: res.Detail}
+		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: res.Holder, Err: ErrStaleLock, Detail: res.Detail, fileLock: fileLock}
 		if err := res.Lease.Abort(lctx); err != nil {
 			return ctx, errors.Join(lerr, err)
 		}
