@@ -413,6 +413,22 @@ func (l *lockFile) stillOurs() bool {
 	return err == nil && os.SameFile(fi, pi)
 }
 
+// holderLogHeld reports whether a live run holds the log that h names, on
+// this host: a run holds its log from Start to Stop, so the run a lock file
+// names is seen alive even when the file was replaced under it. A log named
+// by a run on another host cannot be checked from here and reports false.
+func holderLogHeld(h *LockInfo) bool {
+	if h == nil || h.Log == "" {
+		return false
+	}
+	if h.Host != "" {
+		if host, err := os.Hostname(); err == nil && host != h.Host {
+			return false
+		}
+	}
+	return logHeld(h.Log)
+}
+
 // logHeld reports whether a live run holds the OS lock on the log file at
 // path: a run holds it from its Start to its Stop, so a run whose lock file
 // was removed or replaced by hand is still seen.
