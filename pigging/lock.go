@@ -108,11 +108,19 @@ func tryLock(path string, mode fs.FileMode, first *LockInfo, waitLettingGo bool)
 		return res, false, pathError("lock", path, err)
 	}
 	if !ok {
+		if sharedFree(path) {
+			// Only inspections (ReadLock, status) hold it, for a moment:
+			// no run does.
+			return lockResult{}, true, nil
+		}
 		content, _ := readLock(f)
 		res.holder, res.detail = parseHolder(content)
-		if res.holder != nil && res.holder.Status != StatusRunning && waitLettingGo {
-			// The holder says it has finished: most likely a Stop about to
-			// let go. Look again for a moment before calling it live.
+		if h := res.holder; h != nil && waitLettingGo && (h.Status != StatusRunning || h.Log != "" && !holderLogHeld(h)) {
+			// The holder says it has finished (most likely a Stop about
+			// to let go), or its log is not held (an Unlock or a refused
+			// Start holding a stale lock for a moment, or a run between
+			// taking the lock and opening its log). Look again for a
+			// moment before calling it live.
 			return lockResult{}, true, nil
 		}
 		return res, false, nil
@@ -429,12 +437,27 @@ func holderLogHeld(h *LockInfo) bool {
 	return logHeld(h.Log)
 }
 
+// sharedFree reports whether a shared OS lock on path can be had now: no
+// run holds the file (runs hold it exclusively), at most inspections do.
+func sharedFree(path string) bool {
+	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|oNoFollow|oNonblock))
+	ok, err := fl.TryRLock()
+	if err != nil || !ok {
+		return false
+	}
+	_ = fl.Unlock()
+	return true
+}
+
 // logHeld reports whether a live run holds the OS lock on the log file at
 // path: a run holds it from its Start to its Stop, so a run whose lock file
 // was removed or replaced by hand is still seen.
+//
+// It tries a shared lock, which a run's exclusive one excludes but the
+// same test by another inspection or Start does not.
 func logHeld(path string) bool {
 	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|oNoFollow|oNonblock))
-	ok, err := fl.TryLock()
+	ok, err := fl.TryRLock()
 	if err != nil {
 		return false
 	}

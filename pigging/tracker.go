@@ -450,6 +450,12 @@ func openLog(path string, mode fs.FileMode) (*os.File, *flock.Flock, error) {
 	}
 	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|oNoFollow|oNonblock))
 	ok, err := fl.TryLock()
+	for start := time.Now(); err == nil && !ok && time.Since(start) < lettingGoFor && sharedFree(path); {
+		// Only a check whether a run holds it (logHeld, from a Start or
+		// an inspection) has it, for a moment.
+		time.Sleep(time.Millisecond)
+		ok, err = fl.TryLock()
+	}
 	if err == nil && !ok {
 		err = errors.New("is held by another run")
 	}
