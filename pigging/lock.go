@@ -32,6 +32,12 @@ const (
 	// maxLockError is the most of a run's error text the lock file keeps;
 	// the log has the whole of it.
 	maxLockError = 4 << 10
+	// lockRoom is the room for a failure each lock file is written with:
+	// spaces after the JSON, which a JSON reader skips. On a full disk,
+	// where no new file can be made, the run's failure is written over the
+	// file itself within its size (writeInPlace), which needs no new
+	// block, with its error cut to fit.
+	lockRoom = 1 << 10
 )
 
 // lockFile is a held lock. The OS lock is held on the inode the lock path
@@ -183,7 +189,8 @@ func parseHolder(content []byte) (*LockInfo, string) {
 }
 
 // lockJSON returns info as the lock file's content, its error cut to
-// maxLockError bytes so that the file always stays readable.
+// maxLockError bytes so that the file always stays readable, followed by
+// lockRoom spaces and a newline.
 func lockJSON(info *LockInfo) ([]byte, error) {
 	i := *info
 	i.Error = cutText(i.Error, maxLockError)
@@ -191,7 +198,42 @@ func lockJSON(info *LockInfo) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(data, '\n'), nil
+	return padJSON(data, len(data)+lockRoom+1), nil
+}
+
+// padJSON returns data followed by spaces and a newline, size bytes in
+// all; data must be shorter than size.
+func padJSON(data []byte, size int) []byte {
+	b := make([]byte, size)
+	copy(b, data)
+	for i := len(data); i < size-1; i++ {
+		b[i] = ' '
+	}
+	b[size-1] = '\n'
+	return b
+}
+
+// fitJSON returns info as a lock file's content of exactly size bytes,
+// its error cut further when the whole of it does not fit. It fails when
+// even the details without their error do not fit.
+func fitJSON(info *LockInfo, size int) ([]byte, error) {
+	i := *info
+	n := maxLockError
+	for {
+		i.Error = cutText(info.Error, n)
+		data, err := json.Marshal(&i)
+		if err != nil {
+			return nil, err
+		}
+		if len(data) < size {
+			return padJSON(data, size), nil
+		}
+		if n == 0 || info.Error == "" {
+			return nil, fmt.Errorf("no room for the run's details in the lock file's %d bytes", size)
+		}
+		// Cut as many more bytes as the text is over, at least.
+		n = max(0, min(n, len(info.Error))-(len(data)+1-size))
+	}
 }
 
 // cutText returns s cut to at most n bytes, on a rune boundary, saying
@@ -318,23 +360,62 @@ func syncDir(path string) error {
 // the new, never a mix, and stays locked throughout. It fails with
 // an error wrapping ErrLockLost when the path no longer names the file
 // this run holds.
+//
+// When no new file can be made (a full disk), it writes info over the
+// held file itself instead (writeInPlace); it fails only when that fails
+// too, with both errors.
 func (l *lockFile) write(info *LockInfo) error {
 	if err := l.Check(context.Background()); err != nil {
 		return err
 	}
 	tmp, fl, err := lockTemp(l.path, l.mode, info)
-	if err != nil {
-		return err
+	if err == nil {
+		if err = os.Rename(tmp, l.path); err != nil {
+			_ = os.Remove(tmp)
+			_ = fl.Unlock()
+		}
 	}
-	if err := os.Rename(tmp, l.path); err != nil {
-		_ = os.Remove(tmp)
-		_ = fl.Unlock()
-		return err
+	if err != nil {
+		if ierr := l.writeInPlace(info); ierr != nil {
+			return errors.Join(err, fmt.Errorf("writing over the lock file itself: %w", ierr))
+		}
+		l.written = true
+		return nil
 	}
 	l.written = true
 	old := l.fl
 	l.fl = fl
 	return errors.Join(syncDir(l.path), old.Unlock())
+}
+
+// writeInPlace writes info over the file this run holds, within the size
+// the file has: overwriting blocks a file already has needs no free
+// space, and every lock file is written with lockRoom to spare, so a
+// run's failure is kept on a full disk. The write is not atomic, but the
+// run holds the OS lock throughout, so whoever takes the lock after it
+// reads the whole of it.
+func (l *lockFile) writeInPlace(info *LockInfo) error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|oNoFollow|oNonblock, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	held, err := l.fl.Stat()
+	if err != nil || !os.SameFile(fi, held) || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: the lock file %s was removed or replaced", ErrLockLost, l.path)
+	}
+	data, err := fitJSON(info, int(min(fi.Size(), maxLockFile)))
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // release removes the file (when the path still names it), then unlocks.
