@@ -127,7 +127,7 @@ func inspectLock(path string, exclusive bool) (*LockStatus, *flock.Flock, error)
 			if exclusive && waited < lockRetryFor && sharedFree(abs) {
 				continue // only other inspections hold it, for a moment
 			}
-			if waited < lettingGoFor && !holderLogHeld(st.Holder) {
+			if briefHold(st.Holder, waited) {
 				continue // maybe held for a moment: an Unlock, a refused Start
 			}
 			st.State = LockRunning

@@ -25,6 +25,11 @@ const (
 	// it has finished (failed or cancelled) to let go of the OS lock, before
 	// it reports the holder as live.
 	lettingGoFor = 250 * time.Millisecond
+	// briefHoldFor bounds how long Start and ReadLock wait for a lock held
+	// while the holder's log, on this host, is free: no run is past its
+	// Start then, so the holder is an Unlock, a Start being refused, or a
+	// run about to open its log, each of which lets go or opens it soon.
+	briefHoldFor = lockRetryFor
 	// maxLockFile is the most of a lock file Start reads. A larger file is
 	// not pigging's (pigging cuts the error it stores to maxLockError) and
 	// is stale with that reason.
@@ -69,7 +74,7 @@ type lockResult struct {
 func acquireLock(path string, mode fs.FileMode, first *LockInfo) (lockResult, error) {
 	start := time.Now()
 	for {
-		res, retry, err := tryLock(path, mode, first, time.Since(start) < lettingGoFor)
+		res, retry, err := tryLock(path, mode, first, time.Since(start))
 		if err != nil || !retry {
 			return res, err
 		}
@@ -82,7 +87,7 @@ func acquireLock(path string, mode fs.FileMode, first *LockInfo) (lockResult, er
 	}
 }
 
-func tryLock(path string, mode fs.FileMode, first *LockInfo, waitLettingGo bool) (res lockResult, retry bool, err error) {
+func tryLock(path string, mode fs.FileMode, first *LockInfo, waited time.Duration) (res lockResult, retry bool, err error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow|oNonblock, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		fl, err := createLocked(path, mode, first)
@@ -121,12 +126,13 @@ func tryLock(path string, mode fs.FileMode, first *LockInfo, waitLettingGo bool)
 		}
 		content, _ := readLock(f)
 		res.holder, res.detail = parseHolder(content)
-		if h := res.holder; h != nil && waitLettingGo && (h.Status != StatusRunning || h.Log != "" && !holderLogHeld(h)) {
-			// The holder says it has finished (most likely a Stop about
-			// to let go), or its log is not held (an Unlock or a refused
-			// Start holding a stale lock for a moment, or a run between
-			// taking the lock and opening its log). Look again for a
-			// moment before calling it live.
+		if h := res.holder; h != nil && h.Status != StatusRunning && waited < lettingGoFor {
+			// The holder says it has finished: most likely a Stop about to
+			// let go. Look again for a moment before calling it live.
+			return lockResult{}, true, nil
+		}
+		if h := res.holder; h != nil && h.Log != "" && sameHost(h) && briefHold(h, waited) {
+			// The holder's log is free: no run is past its Start.
 			return lockResult{}, true, nil
 		}
 		return res, false, nil
@@ -507,15 +513,31 @@ func (l *lockFile) stillOurs() bool {
 // names is seen alive even when the file was replaced under it. A log named
 // by a run on another host cannot be checked from here and reports false.
 func holderLogHeld(h *LockInfo) bool {
-	if h == nil || h.Log == "" {
+	if h == nil || h.Log == "" || !sameHost(h) {
 		return false
 	}
-	if h.Host != "" {
-		if host, err := os.Hostname(); err == nil && host != h.Host {
-			return false
-		}
-	}
 	return logHeld(h.Log)
+}
+
+// briefHold reports whether a lock held by another process, whose file
+// names h, is worth looking at again after waited: h's log is on this host
+// and no run holds it (see briefHoldFor), and briefHoldFor has not passed.
+// A holder whose log cannot be checked (none named, another host) is
+// given lettingGoFor.
+func briefHold(h *LockInfo, waited time.Duration) bool {
+	if h == nil || h.Log == "" || !sameHost(h) {
+		return waited < lettingGoFor
+	}
+	return waited < briefHoldFor && !logHeld(h.Log)
+}
+
+// sameHost reports whether h names this host, or no host.
+func sameHost(h *LockInfo) bool {
+	if h.Host == "" {
+		return true
+	}
+	host, err := os.Hostname()
+	return err != nil || host == h.Host
 }
 
 // sharedFree reports whether a shared OS lock on path can be had now: no
