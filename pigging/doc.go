@@ -33,18 +33,23 @@
 // returns a *LockError that unwraps to ErrLocked and names it. A run also
 // holds an OS lock on its log file, so that a second run is refused even
 // when someone removed or replaced the lock file by hand; the holder's Stop
-// then returns an error wrapping ErrLockLost. Every write of the lock file
-// is atomic (a new file, synced, renamed over the path, the directory
-// synced): the file is always a whole JSON document. LogException writes
-// the failure into it at once.
+// then returns an error wrapping ErrLockLost, and a Start that finds the
+// log named in the lock file held is refused as by a live run. Every write
+// of the lock file is atomic (a new file, synced, renamed over the path,
+// the directory synced): the file is always a whole JSON document.
+// LogException writes the failure into it at once. Lock files are written
+// with room to spare (spaces after the JSON), so that on a full disk,
+// where no new file can be made, a run's failure is written over the file
+// itself, its error cut to fit.
 //
 // A run that succeeds removes the file. A run that fails (LogException was
 // called, Run's function returned an error or panicked) keeps it, with
 // status "failed" and the error; a cancelled run keeps it with status
 // "cancelled"; a run that dies leaves status "running". The next Start finds
 // such a stale file and, by default, refuses with ErrStaleLock, so that a
-// person reads the log before the job runs again: delete the lock file to
-// clear it. WithStaleLock(TakeOver) logs a WARN naming the previous run,
+// person reads the log the file names before the job runs again, then
+// clears it with "pigging unlock" or Unlock (ReadLock and "pigging status"
+// only look, and never keep a run from starting). WithStaleLock(TakeOver) logs a WARN naming the previous run,
 // keeps its log as "<log>.prev", and goes on.
 //
 // # Log file

@@ -99,6 +99,8 @@ type LockError struct {
 	// Path is the lock file.
 	Path string
 	// LogPath is the log file the refused run appended its ERROR line to.
+	// The message tells to read the log the lock names (Holder.Log, the
+	// log of the run that left it), and LogPath only when it names none.
 	LogPath string
 	// Holder is what the lock file says of the run that holds or left it;
 	// nil when the file is empty or unreadable.
@@ -107,6 +109,28 @@ type LockError struct {
 	Err error
 	// Detail says why the file could not be read, when Holder is nil.
 	Detail string
+
+	// fileLock is set for a lock file, which "pigging unlock" and Unlock
+	// clear; another Locker is named as what to delete.
+	fileLock bool
+}
+
+// readLog returns the log a person should read after a stale lock: the
+// one the lock names (the run that left it wrote there), else LogPath.
+func (e *LockError) readLog() string {
+	if e.Holder != nil && e.Holder.Log != "" {
+		return e.Holder.Log
+	}
+	return e.LogPath
+}
+
+// shellWord returns s as one word for a POSIX shell: as it is when it
+// holds only characters that need no quoting, else single-quoted.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,:/@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Error says who holds the lock, since when, and what to do.
@@ -129,7 +153,13 @@ func (e *LockError) Error() string {
 			b.WriteString(e.Holder.outcome())
 		}
 		b.WriteString("; read ")
-		b.WriteString(e.LogPath)
+		b.WriteString(e.readLog())
+		if e.fileLock {
+			b.WriteString(", then clear the lock to run again: pigging unlock --lock ")
+			b.WriteString(shellWord(e.Path))
+			b.WriteString(" (pigging.Unlock in Go)")
+			return b.String()
+		}
 		b.WriteString(", then delete ")
 		b.WriteString(e.Path)
 		b.WriteString(" to run again")

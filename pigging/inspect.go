@@ -57,24 +57,28 @@ type LockStatus struct {
 // ReadLock reports the state of the lock file at path without changing
 // it: free (no file), running (a live process holds it) or stale (left by
 // a run that failed, was cancelled or died), with what the file says. It
-// is safe to call while jobs run. To tell a live holder from a dead one it
-// takes the OS lock for a moment when nobody holds it; a Start that tries
-// the lock in that instant sees a stale lock as held and is refused, as it
-// would be by any run in progress.
+// is safe to call while jobs run, and at the same time as other calls of
+// ReadLock, Unlock and Start: it takes a shared OS lock for a moment, which
+// other inspections share and a run never holds, and it waits a moment for
+// a lock held briefly (by an Unlock, or a Start that is being refused)
+// before it reports it running. A run whose log is held is reported
+// running at once.
 //
 // It returns a *PathError for a path that cannot be read as a lock file (a
 // symlink, a directory, a FIFO, a missing directory).
 func ReadLock(path string) (*LockStatus, error) {
-	st, fl, err := inspectLock(path)
+	st, fl, err := inspectLock(path, false)
 	if fl != nil {
 		_ = fl.Unlock()
 	}
 	return st, err
 }
 
-// inspectLock is ReadLock that keeps the OS lock of a stale file, returned
-// so that Unlock can remove the file it inspected.
-func inspectLock(path string) (*LockStatus, *flock.Flock, error) {
+// inspectLock is ReadLock. With exclusive it takes the OS lock of a stale
+// file exclusively and returns it held, so that Unlock can remove the file
+// it inspected; else it holds a shared lock only while it checks that the
+// path names the file it opened, and returns none.
+func inspectLock(path string, exclusive bool) (*LockStatus, *flock.Flock, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, nil, &PathError{Op: "lock", Path: path, Err: err}
@@ -96,22 +100,36 @@ func inspectLock(path string) (*LockStatus, *flock.Flock, error) {
 			f.Close()
 			return nil, nil, pathError("lock", path, err)
 		}
-		content, rerr := readLock(f)
-		f.Close()
-		if rerr != nil {
-			st.Detail = rerr.Error()
-		} else {
-			st.Holder, st.Detail = parseHolder(content)
-		}
 		fl := flock.New(abs, flock.SetFlag(os.O_RDONLY|oNoFollow|oNonblock))
-		ok, err := fl.TryLock()
+		var ok bool
+		if exclusive {
+			ok, err = fl.TryLock()
+		} else {
+			ok, err = fl.TryRLock()
+		}
 		if errors.Is(err, fs.ErrNotExist) {
+			f.Close()
 			continue // removed meanwhile: look again
 		}
 		if err != nil {
+			f.Close()
 			return nil, nil, pathError("lock", path, err)
 		}
 		if !ok {
+			content, rerr := readLock(f)
+			f.Close()
+			if rerr != nil {
+				st.Detail = rerr.Error()
+			} else {
+				st.Holder, st.Detail = parseHolder(content)
+			}
+			waited := time.Since(start)
+			if exclusive && waited < lockRetryFor && sharedFree(abs) {
+				continue // only other inspections hold it, for a moment
+			}
+			if briefHold(st.Holder, waited) {
+				continue // maybe held for a moment: an Unlock, a refused Start
+			}
 			st.State = LockRunning
 			return st, nil, nil
 		}
@@ -119,15 +137,32 @@ func inspectLock(path string) (*LockStatus, *flock.Flock, error) {
 		pathInfo, err2 := os.Lstat(abs)
 		if err1 != nil || err2 != nil || !os.SameFile(flInfo, fi) || !os.SameFile(fi, pathInfo) {
 			_ = fl.Unlock()
+			f.Close()
 			if time.Since(start) > lockRetryFor {
 				return nil, nil, &PathError{Op: "lock", Path: path, Err: errors.New("kept changing while it was read")}
 			}
 			continue
 		}
-		if h := st.Holder; h != nil && h.Log != "" && logHeld(h.Log) {
+		if !exclusive {
+			// No run held it. Let go at once, so that a Start or an Unlock
+			// racing this inspection finds the lock free; f still reads
+			// the file that was judged, as runs replace it by rename.
+			_ = fl.Unlock()
+			fl = nil
+		}
+		content, rerr := readLock(f)
+		f.Close()
+		if rerr != nil {
+			st.Detail = rerr.Error()
+		} else {
+			st.Holder, st.Detail = parseHolder(content)
+		}
+		if h := st.Holder; holderLogHeld(h) {
 			// The file was replaced under a live run, which still holds its
 			// log.
-			_ = fl.Unlock()
+			if fl != nil {
+				_ = fl.Unlock()
+			}
 			st.State = LockRunning
 			st.Detail = "its log file is held by a live run whose lock file was replaced"
 			return st, nil, nil
@@ -148,7 +183,7 @@ func inspectLock(path string) (*LockStatus, *flock.Flock, error) {
 // lock is not an error (the status says LockFree). A path that cannot be
 // read as a lock file gives a *PathError.
 func Unlock(path string) (*LockStatus, error) {
-	st, fl, err := inspectLock(path)
+	st, fl, err := inspectLock(path, true)
 	if err != nil || st.State == LockFree {
 		return st, err
 	}

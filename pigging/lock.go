@@ -25,6 +25,11 @@ const (
 	// it has finished (failed or cancelled) to let go of the OS lock, before
 	// it reports the holder as live.
 	lettingGoFor = 250 * time.Millisecond
+	// briefHoldFor bounds how long Start and ReadLock wait for a lock held
+	// while the holder's log, on this host, is free: no run is past its
+	// Start then, so the holder is an Unlock, a Start being refused, or a
+	// run about to open its log, each of which lets go or opens it soon.
+	briefHoldFor = lockRetryFor
 	// maxLockFile is the most of a lock file Start reads. A larger file is
 	// not pigging's (pigging cuts the error it stores to maxLockError) and
 	// is stale with that reason.
@@ -32,6 +37,12 @@ const (
 	// maxLockError is the most of a run's error text the lock file keeps;
 	// the log has the whole of it.
 	maxLockError = 4 << 10
+	// lockRoom is the room for a failure each lock file is written with:
+	// spaces after the JSON, which a JSON reader skips. On a full disk,
+	// where no new file can be made, the run's failure is written over the
+	// file itself within its size (writeInPlace), which needs no new
+	// block, with its error cut to fit.
+	lockRoom = 1 << 10
 )
 
 // lockFile is a held lock. The OS lock is held on the inode the lock path
@@ -63,7 +74,7 @@ type lockResult struct {
 func acquireLock(path string, mode fs.FileMode, first *LockInfo) (lockResult, error) {
 	start := time.Now()
 	for {
-		res, retry, err := tryLock(path, mode, first, time.Since(start) < lettingGoFor)
+		res, retry, err := tryLock(path, mode, first, time.Since(start))
 		if err != nil || !retry {
 			return res, err
 		}
@@ -76,7 +87,7 @@ func acquireLock(path string, mode fs.FileMode, first *LockInfo) (lockResult, er
 	}
 }
 
-func tryLock(path string, mode fs.FileMode, first *LockInfo, waitLettingGo bool) (res lockResult, retry bool, err error) {
+func tryLock(path string, mode fs.FileMode, first *LockInfo, waited time.Duration) (res lockResult, retry bool, err error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow|oNonblock, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		fl, err := createLocked(path, mode, first)
@@ -108,11 +119,20 @@ func tryLock(path string, mode fs.FileMode, first *LockInfo, waitLettingGo bool)
 		return res, false, pathError("lock", path, err)
 	}
 	if !ok {
+		if sharedFree(path) {
+			// Only inspections (ReadLock, status) hold it, for a moment:
+			// no run does.
+			return lockResult{}, true, nil
+		}
 		content, _ := readLock(f)
 		res.holder, res.detail = parseHolder(content)
-		if res.holder != nil && res.holder.Status != StatusRunning && waitLettingGo {
+		if h := res.holder; h != nil && h.Status != StatusRunning && waited < lettingGoFor {
 			// The holder says it has finished: most likely a Stop about to
 			// let go. Look again for a moment before calling it live.
+			return lockResult{}, true, nil
+		}
+		if h := res.holder; h != nil && h.Log != "" && sameHost(h) && briefHold(h, waited) {
+			// The holder's log is free: no run is past its Start.
 			return lockResult{}, true, nil
 		}
 		return res, false, nil
@@ -175,7 +195,8 @@ func parseHolder(content []byte) (*LockInfo, string) {
 }
 
 // lockJSON returns info as the lock file's content, its error cut to
-// maxLockError bytes so that the file always stays readable.
+// maxLockError bytes so that the file always stays readable, followed by
+// lockRoom spaces and a newline.
 func lockJSON(info *LockInfo) ([]byte, error) {
 	i := *info
 	i.Error = cutText(i.Error, maxLockError)
@@ -183,7 +204,42 @@ func lockJSON(info *LockInfo) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(data, '\n'), nil
+	return padJSON(data, len(data)+lockRoom+1), nil
+}
+
+// padJSON returns data followed by spaces and a newline, size bytes in
+// all; data must be shorter than size.
+func padJSON(data []byte, size int) []byte {
+	b := make([]byte, size)
+	copy(b, data)
+	for i := len(data); i < size-1; i++ {
+		b[i] = ' '
+	}
+	b[size-1] = '\n'
+	return b
+}
+
+// fitJSON returns info as a lock file's content of exactly size bytes,
+// its error cut further when the whole of it does not fit. It fails when
+// even the details without their error do not fit.
+func fitJSON(info *LockInfo, size int) ([]byte, error) {
+	i := *info
+	n := maxLockError
+	for {
+		i.Error = cutText(info.Error, n)
+		data, err := json.Marshal(&i)
+		if err != nil {
+			return nil, err
+		}
+		if len(data) < size {
+			return padJSON(data, size), nil
+		}
+		if n == 0 || info.Error == "" {
+			return nil, fmt.Errorf("no room for the run's details in the lock file's %d bytes", size)
+		}
+		// Cut as many more bytes as the text is over, at least.
+		n = max(0, min(n, len(info.Error))-(len(data)+1-size))
+	}
 }
 
 // cutText returns s cut to at most n bytes, on a rune boundary, saying
@@ -310,23 +366,62 @@ func syncDir(path string) error {
 // the new, never a mix, and stays locked throughout. It fails with
 // an error wrapping ErrLockLost when the path no longer names the file
 // this run holds.
+//
+// When no new file can be made (a full disk), it writes info over the
+// held file itself instead (writeInPlace); it fails only when that fails
+// too, with both errors.
 func (l *lockFile) write(info *LockInfo) error {
 	if err := l.Check(context.Background()); err != nil {
 		return err
 	}
 	tmp, fl, err := lockTemp(l.path, l.mode, info)
-	if err != nil {
-		return err
+	if err == nil {
+		if err = os.Rename(tmp, l.path); err != nil {
+			_ = os.Remove(tmp)
+			_ = fl.Unlock()
+		}
 	}
-	if err := os.Rename(tmp, l.path); err != nil {
-		_ = os.Remove(tmp)
-		_ = fl.Unlock()
-		return err
+	if err != nil {
+		if ierr := l.writeInPlace(info); ierr != nil {
+			return errors.Join(err, fmt.Errorf("writing over the lock file itself: %w", ierr))
+		}
+		l.written = true
+		return nil
 	}
 	l.written = true
 	old := l.fl
 	l.fl = fl
 	return errors.Join(syncDir(l.path), old.Unlock())
+}
+
+// writeInPlace writes info over the file this run holds, within the size
+// the file has: overwriting blocks a file already has needs no free
+// space, and every lock file is written with lockRoom to spare, so a
+// run's failure is kept on a full disk. The write is not atomic, but the
+// run holds the OS lock throughout, so whoever takes the lock after it
+// reads the whole of it.
+func (l *lockFile) writeInPlace(info *LockInfo) error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|oNoFollow|oNonblock, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	held, err := l.fl.Stat()
+	if err != nil || !os.SameFile(fi, held) || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: the lock file %s was removed or replaced", ErrLockLost, l.path)
+	}
+	data, err := fitJSON(info, int(min(fi.Size(), maxLockFile)))
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // release removes the file (when the path still names it), then unlocks.
@@ -413,12 +508,59 @@ func (l *lockFile) stillOurs() bool {
 	return err == nil && os.SameFile(fi, pi)
 }
 
+// holderLogHeld reports whether a live run holds the log that h names, on
+// this host: a run holds its log from Start to Stop, so the run a lock file
+// names is seen alive even when the file was replaced under it. A log named
+// by a run on another host cannot be checked from here and reports false.
+func holderLogHeld(h *LockInfo) bool {
+	if h == nil || h.Log == "" || !sameHost(h) {
+		return false
+	}
+	return logHeld(h.Log)
+}
+
+// briefHold reports whether a lock held by another process, whose file
+// names h, is worth looking at again after waited: h's log is on this host
+// and no run holds it (see briefHoldFor), and briefHoldFor has not passed.
+// A holder whose log cannot be checked (none named, another host) is
+// given lettingGoFor.
+func briefHold(h *LockInfo, waited time.Duration) bool {
+	if h == nil || h.Log == "" || !sameHost(h) {
+		return waited < lettingGoFor
+	}
+	return waited < briefHoldFor && !logHeld(h.Log)
+}
+
+// sameHost reports whether h names this host, or no host.
+func sameHost(h *LockInfo) bool {
+	if h.Host == "" {
+		return true
+	}
+	host, err := os.Hostname()
+	return err != nil || host == h.Host
+}
+
+// sharedFree reports whether a shared OS lock on path can be had now: no
+// run holds the file (runs hold it exclusively), at most inspections do.
+func sharedFree(path string) bool {
+	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|oNoFollow|oNonblock))
+	ok, err := fl.TryRLock()
+	if err != nil || !ok {
+		return false
+	}
+	_ = fl.Unlock()
+	return true
+}
+
 // logHeld reports whether a live run holds the OS lock on the log file at
 // path: a run holds it from its Start to its Stop, so a run whose lock file
 // was removed or replaced by hand is still seen.
+//
+// It tries a shared lock, which a run's exclusive one excludes but the
+// same test by another inspection or Start does not.
 func logHeld(path string) bool {
 	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|oNoFollow|oNonblock))
-	ok, err := fl.TryLock()
+	ok, err := fl.TryRLock()
 	if err != nil {
 		return false
 	}

@@ -156,7 +156,7 @@ func TestFailedRunKeepsLock(t *testing.T) {
 		t.Fatalf("error %#v does not carry the failed holder", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"pid " + strconv.Itoa(os.Getpid()), "failed", "load warehouse: connection refused", "delete", e.lock, e.log} {
+	for _, want := range []string{"pid " + strconv.Itoa(os.Getpid()), "failed", "load warehouse: connection refused", "pigging unlock --lock " + e.lock, e.log} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not say %q", msg, want)
 		}
@@ -336,7 +336,7 @@ func TestStaleLockContent(t *testing.T) {
 			if tt.wantHolder && (le.Holder.PID != 4242 || le.Holder.Host == "" && tt.name != "cancelled holder") {
 				t.Errorf("Holder = %+v", le.Holder)
 			}
-			for _, want := range append(tt.wantInMsg, "delete "+e.lock) {
+			for _, want := range append(tt.wantInMsg, "pigging unlock --lock "+e.lock) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
 				}

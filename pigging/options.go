@@ -22,7 +22,7 @@ type StalePolicy int
 
 const (
 	// Refuse makes Start return ErrStaleLock until a person has read the log
-	// and deleted the lock file. It is the default.
+	// and cleared the lock ("pigging unlock", or Unlock). It is the default.
 	Refuse StalePolicy = iota
 	// TakeOver makes Start log a WARN naming the previous run, keep its log
 	// as "<log path>.prev", and go on.

@@ -169,7 +169,7 @@ func TestProcessCrashSIGKILL(t *testing.T) {
 		if !errors.Is(err, pigging.ErrStaleLock) || !errors.As(err, &lerr) || lerr.Holder == nil || lerr.Holder.PID != c.Pid() {
 			t.Fatalf("kill %d: Start after the kill: %v, want ErrStaleLock naming pid %d", k, err, c.Pid())
 		}
-		for _, w := range []string{"pid " + strconv.Itoa(c.Pid()), "died without stopping", "delete " + lockPath} {
+		for _, w := range []string{"pid " + strconv.Itoa(c.Pid()), "died without stopping", "pigging unlock --lock " + lockPath} {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("kill %d: refusal %q does not say %q", k, err, w)
 			}

@@ -569,7 +569,7 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 	if code := next.Wait(t, 30*time.Second); code != exitStale {
 		t.Fatalf("next run exit %d, want %d (ErrStaleLock); stdout %q", code, exitStale, next.Output())
 	}
-	for _, want := range []string{"pid " + strconv.Itoa(holder.Pid()), "failed: warehouse unreachable", "delete " + lockPath} {
+	for _, want := range []string{"pid " + strconv.Itoa(holder.Pid()), "failed: warehouse unreachable", "pigging unlock --lock " + lockPath} {
 		if !strings.Contains(next.Output(), want) {
 			t.Errorf("refusal %q does not say %q", next.Output(), want)
 		}

@@ -452,7 +452,7 @@ func TestReliabilityBadLockFiles(t *testing.T) {
 			if !errors.Is(err, pigging.ErrStaleLock) || !errors.As(err, &lerr) {
 				t.Fatalf("Start: %v, want ErrStaleLock", err)
 			}
-			for _, w := range []string{tc.want, "delete " + lockPath} {
+			for _, w := range []string{tc.want, "pigging unlock --lock " + lockPath} {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not say %q", err, w)
 				}

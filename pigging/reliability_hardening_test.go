@@ -359,8 +359,10 @@ func TestHardeningFullDisk(t *testing.T) {
 	}
 }
 
-// Item 4 (lock): a lock write that cannot finish leaves the old JSON whole,
-// never a fragment: the run's 9 KB error on a disk with 4 KiB free.
+// Item 4 (lock): a lock write that cannot make its new file (the run's
+// 9 KB error, with files limited to 4 KiB) never leaves a fragment: the
+// failure is written over the held file, within the room it was made
+// with, its error cut to fit and saying so.
 func TestHardeningLockWriteIsAtomic(t *testing.T) {
 	dir := t.TempDir()
 	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
@@ -376,8 +378,8 @@ func TestHardeningLockWriteIsAtomic(t *testing.T) {
 	if err := json.Unmarshal(data, &info); err != nil {
 		t.Fatalf("lock file is not whole JSON after a failed write: %v\n%.200s", err, data)
 	}
-	if info.Status != pigging.StatusRunning {
-		t.Errorf("lock = %+v, want the previous whole content (running)", info)
+	if info.Status != pigging.StatusFailed || !strings.HasPrefix(info.Error, "eeee") || !strings.Contains(info.Error, "more bytes; the log has the whole text]") || len(data) > 4096 {
+		t.Errorf("lock (%d bytes) = %+v, want failed, its error cut to fit within 4 KiB", len(data), info)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
 		var names []string

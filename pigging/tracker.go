@@ -216,8 +216,10 @@ func (t *Tracker) LockPath() string {
 // carries the run span and the Tracker. The paths are made absolute here,
 // so a later os.Chdir does not move the run's files.
 //
-// When another process holds the lock, Start returns a *LockError that
-// unwraps to ErrLocked; when a previous run left it (failed, cancelled or
+// When another process holds the lock, or the run the lock file names is
+// still alive (it holds the log the file names, as after the file was
+// replaced under it), Start returns a *LockError that unwraps to
+// ErrLocked; when a previous run left it (failed, cancelled or
 // died) and the policy is Refuse, one that unwraps to ErrStaleLock. A
 // refused Start appends one record to the existing log without truncating
 // it (WARN while the holder lives, ERROR after a failed or dead run),
@@ -271,25 +273,38 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		return ctx, err
 	}
 	lockName := t.locker.String()
+	_, fileLock := t.locker.(*fileLocker)
 	if res.Lease == nil {
-		return ctx, t.refuse(ctx, &LockError{Path: lockName, LogPath: t.logPath, Holder: res.Holder, Err: ErrLocked, Detail: res.Detail})
+		return ctx, t.refuse(ctx, &LockError{Path: lockName, LogPath: t.logPath, Holder: res.Holder, Err: ErrLocked, Detail: res.Detail, fileLock: fileLock})
 	}
-	// The lock is ours. A live run may still hold the log, when its own
-	// lock file was removed or replaced by hand: it is not ours to truncate.
+	// The lock is ours, but the run the file names may still be alive: a
+	// lock file replaced under a live run (an editor's save, a restore)
+	// names it, and it holds its log until it stops. Whatever log this run
+	// was given, that run is in progress.
+	if h := res.Holder; res.Stale && holderLogHeld(h) {
+		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: h, Err: ErrLocked,
+			Detail: "its log file " + h.Log + " is held by a live run whose lock file was replaced", fileLock: fileLock}
+		if err := res.Lease.Abort(lctx); err != nil {
+			return ctx, errors.Join(lerr, err)
+		}
+		return ctx, t.refuse(ctx, lerr)
+	}
+	// A live run may still hold this run's log, when its own lock file was
+	// removed or replaced by hand: it is not ours to truncate.
 	if logHeld(logAbs) {
 		holder := res.Holder
 		if holder != nil && holder.Status != StatusRunning {
 			holder = nil
 		}
 		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: holder, Err: ErrLocked,
-			Detail: "its log file is held by a live run whose lock was removed or replaced"}
+			Detail: "its log file is held by a live run whose lock was removed or replaced", fileLock: fileLock}
 		if err := res.Lease.Abort(lctx); err != nil {
 			return ctx, errors.Join(lerr, err)
 		}
 		return ctx, t.refuse(ctx, lerr)
 	}
 	if res.Stale && t.cfg.stale == Refuse {
-		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: res.Holder, Err: ErrStaleLock, Detail: res.Detail}
+		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: res.Holder, Err: ErrStaleLock, Detail: res.Detail, fileLock: fileLock}
 		if err := res.Lease.Abort(lctx); err != nil {
 			return ctx, errors.Join(lerr, err)
 		}
@@ -433,6 +448,12 @@ func openLog(path string, mode fs.FileMode) (*os.File, *flock.Flock, error) {
 	}
 	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|oNoFollow|oNonblock))
 	ok, err := fl.TryLock()
+	for start := time.Now(); err == nil && !ok && time.Since(start) < lettingGoFor && sharedFree(path); {
+		// Only a check whether a run holds it (logHeld, from a Start or
+		// an inspection) has it, for a moment.
+		time.Sleep(time.Millisecond)
+		ok, err = fl.TryLock()
+	}
 	if err == nil && !ok {
 		err = errors.New("is held by another run")
 	}

@@ -326,7 +326,7 @@ func TestFailKeepsLockAndRefusesNextRun(t *testing.T) {
 	added := logLines(t, j.log)[len(lines):]
 	checkLines(t, added, []string{
 		"ERROR: Locked: previous run pid … on " + info.Host + " (job etl) started … failed: warehouse: connection refused (simulated by -fail); read " +
-			j.log + ", then delete " + j.lock + " to run again lock=" + j.lock + " holder_pid=…",
+			j.log + ", then clear the lock to run again: pigging unlock --lock " + j.lock + " (pigging.Unlock in Go) lock=" + j.lock + " holder_pid=…",
 	})
 	if _, err := os.Stat(j.out); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a refused run wrote output: %v", err)

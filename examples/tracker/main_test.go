@@ -60,8 +60,8 @@ func TestRunRefusedByStaleLock(t *testing.T) {
 	if !errors.Is(err, pigging.ErrStaleLock) {
 		t.Fatalf("run = %v, want ErrStaleLock", err)
 	}
-	if !strings.Contains(err.Error(), "pid 4242") || !strings.Contains(err.Error(), "delete "+lockPath) {
-		t.Errorf("error %q should name the previous pid and say to delete the lock", err)
+	if !strings.Contains(err.Error(), "pid 4242") || !strings.Contains(err.Error(), "pigging unlock --lock "+lockPath) {
+		t.Errorf("error %q should name the previous pid and say to clear the lock with pigging unlock", err)
 	}
 	data, _ := os.ReadFile(logPath)
 	if !strings.HasPrefix(string(data), oldLog) || !strings.Contains(string(data), "| ERROR: Locked: ") {
