@@ -94,7 +94,7 @@ func TestRunExitStatus(t *testing.T) {
 			if r.code != exitLocked {
 				t.Errorf("next run: exit status %d, want %d", r.code, exitLocked)
 			}
-			if !strings.Contains(r.stderr, "previous run pid") || !strings.Contains(r.stderr, "delete "+lock) {
+			if !strings.Contains(r.stderr, "previous run pid") || !strings.Contains(r.stderr, "pigging unlock --lock "+lock) {
 				t.Errorf("next run's stderr %q does not say who holds the lock and what to do", r.stderr)
 			}
 		})
