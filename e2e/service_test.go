@@ -1,14 +1,156 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
+
+// Bounds shared by the services the tests start (Jaeger, Prometheus),
+// generous for a loaded 2-core machine and all finite. How long each may
+// take to be ready is its own.
+const (
+	serviceStopTimeout   = 15 * time.Second // SIGTERM to exit, then SIGKILL
+	serviceStartAttempts = 3                // a free port can be taken between probe and bind
+	pollInterval         = 100 * time.Millisecond
+)
+
+// tailLines is how many of a service's last output lines a failure shows.
+const tailLines = 40
+
+// errExitedEarly is in the error of a service that exited before it was
+// ready.
+var errExitedEarly = errors.New("exited before it was ready")
+
+// service is a binary the tests started in a process group of its own, with
+// the end of its output kept for failure messages.
+type service struct {
+	name string // in messages: Jaeger, Prometheus
+	out  *tailBuffer
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, set before done is closed
+}
+
+// startService starts cmd in a process group of its own and registers its
+// stop with t.Cleanup. The end of its stdout and stderr is kept for tail;
+// they also go to any writer already set on cmd.
+func startService(t *testing.T, name string, cmd *exec.Cmd) (*service, error) {
+	t.Helper()
+	s := &service{name: name, out: newTailBuffer(64 << 10), done: make(chan struct{})}
+	cmd.Stdout = alsoTo(s.out, cmd.Stdout)
+	cmd.Stderr = alsoTo(s.out, cmd.Stderr)
+	ownProcessGroup(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("exec %s: %w", cmd.Path, err)
+	}
+	s.cmd = cmd
+	go func() {
+		s.err = cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(s.stop)
+	return s, nil
+}
+
+// alsoTo is out, and w too when there is one.
+func alsoTo(out *tailBuffer, w io.Writer) io.Writer {
+	if w == nil {
+		return out
+	}
+	return io.MultiWriter(out, w)
+}
+
+// waitReady polls url until it answers 200 and returns how long that took.
+// It gives up when the process exits (the error is errExitedEarly) or
+// timeout has passed; either error ends with the tail of the output.
+func (s *service) waitReady(url string, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	client := &http.Client{Timeout: 2 * time.Second}
+	var last string
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Since(start), nil
+			}
+			last = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-s.done:
+			return 0, fmt.Errorf("%s %w (%v)\n%s", s.name, errExitedEarly, s.err, s.tail())
+		case <-time.After(pollInterval):
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s not ready: no 200 from %s within %s; last: %s\n%s",
+				s.name, url, timeout, last, s.tail())
+		}
+	}
+}
+
+// startRetrying returns what launch started. When the service exited early
+// because an address was in use, a port picked free having been taken
+// meanwhile, it calls launch again, up to serviceStartAttempts times in all;
+// on any other error, or the last, it fails the test.
+func startRetrying[T any](t *testing.T, name string, launch func(attempt int) (T, error)) T {
+	t.Helper()
+	var lastErr error
+	for attempt := 1; attempt <= serviceStartAttempts; attempt++ {
+		v, err := launch(attempt)
+		if err == nil {
+			return v
+		}
+		lastErr = err
+		if !errors.Is(err, errExitedEarly) || !strings.Contains(err.Error(), "address already in use") {
+			break // not a port race: retrying will not help
+		}
+		t.Logf("%s start attempt %d failed, retrying with new ports: %v", name, attempt, err)
+	}
+	t.Fatalf("starting %s: %v", name, lastErr)
+	var zero T
+	return zero
+}
+
+// stop ends the whole process group: SIGTERM, then SIGKILL after a bound.
+func (s *service) stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	signalGroup(s.cmd, syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(serviceStopTimeout):
+		signalGroup(s.cmd, syscall.SIGKILL)
+		<-s.done
+	}
+}
+
+// tail returns the end of the service's output, for failure messages.
+func (s *service) tail() string {
+	lines := strings.SplitAfter(s.out.String(), "\n")
+	if len(lines) > tailLines {
+		lines = lines[len(lines)-tailLines:]
+	}
+	return "--- " + s.name + " output (last lines) ---\n" + strings.Join(lines, "") + "--- end of " + s.name + " output ---"
+}
 
 // buildContext bounds a build by the test binary's deadline, leaving time
 // for the rest of the test to report.
