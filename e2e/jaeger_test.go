@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 )
@@ -37,7 +35,7 @@ type jaeger struct {
 // its health check answers and registers its stop with t.Cleanup.
 func startJaeger(t *testing.T) *jaeger {
 	t.Helper()
-	bin := buildJaeger(t)
+	bin := buildTool(t, "Jaeger", jaegerToolDir, jaegerPackage)
 	cfg := filepath.Join(repoRoot(t), jaegerToolDir, "config.yaml")
 	return startRetrying(t, "Jaeger", func(int) (*jaeger, error) { return launchJaeger(t, bin, cfg) })
 }
@@ -77,41 +75,4 @@ func launchJaeger(t *testing.T, bin, cfg string) (*jaeger, error) {
 	t.Logf("Jaeger healthy after %s (OTLP/HTTP %s, OTLP/gRPC %s, query %s, prometheus %s)",
 		took.Round(time.Millisecond), j.OTLPHTTP, j.OTLPGRPC, j.QueryHTTP, j.Prometheus)
 	return j, nil
-}
-
-// buildJaeger builds the Jaeger binary from internal/tools/jaeger into a
-// directory shared by the tests of this run and returns its path.
-func buildJaeger(t *testing.T) string {
-	t.Helper()
-	jaegerBuild.once.Do(func() {
-		bin := filepath.Join(binDir, "jaeger")
-		start := time.Now()
-		ctx, cancel := buildContext(t)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goTool(), "build", "-C", filepath.Join(repoRoot(t), jaegerToolDir),
-			"-o", bin, jaegerPackage)
-		cmd.WaitDelay = 10 * time.Second
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			if ctx.Err() != nil {
-				err = fmt.Errorf("%w: building Jaeger did not finish before the test deadline; "+
-					"build it ahead (go build -C %s -o /dev/null %s) or raise go test -timeout",
-					err, jaegerToolDir, jaegerPackage)
-			}
-			jaegerBuild.err = fmt.Errorf("go build %s: %w\n%s", jaegerPackage, err, out)
-			return
-		}
-		t.Logf("built Jaeger in %s", time.Since(start).Round(time.Millisecond))
-		jaegerBuild.bin = bin
-	})
-	if jaegerBuild.err != nil {
-		t.Fatal(jaegerBuild.err)
-	}
-	return jaegerBuild.bin
-}
-
-var jaegerBuild struct {
-	once sync.Once
-	bin  string
-	err  error
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,7 +55,7 @@ func (p *prometheus) OTLPMetricsURL() string { return "http://" + p.Addr + "/api
 // registers its stop with t.Cleanup.
 func startPrometheus(t *testing.T) *prometheus {
 	t.Helper()
-	bin := buildPrometheus(t)
+	bin := buildTool(t, "Prometheus", prometheusToolDir, prometheusPackage, prometheusBuildTags)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	rules := filepath.Join(repoRoot(t), rulesFile)
@@ -89,43 +88,6 @@ func launchPrometheus(t *testing.T, bin, cfg, data string) (*prometheus, error) 
 	}
 	t.Logf("Prometheus ready after %s on %s", took.Round(time.Millisecond), p.Addr)
 	return p, nil
-}
-
-// buildPrometheus builds Prometheus from internal/tools/prometheus into the
-// directory shared by the tests of this run, once, and returns its path.
-func buildPrometheus(t *testing.T) string {
-	t.Helper()
-	prometheusBuild.once.Do(func() {
-		bin := filepath.Join(binDir, "prometheus")
-		start := time.Now()
-		ctx, cancel := buildContext(t)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goTool(), "build", "-C", filepath.Join(repoRoot(t), prometheusToolDir),
-			"-tags", prometheusBuildTags, "-o", bin, prometheusPackage)
-		cmd.WaitDelay = 10 * time.Second
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			if ctx.Err() != nil {
-				err = fmt.Errorf("%w: building Prometheus did not finish before the test deadline; "+
-					"build it ahead (go build -C %s -tags %s -o /dev/null %s) or raise go test -timeout",
-					err, prometheusToolDir, prometheusBuildTags, prometheusPackage)
-			}
-			prometheusBuild.err = fmt.Errorf("go build %s: %w\n%s", prometheusPackage, err, out)
-			return
-		}
-		t.Logf("built Prometheus in %s", time.Since(start).Round(time.Millisecond))
-		prometheusBuild.bin = bin
-	})
-	if prometheusBuild.err != nil {
-		t.Fatal(prometheusBuild.err)
-	}
-	return prometheusBuild.bin
-}
-
-var prometheusBuild struct {
-	once sync.Once
-	bin  string
-	err  error
 }
 
 // apiGet GETs path?query from the HTTP API and decodes its data into v.

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,6 +152,71 @@ func (s *service) tail() string {
 		lines = lines[len(lines)-tailLines:]
 	}
 	return "--- " + s.name + " output (last lines) ---\n" + strings.Join(lines, "") + "--- end of " + s.name + " output ---"
+}
+
+// buildTool builds pkg of the module in dir, relative to the repository
+// root, with the given build tags as binDir/<last element of pkg>, once per
+// test binary, and returns its path. name is the tool's name in messages.
+func buildTool(t *testing.T, name, dir, pkg string, tags ...string) string {
+	t.Helper()
+	b := toolBuildOf(pkg)
+	b.once.Do(func() {
+		bin := filepath.Join(binDir, path.Base(pkg))
+		var flags []string
+		if len(tags) > 0 {
+			flags = []string{"-tags", strings.Join(tags, ",")}
+		}
+		start := time.Now()
+		ctx, cancel := buildContext(t)
+		defer cancel()
+		args := append([]string{"build", "-C", filepath.Join(repoRoot(t), dir)}, flags...)
+		cmd := exec.CommandContext(ctx, goTool(), append(args, "-o", bin, pkg)...)
+		cmd.WaitDelay = 10 * time.Second
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			if ctx.Err() != nil {
+				ahead := append([]string{"go", "build", "-C", dir}, flags...)
+				ahead = append(ahead, "-o", "/dev/null", pkg)
+				err = fmt.Errorf("%w: building %s did not finish before the test deadline; "+
+					"build it ahead (%s) or raise go test -timeout", err, name, strings.Join(ahead, " "))
+			}
+			b.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+			return
+		}
+		t.Logf("built %s in %s", name, time.Since(start).Round(time.Millisecond))
+		b.bin = bin
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.bin
+}
+
+// toolBuild is the one build of a tool in a test binary.
+type toolBuild struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+var toolBuilds struct {
+	mu    sync.Mutex
+	byPkg map[string]*toolBuild
+}
+
+// toolBuildOf returns the build of pkg, new the first time.
+func toolBuildOf(pkg string) *toolBuild {
+	toolBuilds.mu.Lock()
+	defer toolBuilds.mu.Unlock()
+	if toolBuilds.byPkg == nil {
+		toolBuilds.byPkg = map[string]*toolBuild{}
+	}
+	b := toolBuilds.byPkg[pkg]
+	if b == nil {
+		b = &toolBuild{}
+		toolBuilds.byPkg[pkg] = b
+	}
+	return b
 }
 
 // buildContext bounds a build by the test binary's deadline, leaving time
