@@ -63,15 +63,11 @@ func launchJaeger(t *testing.T, bin, cfg string) (*jaeger, error) {
 	)
 	// The debug exporter prints log records on stdout; Jaeger logs on stderr.
 	cmd.Stdout = j.logs
-	s, err := startService(t, "Jaeger", cmd)
+	s, took, err := startService(t, "Jaeger", cmd, "http://"+j.Health+"/status", jaegerHealthTimeout)
 	if err != nil {
 		return nil, err
 	}
 	j.service = s
-	took, err := s.waitReady("http://"+j.Health+"/status", jaegerHealthTimeout)
-	if err != nil {
-		return nil, err
-	}
 	t.Logf("Jaeger healthy after %s (OTLP/HTTP %s, OTLP/gRPC %s, query %s, prometheus %s)",
 		took.Round(time.Millisecond), j.OTLPHTTP, j.OTLPGRPC, j.QueryHTTP, j.Prometheus)
 	return j, nil

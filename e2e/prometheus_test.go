@@ -77,15 +77,11 @@ func launchPrometheus(t *testing.T, bin, cfg, data string) (*prometheus, error) 
 		"--web.listen-address="+p.Addr,
 		"--web.enable-otlp-receiver",
 	)
-	s, err := startService(t, "Prometheus", cmd)
+	s, took, err := startService(t, "Prometheus", cmd, "http://"+p.Addr+"/-/ready", prometheusReadyTimeout)
 	if err != nil {
 		return nil, err
 	}
 	p.service = s
-	took, err := s.waitReady("http://"+p.Addr+"/-/ready", prometheusReadyTimeout)
-	if err != nil {
-		return nil, err
-	}
 	t.Logf("Prometheus ready after %s on %s", took.Round(time.Millisecond), p.Addr)
 	return p, nil
 }

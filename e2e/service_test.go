@@ -45,17 +45,20 @@ type service struct {
 	err  error         // Wait's result, set before done is closed
 }
 
-// startService starts cmd in a process group of its own and registers its
-// stop with t.Cleanup. The end of its stdout and stderr is kept for tail;
-// they also go to any writer already set on cmd.
-func startService(t *testing.T, name string, cmd *exec.Cmd) (*service, error) {
+// startService starts cmd in a process group of its own, registers its stop
+// with t.Cleanup and waits until readyURL answers 200, which it says how long
+// took. The end of cmd's stdout and stderr is kept for tail; they also go to
+// any writer already set on cmd. It gives up when the process exits (the
+// error is errExitedEarly) or readyTimeout has passed; either error ends with
+// the tail of the output.
+func startService(t *testing.T, name string, cmd *exec.Cmd, readyURL string, readyTimeout time.Duration) (*service, time.Duration, error) {
 	t.Helper()
 	s := &service{name: name, out: newTailBuffer(64 << 10), done: make(chan struct{})}
 	cmd.Stdout = alsoTo(s.out, cmd.Stdout)
 	cmd.Stderr = alsoTo(s.out, cmd.Stderr)
 	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("exec %s: %w", cmd.Path, err)
+		return nil, 0, fmt.Errorf("exec %s: %w", cmd.Path, err)
 	}
 	s.cmd = cmd
 	go func() {
@@ -63,7 +66,11 @@ func startService(t *testing.T, name string, cmd *exec.Cmd) (*service, error) {
 		close(s.done)
 	}()
 	t.Cleanup(s.stop)
-	return s, nil
+	took, err := s.waitReady(readyURL, readyTimeout)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s, took, nil
 }
 
 // alsoTo is out, and w too when there is one.
@@ -75,8 +82,6 @@ func alsoTo(out *tailBuffer, w io.Writer) io.Writer {
 }
 
 // waitReady polls url until it answers 200 and returns how long that took.
-// It gives up when the process exits (the error is errExitedEarly) or
-// timeout has passed; either error ends with the tail of the output.
 func (s *service) waitReady(url string, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
 	deadline := start.Add(timeout)
