@@ -55,7 +55,7 @@ func (p *prometheus) OTLPMetricsURL() string { return "http://" + p.Addr + "/api
 // registers its stop with t.Cleanup.
 func startPrometheus(t *testing.T) *prometheus {
 	t.Helper()
-	bin := buildTool(t, "Prometheus", prometheusToolDir, prometheusPackage, prometheusBuildTags)
+	bin := buildTool(t, "Prometheus", prometheusToolDir, prometheusPackage, "-tags", prometheusBuildTags)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	rules := filepath.Join(repoRoot(t), rulesFile)

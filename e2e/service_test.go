@@ -46,7 +46,7 @@ type service struct {
 }
 
 // startService starts cmd in a process group of its own, registers its stop
-// with t.Cleanup and waits until readyURL answers 200, which it says how long
+// with t.Cleanup, waits until readyURL answers 200 and returns how long that
 // took. The end of cmd's stdout and stderr is kept for tail; they also go to
 // any writer already set on cmd. It gives up when the process exits (the
 // error is errExitedEarly) or readyTimeout has passed; either error ends with
@@ -160,17 +160,13 @@ func (s *service) tail() string {
 }
 
 // buildTool builds pkg of the module in dir, relative to the repository
-// root, with the given build tags as binDir/<last element of pkg>, once per
-// test binary, and returns its path. name is the tool's name in messages.
-func buildTool(t *testing.T, name, dir, pkg string, tags ...string) string {
+// root, with the given go build flags as binDir/<last element of pkg>, once
+// per test binary, and returns its path. name is what is built, in messages.
+func buildTool(t *testing.T, name, dir, pkg string, flags ...string) string {
 	t.Helper()
 	b := toolBuildOf(pkg)
 	b.once.Do(func() {
 		bin := filepath.Join(binDir, path.Base(pkg))
-		var flags []string
-		if len(tags) > 0 {
-			flags = []string{"-tags", strings.Join(tags, ",")}
-		}
 		start := time.Now()
 		ctx, cancel := buildContext(t)
 		defer cancel()
@@ -197,7 +193,7 @@ func buildTool(t *testing.T, name, dir, pkg string, tags ...string) string {
 	return b.bin
 }
 
-// toolBuild is the one build of a tool in a test binary.
+// toolBuild is the one build of a package in a test binary.
 type toolBuild struct {
 	once sync.Once
 	bin  string
