@@ -1,32 +1,16 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// Bounds for the Jaeger process. Generous for a loaded 2-core CI machine, and
-// all finite.
-const (
-	jaegerHealthTimeout = 90 * time.Second // from exec to a 200 on /status
-	jaegerStopTimeout   = 15 * time.Second // SIGTERM to exit, then SIGKILL
-	jaegerStartAttempts = 3                // a free port can be taken between probe and bind
-	pollInterval        = 100 * time.Millisecond
-)
+// jaegerHealthTimeout bounds the wait from exec to a 200 on /status;
+// generous for a loaded 2-core CI machine.
+const jaegerHealthTimeout = 90 * time.Second
 
 // jaegerToolDir is the module that pins Jaeger, relative to the repository root.
 const jaegerToolDir = "internal/tools/jaeger"
@@ -43,36 +27,18 @@ type jaeger struct {
 	// exporter: GET /metrics gives the metrics received over OTLP.
 	Prometheus string
 
-	out  *tailBuffer
+	*service
 	logs *logSink // the logs pipeline's debug exporter output, parsed
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	err  error         // Wait's result, set before done is closed
 }
 
 // startJaeger builds Jaeger, starts it on free loopback ports, waits until
 // its health check answers and registers its stop with t.Cleanup.
 func startJaeger(t *testing.T) *jaeger {
 	t.Helper()
-	bin := buildJaeger(t)
+	bin := buildTool(t, "Jaeger", jaegerToolDir, jaegerPackage)
 	cfg := filepath.Join(repoRoot(t), jaegerToolDir, "config.yaml")
-	var lastErr error
-	for attempt := 1; attempt <= jaegerStartAttempts; attempt++ {
-		j, err := launchJaeger(t, bin, cfg)
-		if err == nil {
-			return j
-		}
-		lastErr = err
-		if !errors.Is(err, errJaegerExited) || !strings.Contains(err.Error(), "address already in use") {
-			break // not a port race: retrying will not help
-		}
-		t.Logf("Jaeger start attempt %d failed, retrying with new ports: %v", attempt, err)
-	}
-	t.Fatalf("starting Jaeger: %v", lastErr)
-	return nil
+	return startRetrying(t, "Jaeger", func(int) (*jaeger, error) { return launchJaeger(t, bin, cfg) })
 }
-
-var errJaegerExited = errors.New("jaeger exited before it was healthy")
 
 func launchJaeger(t *testing.T, bin, cfg string) (*jaeger, error) {
 	t.Helper()
@@ -83,9 +49,7 @@ func launchJaeger(t *testing.T, bin, cfg string) (*jaeger, error) {
 		QueryHTTP:  "127.0.0.1:" + ports[2],
 		Health:     "127.0.0.1:" + ports[4],
 		Prometheus: "127.0.0.1:" + ports[5],
-		out:        newTailBuffer(64 << 10),
 		logs:       &logSink{},
-		done:       make(chan struct{}),
 	}
 	cmd := exec.Command(bin, "--config", cfg)
 	cmd.Env = append(os.Environ(),
@@ -98,181 +62,13 @@ func launchJaeger(t *testing.T, bin, cfg string) (*jaeger, error) {
 		"JAEGER_PROMETHEUS_PORT="+ports[5],
 	)
 	// The debug exporter prints log records on stdout; Jaeger logs on stderr.
-	cmd.Stdout = io.MultiWriter(j.out, j.logs)
-	cmd.Stderr = j.out
-	ownProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("exec %s: %w", bin, err)
+	cmd.Stdout = j.logs
+	s, took, err := startService(t, "Jaeger", cmd, "http://"+j.Health+"/status", jaegerHealthTimeout)
+	if err != nil {
+		return nil, err
 	}
-	j.cmd = cmd
-	go func() {
-		j.err = cmd.Wait()
-		close(j.done)
-	}()
-	t.Cleanup(j.stop)
-
-	start := time.Now()
-	deadline := start.Add(jaegerHealthTimeout)
-	client := &http.Client{Timeout: 2 * time.Second}
-	url := "http://" + j.Health + "/status"
-	var last string
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				t.Logf("Jaeger healthy after %s (OTLP/HTTP %s, OTLP/gRPC %s, query %s, prometheus %s)",
-					time.Since(start).Round(time.Millisecond), j.OTLPHTTP, j.OTLPGRPC, j.QueryHTTP, j.Prometheus)
-				return j, nil
-			}
-			last = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(body))
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-j.done:
-			return nil, fmt.Errorf("%w (%v)\n%s", errJaegerExited, j.err, j.tail())
-		case <-time.After(pollInterval):
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("no healthy answer from %s within %s; last: %s\n%s",
-				url, jaegerHealthTimeout, last, j.tail())
-		}
-	}
-}
-
-// stop ends the whole process group: SIGTERM, then SIGKILL after a bound.
-func (j *jaeger) stop() {
-	select {
-	case <-j.done:
-		return
-	default:
-	}
-	signalGroup(j.cmd, syscall.SIGTERM)
-	select {
-	case <-j.done:
-	case <-time.After(jaegerStopTimeout):
-		signalGroup(j.cmd, syscall.SIGKILL)
-		<-j.done
-	}
-}
-
-// tail returns the end of Jaeger's output, for failure messages.
-func (j *jaeger) tail() string {
-	lines := strings.SplitAfter(j.out.String(), "\n")
-	if len(lines) > tailLines {
-		lines = lines[len(lines)-tailLines:]
-	}
-	return "--- Jaeger output (last lines) ---\n" + strings.Join(lines, "") + "--- end of Jaeger output ---"
-}
-
-const tailLines = 40
-
-// buildJaeger builds the Jaeger binary from internal/tools/jaeger into a
-// directory shared by the tests of this run and returns its path.
-func buildJaeger(t *testing.T) string {
-	t.Helper()
-	jaegerBuild.once.Do(func() {
-		bin := filepath.Join(binDir, "jaeger")
-		start := time.Now()
-		ctx, cancel := buildContext(t)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goTool(), "build", "-C", filepath.Join(repoRoot(t), jaegerToolDir),
-			"-o", bin, jaegerPackage)
-		cmd.WaitDelay = 10 * time.Second
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			if ctx.Err() != nil {
-				err = fmt.Errorf("%w: building Jaeger did not finish before the test deadline; "+
-					"build it ahead (go build -C %s -o /dev/null %s) or raise go test -timeout",
-					err, jaegerToolDir, jaegerPackage)
-			}
-			jaegerBuild.err = fmt.Errorf("go build %s: %w\n%s", jaegerPackage, err, out)
-			return
-		}
-		t.Logf("built Jaeger in %s", time.Since(start).Round(time.Millisecond))
-		jaegerBuild.bin = bin
-	})
-	if jaegerBuild.err != nil {
-		t.Fatal(jaegerBuild.err)
-	}
-	return jaegerBuild.bin
-}
-
-var jaegerBuild struct {
-	once sync.Once
-	bin  string
-	err  error
-}
-
-// buildContext bounds a build by the test binary's deadline, leaving time
-// for the rest of the test to report.
-func buildContext(t *testing.T) (context.Context, context.CancelFunc) {
-	if d, ok := t.Deadline(); ok {
-		return context.WithDeadline(context.Background(), d.Add(-2*time.Minute))
-	}
-	return context.WithCancel(context.Background())
-}
-
-// freePorts returns n distinct TCP ports that were free on 127.0.0.1.
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	ports := make([]string, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("finding a free port: %v", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
-	}
-	return ports
-}
-
-// closedPort returns host:port on 127.0.0.1 where nothing listens.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	return "127.0.0.1:" + freePorts(t, 1)[0]
-}
-
-// tailBuffer keeps the last max bytes written to it. Safe for concurrent use.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-// String returns the kept bytes, starting at a line boundary when cut.
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := string(b.buf)
-	if len(b.buf) == b.max {
-		if i := strings.IndexByte(s, '\n'); i >= 0 {
-			s = s[i+1:]
-		}
-	}
-	if s != "" && !strings.HasSuffix(s, "\n") {
-		s += "\n"
-	}
-	return s
+	j.service = s
+	t.Logf("Jaeger healthy after %s (OTLP/HTTP %s, OTLP/gRPC %s, query %s, prometheus %s)",
+		took.Round(time.Millisecond), j.OTLPHTTP, j.OTLPGRPC, j.QueryHTTP, j.Prometheus)
+	return j, nil
 }

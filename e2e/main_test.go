@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -68,35 +67,11 @@ func goTool() string { return "go" }
 // tests run with -race the job is built with -race too.
 func buildJob(t *testing.T) string {
 	t.Helper()
-	jobBuild.once.Do(func() {
-		bin := filepath.Join(binDir, "etl")
-		args := []string{"build", "-o", bin}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		args = append(args, jobPackage)
-		ctx, cancel := buildContext(t)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goTool(), args...)
-		cmd.Dir = repoRoot(t)
-		cmd.WaitDelay = 10 * time.Second
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			jobBuild.err = fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
-			return
-		}
-		jobBuild.bin = bin
-	})
-	if jobBuild.err != nil {
-		t.Fatal(jobBuild.err)
+	var flags []string
+	if raceEnabled {
+		flags = append(flags, "-race")
 	}
-	return jobBuild.bin
-}
-
-var jobBuild struct {
-	once sync.Once
-	bin  string
-	err  error
+	return buildTool(t, "the job", ".", jobPackage, flags...)
 }
 
 // jobResult is what one run of the job left behind.

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,17 +11,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// Bounds for the Prometheus process, generous for a loaded 2-core machine.
 const (
-	prometheusReadyTimeout  = 90 * time.Second // from exec to a 200 on /-/ready
-	prometheusStopTimeout   = 15 * time.Second // SIGTERM to exit, then SIGKILL
-	prometheusStartAttempts = 3                // a free port can be taken between probe and bind
+	// prometheusReadyTimeout bounds the wait from exec to a 200 on /-/ready;
+	// generous for a loaded 2-core machine.
+	prometheusReadyTimeout = 90 * time.Second
 	// metricsTimeout bounds the wait for a job's samples to be queryable
 	// after it exported them, and for a rule to show a new state.
 	metricsTimeout = 60 * time.Second
@@ -48,10 +44,7 @@ const rulesFile = "deploy/prometheus/pigging-rules.yml"
 type prometheus struct {
 	Addr string // host:port of the web server: API and OTLP receiver
 
-	out  *tailBuffer
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	*service
 }
 
 // OTLPMetricsURL is where a job sends its metrics over OTLP/HTTP.
@@ -62,7 +55,7 @@ func (p *prometheus) OTLPMetricsURL() string { return "http://" + p.Addr + "/api
 // registers its stop with t.Cleanup.
 func startPrometheus(t *testing.T) *prometheus {
 	t.Helper()
-	bin := buildPrometheus(t)
+	bin := buildTool(t, "Prometheus", prometheusToolDir, prometheusPackage, "-tags", prometheusBuildTags)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	rules := filepath.Join(repoRoot(t), rulesFile)
@@ -70,138 +63,27 @@ func startPrometheus(t *testing.T) *prometheus {
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var lastErr error
-	for attempt := 1; attempt <= prometheusStartAttempts; attempt++ {
-		p, err := launchPrometheus(t, bin, cfg, filepath.Join(dir, fmt.Sprintf("data%d", attempt)))
-		if err == nil {
-			return p
-		}
-		lastErr = err
-		if !errors.Is(err, errPrometheusExited) || !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-		t.Logf("Prometheus start attempt %d failed, retrying with a new port: %v", attempt, err)
-	}
-	t.Fatalf("starting Prometheus: %v", lastErr)
-	return nil
+	return startRetrying(t, "Prometheus", func(attempt int) (*prometheus, error) {
+		return launchPrometheus(t, bin, cfg, filepath.Join(dir, fmt.Sprintf("data%d", attempt)))
+	})
 }
-
-var errPrometheusExited = errors.New("prometheus exited before it was ready")
 
 func launchPrometheus(t *testing.T, bin, cfg, data string) (*prometheus, error) {
 	t.Helper()
-	p := &prometheus{
-		Addr: "127.0.0.1:" + freePorts(t, 1)[0],
-		out:  newTailBuffer(64 << 10),
-		done: make(chan struct{}),
-	}
+	p := &prometheus{Addr: "127.0.0.1:" + freePorts(t, 1)[0]}
 	cmd := exec.Command(bin,
 		"--config.file="+cfg,
 		"--storage.tsdb.path="+data,
 		"--web.listen-address="+p.Addr,
 		"--web.enable-otlp-receiver",
 	)
-	cmd.Stdout = p.out
-	cmd.Stderr = p.out
-	ownProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("exec %s: %w", bin, err)
+	s, took, err := startService(t, "Prometheus", cmd, "http://"+p.Addr+"/-/ready", prometheusReadyTimeout)
+	if err != nil {
+		return nil, err
 	}
-	p.cmd = cmd
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(p.stop)
-
-	start := time.Now()
-	client := &http.Client{Timeout: 2 * time.Second}
-	u := "http://" + p.Addr + "/-/ready"
-	var last string
-	for {
-		resp, err := client.Get(u)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				t.Logf("Prometheus ready after %s on %s", time.Since(start).Round(time.Millisecond), p.Addr)
-				return p, nil
-			}
-			last = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(body))
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("%w (%v)\n%s", errPrometheusExited, p.err, p.tail())
-		case <-time.After(pollInterval):
-		}
-		if time.Since(start) > prometheusReadyTimeout {
-			return nil, fmt.Errorf("not ready at %s within %s; last: %s\n%s", u, prometheusReadyTimeout, last, p.tail())
-		}
-	}
-}
-
-// stop ends the process group: SIGTERM, then SIGKILL after a bound.
-func (p *prometheus) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	signalGroup(p.cmd, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(prometheusStopTimeout):
-		signalGroup(p.cmd, syscall.SIGKILL)
-		<-p.done
-	}
-}
-
-// tail returns the end of Prometheus's output, for failure messages.
-func (p *prometheus) tail() string {
-	lines := strings.SplitAfter(p.out.String(), "\n")
-	if len(lines) > tailLines {
-		lines = lines[len(lines)-tailLines:]
-	}
-	return "--- Prometheus output (last lines) ---\n" + strings.Join(lines, "") + "--- end of Prometheus output ---"
-}
-
-// buildPrometheus builds Prometheus from internal/tools/prometheus into the
-// directory shared by the tests of this run, once, and returns its path.
-func buildPrometheus(t *testing.T) string {
-	t.Helper()
-	prometheusBuild.once.Do(func() {
-		bin := filepath.Join(binDir, "prometheus")
-		start := time.Now()
-		ctx, cancel := buildContext(t)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goTool(), "build", "-C", filepath.Join(repoRoot(t), prometheusToolDir),
-			"-tags", prometheusBuildTags, "-o", bin, prometheusPackage)
-		cmd.WaitDelay = 10 * time.Second
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			if ctx.Err() != nil {
-				err = fmt.Errorf("%w: building Prometheus did not finish before the test deadline; "+
-					"build it ahead (go build -C %s -tags %s -o /dev/null %s) or raise go test -timeout",
-					err, prometheusToolDir, prometheusBuildTags, prometheusPackage)
-			}
-			prometheusBuild.err = fmt.Errorf("go build %s: %w\n%s", prometheusPackage, err, out)
-			return
-		}
-		t.Logf("built Prometheus in %s", time.Since(start).Round(time.Millisecond))
-		prometheusBuild.bin = bin
-	})
-	if prometheusBuild.err != nil {
-		t.Fatal(prometheusBuild.err)
-	}
-	return prometheusBuild.bin
-}
-
-var prometheusBuild struct {
-	once sync.Once
-	bin  string
-	err  error
+	p.service = s
+	t.Logf("Prometheus ready after %s on %s", took.Round(time.Millisecond), p.Addr)
+	return p, nil
 }
 
 // apiGet GETs path?query from the HTTP API and decodes its data into v.
