@@ -23,7 +23,7 @@ import (
 func BenchmarkJob(b *testing.B) {
 	benchJob(b, func(b *testing.B, run func(options)) {
 		for b.Loop() {
-			run(options{})
+			run(options{job: "etl"})
 		}
 	})
 }
@@ -34,7 +34,7 @@ func BenchmarkJob(b *testing.B) {
 // runs a job of a million orders.
 func BenchmarkJobRows(b *testing.B) {
 	benchJob(b, func(b *testing.B, run func(options)) {
-		run(options{input: newOrderGen(b.N)})
+		run(options{job: "etl", input: newOrderGen(b.N)})
 	})
 }
 
