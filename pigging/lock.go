@@ -131,7 +131,7 @@ func tryLock(path string, mode fs.FileMode, first *LockInfo, waited time.Duratio
 			// let go. Look again for a moment before calling it live.
 			return lockResult{}, true, nil
 		}
-		if h := res.holder; h != nil && h.Log != "" && sameHost(h) && briefHold(h, waited) {
+		if h := res.holder; localLog(h) && briefHold(h, waited) {
 			// The holder's log is free: no run is past its Start.
 			return lockResult{}, true, nil
 		}
@@ -513,10 +513,7 @@ func (l *lockFile) stillOurs() bool {
 // names is seen alive even when the file was replaced under it. A log named
 // by a run on another host cannot be checked from here and reports false.
 func holderLogHeld(h *LockInfo) bool {
-	if h == nil || h.Log == "" || !sameHost(h) {
-		return false
-	}
-	return logHeld(h.Log)
+	return localLog(h) && logHeld(h.Log)
 }
 
 // briefHold reports whether a lock held by another process, whose file
@@ -525,14 +522,18 @@ func holderLogHeld(h *LockInfo) bool {
 // A holder whose log cannot be checked (none named, another host) is
 // given lettingGoFor.
 func briefHold(h *LockInfo, waited time.Duration) bool {
-	if h == nil || h.Log == "" || !sameHost(h) {
+	if !localLog(h) {
 		return waited < lettingGoFor
 	}
 	return waited < briefHoldFor && !logHeld(h.Log)
 }
 
-// sameHost reports whether h names this host, or no host.
-func sameHost(h *LockInfo) bool {
+// localLog reports whether h names a log that can be checked from here: a
+// log on this host (or on no host named).
+func localLog(h *LockInfo) bool {
+	if h == nil || h.Log == "" {
+		return false
+	}
 	if h.Host == "" {
 		return true
 	}

@@ -284,10 +284,7 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	if h := res.Holder; res.Stale && holderLogHeld(h) {
 		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: h, Err: ErrLocked,
 			Detail: "its log file " + h.Log + " is held by a live run whose lock file was replaced", fileLock: fileLock}
-		if err := res.Lease.Abort(lctx); err != nil {
-			return ctx, errors.Join(lerr, err)
-		}
-		return ctx, t.refuse(ctx, lerr)
+		return ctx, t.abortAndRefuse(ctx, lctx, res.Lease, lerr)
 	}
 	// A live run may still hold this run's log, when its own lock file was
 	// removed or replaced by hand: it is not ours to truncate.
@@ -298,17 +295,11 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 		}
 		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: holder, Err: ErrLocked,
 			Detail: "its log file is held by a live run whose lock was removed or replaced", fileLock: fileLock}
-		if err := res.Lease.Abort(lctx); err != nil {
-			return ctx, errors.Join(lerr, err)
-		}
-		return ctx, t.refuse(ctx, lerr)
+		return ctx, t.abortAndRefuse(ctx, lctx, res.Lease, lerr)
 	}
 	if res.Stale && t.cfg.stale == Refuse {
 		lerr := &LockError{Path: lockName, LogPath: t.logPath, Holder: res.Holder, Err: ErrStaleLock, Detail: res.Detail, fileLock: fileLock}
-		if err := res.Lease.Abort(lctx); err != nil {
-			return ctx, errors.Join(lerr, err)
-		}
-		return ctx, t.refuse(ctx, lerr)
+		return ctx, t.abortAndRefuse(ctx, lctx, res.Lease, lerr)
 	}
 
 	startOpts := []trace.SpanStartOption{
@@ -557,6 +548,15 @@ func takeOverAttrs(h *LockInfo, prevLog string) []slog.Attr {
 		attrs = append(attrs, slog.String("previous_log", prevLog))
 	}
 	return attrs
+}
+
+// abortAndRefuse lets go of a lock taken only to find that the run must
+// be refused, then refuses it; a failure to let go is joined to lerr.
+func (t *Tracker) abortAndRefuse(ctx, lctx context.Context, lease Lease, lerr *LockError) error {
+	if err := lease.Abort(lctx); err != nil {
+		return errors.Join(lerr, err)
+	}
+	return t.refuse(ctx, lerr)
 }
 
 // refuse records a Start that may not go on: one record appended to the
