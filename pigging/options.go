@@ -62,6 +62,7 @@ type config struct {
 	eventBudget int
 	fileMode    fs.FileMode
 	locker      Locker
+	history     int
 
 	loggerProvider otellog.LoggerProvider
 	meterProvider  metric.MeterProvider
@@ -75,6 +76,7 @@ func newConfig(opts []Option) (config, error) {
 		minLevel:    slog.LevelInfo,
 		eventBudget: DefaultEventBudget,
 		fileMode:    0o644,
+		history:     DefaultHistory,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -90,6 +92,9 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.eventBudget < 0 {
 		errs = append(errs, fmt.Errorf("pigging: WithEventBudget: negative budget %d", c.eventBudget))
+	}
+	if c.history < 0 {
+		errs = append(errs, fmt.Errorf("pigging: WithHistory: negative number of runs %d (0 keeps no history)", c.history))
 	}
 	if c.fileMode&^fs.ModePerm != 0 {
 		errs = append(errs, fmt.Errorf("pigging: WithFileMode: %v is not a permission mode", c.fileMode))
@@ -199,4 +204,13 @@ func WithLoggerProvider(lp otellog.LoggerProvider) Option {
 // provider (otel.GetMeterProvider) at the time New is called.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.meterProvider = mp })
+}
+
+// WithHistory sets how many runs the job's history keeps (the last n), when
+// its Locker keeps one (History): the lock file keeps it beside itself, as
+// "<lock path>.history", package pglock in a table. 0 turns the history
+// off: no entry is written. The default is DefaultHistory (100). A
+// negative n is refused by New.
+func WithHistory(n int) Option {
+	return optionFunc(func(c *config) { c.history = n })
 }
