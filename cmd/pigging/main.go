@@ -123,9 +123,15 @@ var commands = []command{
 	},
 	{
 		name:     "status",
-		synopsis: "pigging status [--name JOB | --lock FILE] [--json]",
-		summary:  "show whether a job's lock is free, running or stale (exit 0, 1, 2)",
+		synopsis: "pigging status [--name JOB | --lock FILE] [--pg DSN] [--json] [--max-age D] [--max-runtime D] [--every CRON [--grace D]]",
+		summary:  "show a job's lock (exit 0 free, 1 running, 2 stale), last success and failure; check it",
 		main:     (*cli).statusCommand,
+	},
+	{
+		name:     "history",
+		synopsis: "pigging history [--name JOB | --lock FILE] [--pg DSN] [-n N] [--json]",
+		summary:  "show a job's last runs: result, start, duration, records, error",
+		main:     (*cli).historyCommand,
 	},
 	{
 		name:     "version",
@@ -135,7 +141,7 @@ var commands = []command{
 	},
 	{
 		name:     "unlock",
-		synopsis: "pigging unlock [--name JOB | --lock FILE]",
+		synopsis: "pigging unlock [--name JOB | --lock FILE] [--pg DSN]",
 		summary:  "clear a stale lock after reading the failed run's log",
 		main:     (*cli).unlockCommand,
 	},
