@@ -172,7 +172,7 @@ func (e *LockError) Error() string {
 	} else {
 		b.WriteString("run ")
 		b.WriteString(e.Holder.describe())
-		if e.Holder.Status == StatusFailed {
+		if s := e.Holder.Status; s == StatusFailed || s == string(StateFailure) {
 			b.WriteString(", which has recorded a failure and is still running")
 		}
 	}
@@ -188,22 +188,26 @@ func (e *LockError) Error() string {
 // Unwrap returns ErrLocked or ErrStaleLock.
 func (e *LockError) Unwrap() error { return e.Err }
 
-// outcome says how the run the file names ended: " failed: <error>",
-// " was cancelled: <cause>", or " died without stopping".
+// outcome says how the run the lock names ended: " failed: <error>",
+// " timed out: <error>", " was cancelled: <cause>", or " died without
+// stopping". It reads the run states (a PostgreSQL lock reads its rows so)
+// and the statuses the lock file still writes.
 func (i *LockInfo) outcome() string {
+	var how string
 	switch i.Status {
-	case StatusFailed:
-		if i.Error != "" {
-			return " failed: " + i.Error
-		}
-		return " failed"
-	case StatusCancelled:
-		if i.Error != "" {
-			return " was cancelled: " + i.Error
-		}
-		return " was cancelled"
+	case StatusFailed, string(StateFailure), string(StateError):
+		how = " failed"
+	case string(StateTimeout):
+		how = " timed out"
+	case StatusCancelled, string(StateCancellation):
+		how = " was cancelled"
+	default:
+		return " died without stopping"
 	}
-	return " died without stopping"
+	if i.Error != "" {
+		return how + ": " + i.Error
+	}
+	return how
 }
 
 func (i *LockInfo) describe() string {
