@@ -27,6 +27,7 @@ type Locker struct {
 	key            int64
 	table          pgx.Identifier
 	seq            pgx.Identifier
+	runs           pgx.Identifier
 	tableRaw       string
 	host           string
 	interval       time.Duration
@@ -85,6 +86,7 @@ func New(dsn string, job string, opts ...Option) (*Locker, error) {
 		tableRaw:       c.table,
 		table:          pgx.Identifier(strings.Split(c.table, ".")),
 		seq:            pgx.Identifier(strings.Split(c.table+"_token", ".")),
+		runs:           pgx.Identifier(strings.Split(c.table+"_runs", ".")),
 		host:           c.host,
 		interval:       c.interval,
 		timeout:        c.timeout,
@@ -225,7 +227,7 @@ func (l *Locker) Acquire(ctx context.Context, info *pigging.LockInfo) (pigging.A
 		err = tx.QueryRow(ctx, "SELECT nextval('"+l.seq.Sanitize()+"')").Scan(&s.token)
 	}
 	if err == nil && prev == nil {
-		s.info.Status = pigging.StatusRunning
+		s.info.Status = "running"
 		err = s.write(ctx, tx, &s.info)
 	}
 	if err == nil {
