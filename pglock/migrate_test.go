@@ -83,7 +83,7 @@ func TestMigrateOldTable(t *testing.T) {
 	if !errors.Is(err, pigging.ErrStaleLock) {
 		t.Fatalf("Start over the legacy row = %v, want ErrStaleLock", err)
 	}
-	for _, want := range []string{"previous run pid 4242 on old-host (job legacy)", "failed: disk full", "read /var/log/old.log,"} {
+	for _, want := range []string{"previous run pid 4242 on old-host (job legacy)", "failed: disk full", "read /var/log/old.log on old-host,"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not say %q", err, want)
 		}
