@@ -50,8 +50,14 @@ func randomName(prefix string) string {
 // sequence and its runs table) at cleanup.
 func newTable(t testing.TB) string {
 	t.Helper()
+	return ownTable(t, randomName("pglock_test_"))
+}
+
+// ownTable returns table, dropped (with its sequence and its runs table)
+// at cleanup.
+func ownTable(t testing.TB, table string) string {
+	t.Helper()
 	d := dsn(t)
-	table := randomName("pglock_test_")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -207,3 +207,29 @@ func TestExitStatusInTheRow(t *testing.T) {
 		t.Errorf("Inspect after an exit code beyond 32 bits = %+v", st.Holder)
 	}
 }
+
+// A table with the longest name WithTable takes (57 bytes): the server cut
+// the name of its old status CHECK, and the migration replaces that one;
+// the runs table and its index get names the server keeps whole.
+func TestMigrateLongTableName(t *testing.T) {
+	table := randomName("pglock_test_")
+	table = ownTable(t, table+strings.Repeat("x", 57-len(table)))
+	sqlExec(t, oldDDL(table))
+	l := newLocker(t, table, "long-name")
+	a, err := l.Acquire(context.Background(), &pigging.LockInfo{Job: "long-name", Started: time.Now(), Status: "running"})
+	if err != nil || a.Lease == nil {
+		t.Fatalf("Acquire = %+v, %v", a, err)
+	}
+	if err := a.Lease.Keep(context.Background(), &pigging.LockInfo{Job: "long-name", Started: time.Now(), Status: "timeout"}); err != nil {
+		t.Fatalf("Keep with status timeout on the migrated table: %v", err)
+	}
+	checks := queryOne[[]string](t, "SELECT array_agg(conname) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c'", table)
+	if len(checks) != 1 || checks[0] != table[:50]+"_status_check" {
+		t.Errorf("CHECKs of the migrated table = %q, want the one the server named", checks)
+	}
+	appendRun(t, l, entry(0, pigging.StateTimeout), 10)
+	idx := queryOne[[]string](t, "SELECT array_agg(indexname::text) FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE '%(job, id DESC)'", table+"_runs")
+	if len(idx) != 1 || idx[0] != table[:50]+"_runs_job_idx" {
+		t.Errorf("indexes of the runs table = %q, want its key and the (job, id DESC) one", idx)
+	}
+}

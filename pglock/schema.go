@@ -95,10 +95,12 @@ func statusCheck(table string) string {
 }
 
 // runsIndex is the name of the runs table's index on (job, id DESC), cut to
-// the 63 bytes of a name; an index lives in its table's schema.
+// the 63 bytes the server keeps of a name; an index lives in its table's
+// schema.
 func runsIndex(table string) string {
+	const suffix = "_runs_job_idx"
 	parts := splitName(table)
-	return cutName(parts[len(parts)-1], maxAppName-len("_runs_job_idx")) + "_runs_job_idx"
+	return cutName(parts[len(parts)-1], 63-len(suffix)) + suffix
 }
 
 // ensureSchema runs the DDL, once per Locker, when the schema is not
