@@ -158,7 +158,8 @@ func TestServerRestart(t *testing.T) {
 		t.Errorf("log:\n%s", readLog(t, logPath))
 	}
 	st := inspect(t, l)
-	if st.State != pigging.LockStale || st.Holder == nil || st.Holder.Status != pigging.StatusFailed {
+	// Inspect reads the row's status in the run states.
+	if st.State != pigging.LockStale || st.Holder == nil || st.Holder.Status != "failure" {
 		t.Fatalf("after the restart: %+v (holder %+v), want stale and failed", st, st.Holder)
 	}
 	// The next run is refused as stale, not as held.

@@ -564,6 +564,9 @@ func (t *Tracker) abortAndRefuse(ctx, lctx context.Context, lease Lease, lerr *L
 // holder lives the record is a WARN (the overlap is worth knowing, but it
 // is not the live run's failure); after a failed or dead run, an ERROR.
 func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
+	if a, ok := t.locker.(ClearAdvisor); ok {
+		lerr.advice = a.ClearAdvice()
+	}
 	now := time.Now()
 	opts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindInternal),
