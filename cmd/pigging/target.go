@@ -19,7 +19,7 @@ const pgEnv = "PIGGING_PG_DSN"
 // lockFlagSet holds the flags that name a job's lock: a lock file, or a
 // job in PostgreSQL.
 type lockFlagSet struct {
-	job, lock, pg string
+	job, lock, pg, pgTable string
 }
 
 // register adds --name, --lock and --pg to fs.
@@ -27,6 +27,7 @@ func (f *lockFlagSet) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.job, "name", "", "the job's `name`: its lock is JOB.lock in the working directory,\nor the job's row with --pg")
 	fs.StringVar(&f.lock, "lock", "", "the lock `file` (default JOB.lock)")
 	fs.StringVar(&f.pg, "pg", "", "the PostgreSQL `DSN` of the lock (package pglock), for a job that runs on\nseveral hosts; better given as $"+pgEnv+", which keeps the password out\nof the process list")
+	fs.StringVar(&f.pgTable, "pg-table", pglock.DefaultTable, "with --pg, the `table` that keeps the jobs' locks (its runs are in TABLE_runs)")
 }
 
 // lockTarget is the lock a command inspects: a Locker, and how messages
@@ -56,15 +57,11 @@ func (f *lockFlagSet) target() (*lockTarget, error) {
 		if f.job == "" {
 			return nil, errors.New("with --pg (or $" + pgEnv + "), give --name JOB")
 		}
-		l, err := pglock.New(dsn, f.job)
+		l, err := pglock.New(dsn, f.job, pglock.WithTable(f.pgTable))
 		if err != nil {
 			return nil, err
 		}
-		hint := "pigging unlock --name " + shellQuote(f.job)
-		if f.pg != "" {
-			hint += " --pg \"$" + pgEnv + "\""
-		}
-		return &lockTarget{locker: l, unlockHint: hint}, nil
+		return &lockTarget{locker: l, unlockHint: strings.TrimSuffix(l.ClearAdvice(), " (Locker.Clear in Go)")}, nil
 	}
 	lock := f.lock
 	switch {
