@@ -292,6 +292,7 @@ func asHistory(err error) error {
 // append comes in before its name is durable, renamed over the path, and
 // the directory synced. The caller holds the lock on the old file.
 func trimHistory(path string, mode fs.FileMode, tail []byte, keep int) error {
+	removeStaleTemps(path)
 	lines := lastEntries(tail, keep)
 	var buf bytes.Buffer
 	for i := len(lines) - 1; i >= 0; i-- {
@@ -316,6 +317,22 @@ func trimHistory(path string, mode fs.FileMode, tail []byte, keep int) error {
 		return err
 	}
 	return syncDir(path)
+}
+
+// removeStaleTemps removes the temporary files of trims of the history at
+// path that died before their rename. Only the holder of the lock on the
+// file the path names trims it, so while it does, any other is stale.
+func removeStaleTemps(path string) {
+	prefix := "." + filepath.Base(path) + ".tmp-"
+	ents, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
+			_ = os.Remove(filepath.Join(filepath.Dir(path), e.Name()))
+		}
+	}
 }
 
 // readHistory reads the last n entries of the history file at path
