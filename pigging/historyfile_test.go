@@ -230,16 +230,21 @@ func TestHistoryManyStagesFit(t *testing.T) {
 	t.Logf("%d stages of %d kept, line of %d bytes", len(got[0].Stages), len(e.Stages), fi.Size())
 }
 
-// TestHistoryTrim appends many entries with keep 100: the history is then
-// exactly the last 100, in order, and the file never grows past half as
-// many again.
+// TestHistoryTrim appends 10,000 entries (1,000 with -short) with keep
+// 100: the history is then exactly the last 100, in order, and the file
+// never grows past half as many lines again. It checks the trimming, not
+// the disk: it runs in a memory file system where there is one, as 10,000
+// fsyncs took 13 s to 70 s on a shared ext4 disk, against 3.6 s (20 s
+// with -race on 2 loaded cores) in memory.
 func TestHistoryTrim(t *testing.T) {
 	const keep = 100
+	dir, inMemory := memoryDir(t)
 	n := 10000
 	if testing.Short() {
 		n = 1000
 	}
-	h, lock := fileHistory(t)
+	lock := filepath.Join(dir, "job.lock")
+	h := pigging.NewFileLocker(lock, 0o644).(pigging.History)
 	path := pigging.HistoryPath(lock)
 	var lineLen, maxSize int64
 	start := time.Now()
@@ -278,7 +283,7 @@ func TestHistoryTrim(t *testing.T) {
 	if bound := lineLen * (keep + keep/2); maxSize > bound {
 		t.Errorf("file grew to %d bytes, want at most %d (%d lines of %d)", maxSize, bound, keep+keep/2, lineLen)
 	}
-	t.Logf("%d appends in %v (%v each), file at most %d bytes", n, took, took/time.Duration(n), maxSize)
+	t.Logf("%d appends in %v (%v each, in memory %v), file at most %d bytes", n, took, took/time.Duration(n), inMemory, maxSize)
 	if tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*tmp*")); len(tmps) != 0 {
 		t.Errorf("temporary files left: %v", tmps)
 	}
@@ -524,4 +529,20 @@ func TestHistoryHugeSparseFile(t *testing.T) {
 		t.Errorf("after the trim Runs = %v, want [3 2 1 0]", got)
 	}
 	t.Logf("Runs allocated %d KiB, AppendRun with its trim %d KiB; file now %d bytes", readAlloc>>10, appendAlloc>>10, fi.Size())
+}
+
+// memoryDir returns a new directory in /dev/shm, a memory file system on
+// Linux, removed when the test ends, and true; or t.TempDir() and false
+// where there is none.
+func memoryDir(t testing.TB) (string, bool) {
+	t.Helper()
+	if fi, err := os.Stat("/dev/shm"); runtime.GOOS != "linux" || err != nil || !fi.IsDir() {
+		return t.TempDir(), false
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "pigging-history-")
+	if err != nil {
+		return t.TempDir(), false
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir, true
 }
