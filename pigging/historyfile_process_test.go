@@ -257,3 +257,19 @@ func TestHistoryForeignOwner(t *testing.T) {
 		t.Errorf("Runs = %d entries, want 1", len(got))
 	}
 }
+
+// TestHistoryDevice puts a character device (the null device's numbers)
+// at the history path: both doors refuse it before opening it.
+func TestHistoryDevice(t *testing.T) {
+	h, lock := fileHistory(t)
+	path := pigging.HistoryPath(lock)
+	if err := syscall.Mknod(path, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+		t.Skipf("mknod: %v", err)
+	}
+	checkPathError(t, h.AppendRun(context.Background(), historyEntry("job", 1), 10), lock, "not a regular file")
+	_, err := pigging.ReadHistory(lock, 0)
+	checkPathError(t, err, lock, "not a regular file")
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Errorf("the device was replaced: %v %v", fi, err)
+	}
+}
