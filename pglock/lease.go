@@ -41,7 +41,7 @@ var errEnded = errors.New("pglock: the lease has already ended")
 func (s *lease) write(ctx context.Context, q querier, info *pigging.LockInfo) error {
 	return s.l.putRow(ctx, q, &row{
 		pid: int32(info.PID), backendPID: s.backend, host: s.l.host, job: s.l.job,
-		traceID: info.TraceID, spanID: info.SpanID, status: info.Status, errText: info.Error,
+		traceID: info.TraceID, spanID: info.SpanID, status: string(info.Status), errText: info.Error,
 		log: info.Log, started: info.Started, updated: time.Now(), token: s.token,
 	})
 }
@@ -266,7 +266,7 @@ func (s *lease) tryKeepLost(ctx context.Context, info *pigging.LockInfo) error {
 			return s.endOwnSession(ctx, tx)
 		}
 		_, err := tx.Exec(ctx, "UPDATE "+s.l.table.Sanitize()+" SET status = $3, error = $4, updated_at = now() WHERE job = $1 AND token = $2",
-			s.l.job, s.token, info.Status, cutText(text, maxError))
+			s.l.job, s.token, string(info.Status), cutText(text, maxError))
 		return err
 	})
 }

@@ -82,7 +82,7 @@ type row struct {
 
 func (r *row) info() *pigging.LockInfo {
 	return &pigging.LockInfo{PID: int(r.pid), Host: r.host, Job: r.job, Started: r.started.UTC(),
-		TraceID: r.traceID, SpanID: r.spanID, Status: r.status, Error: r.errText, Log: r.log}
+		TraceID: r.traceID, SpanID: r.spanID, Status: pigging.RunState(r.status), Error: r.errText, Log: r.log}
 }
 
 // querier is a connection or a transaction.

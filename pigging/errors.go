@@ -67,13 +67,6 @@ func errMessage(err error) string {
 	return err.Error()
 }
 
-// Lock statuses written to the lock file.
-const (
-	StatusRunning   = "running"
-	StatusFailed    = "failed"
-	StatusCancelled = "cancelled"
-)
-
 // LockInfo is what a lock file says about the run that holds or held it.
 type LockInfo struct {
 	PID     int       `json:"pid"`
@@ -82,8 +75,10 @@ type LockInfo struct {
 	Started time.Time `json:"started"`
 	TraceID string    `json:"trace_id,omitempty"`
 	SpanID  string    `json:"span_id,omitempty"`
-	Status  string    `json:"status"`
-	Error   string    `json:"error,omitempty"`
+	// Status is the run's state: StateRunning while it runs (or after
+	// it died), else how it ended.
+	Status RunState `json:"status"`
+	Error  string   `json:"error,omitempty"`
 	// Log is the absolute path of the run's log file.
 	Log string `json:"log,omitempty"`
 	// ExitCode and ExitSource are the exit status the program running the
@@ -172,7 +167,7 @@ func (e *LockError) Error() string {
 	} else {
 		b.WriteString("run ")
 		b.WriteString(e.Holder.describe())
-		if e.Holder.Status == StatusFailed {
+		if e.Holder.Status == StateFailure {
 			b.WriteString(", which has recorded a failure and is still running")
 		}
 	}
@@ -189,21 +184,24 @@ func (e *LockError) Error() string {
 func (e *LockError) Unwrap() error { return e.Err }
 
 // outcome says how the run the file names ended: " failed: <error>",
-// " was cancelled: <cause>", or " died without stopping".
+// " was cancelled: <cause>", " timed out: <cause>", or " died without
+// stopping".
 func (i *LockInfo) outcome() string {
+	what := ""
 	switch i.Status {
-	case StatusFailed:
-		if i.Error != "" {
-			return " failed: " + i.Error
-		}
-		return " failed"
-	case StatusCancelled:
-		if i.Error != "" {
-			return " was cancelled: " + i.Error
-		}
-		return " was cancelled"
+	case StateFailure, StateError:
+		what = " failed"
+	case StateCancellation:
+		what = " was cancelled"
+	case StateTimeout:
+		what = " timed out"
+	default:
+		return " died without stopping"
 	}
-	return " died without stopping"
+	if i.Error != "" {
+		return what + ": " + i.Error
+	}
+	return what
 }
 
 func (i *LockInfo) describe() string {

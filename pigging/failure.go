@@ -22,7 +22,7 @@ func (r *run) setFailure(err error) {
 
 // markFailed writes the run's failure into the lock file at once, so that
 // a process that exits right after LogException, without Stop, still
-// leaves "failed" and the error for the next run to find. Only the first
+// leaves "failure" and the error for the next run to find. Only the first
 // failure is written. The caller holds r.mu.
 func (r *run) markFailed() {
 	r.failMu.Lock()
@@ -32,7 +32,7 @@ func (r *run) markFailed() {
 	}
 	r.marked = true
 	info := r.info
-	info.Status = StatusFailed
+	info.Status = StateFailure
 	info.Error = errtype.Message(r.failure)
 	ctx, cancel := lockContext(r.ctx)
 	defer cancel()

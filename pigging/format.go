@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
 
 	"github.com/pigging-go/pigging/internal/errtype"
 	"github.com/pigging-go/pigging/internal/logfmt"
@@ -186,30 +187,33 @@ func appendAttr(b []byte, kvs *[]attribute.KeyValue, prefix string, a slog.Attr)
 	return logfmt.AppendValue(b, text)
 }
 
-// levelName returns the name written to the log for one of the four levels.
-func levelName(l slog.Level) string {
-	switch {
-	case l < slog.LevelInfo:
-		return "DEBUG"
-	case l < slog.LevelWarn:
-		return "INFO"
-	case l < slog.LevelError:
-		return "WARN"
-	}
-	return "ERROR"
+// level is one of the four levels pigging writes, as the log file, the
+// span events and the Logs API name it.
+type level struct {
+	level    slog.Level
+	name     string
+	severity otellog.Severity
 }
 
-// standardLevel maps any slog level down to the nearest of the four.
-func standardLevel(l slog.Level) slog.Level {
+var levels = [...]level{
+	{slog.LevelDebug, "DEBUG", otellog.SeverityDebug},
+	{slog.LevelInfo, "INFO", otellog.SeverityInfo},
+	{slog.LevelWarn, "WARN", otellog.SeverityWarn},
+	{slog.LevelError, "ERROR", otellog.SeverityError},
+}
+
+// levelOf maps any slog level down to the nearest of the four: the one
+// level mapping of the package.
+func levelOf(l slog.Level) *level {
 	switch {
 	case l < slog.LevelInfo:
-		return slog.LevelDebug
+		return &levels[0]
 	case l < slog.LevelWarn:
-		return slog.LevelInfo
+		return &levels[1]
 	case l < slog.LevelError:
-		return slog.LevelWarn
+		return &levels[2]
 	}
-	return slog.LevelError
+	return &levels[3]
 }
 
 func validLevel(l slog.Level) bool {
@@ -238,7 +242,7 @@ func appendHead(b []byte, t time.Time, level slog.Level, msg string) []byte {
 		b = logfmt.AppendTime(b, t)
 		b = append(b, " | "...)
 	}
-	b = append(b, levelName(level)...)
+	b = append(b, levelOf(level).name...)
 	b = append(b, ": "...)
 	return logfmt.AppendText(b, msg)
 }

@@ -125,7 +125,7 @@ func tryLock(path string, mode fs.FileMode, first *LockInfo, waited time.Duratio
 		}
 		content, _ := readLock(f)
 		res.holder, res.detail = parseHolder(content)
-		if h := res.holder; h != nil && h.Status != StatusRunning && waited < lettingGoFor {
+		if h := res.holder; h != nil && h.Status != StateRunning && waited < lettingGoFor {
 			// The holder says it has finished: most likely a Stop about to
 			// let go. Look again for a moment before calling it live.
 			return lockResult{}, true, nil
@@ -190,7 +190,20 @@ func parseHolder(content []byte) (*LockInfo, string) {
 	if info.PID == 0 && info.Status == "" {
 		return nil, "it names no process"
 	}
+	info.Status = legacyState(info.Status)
 	return &info, ""
+}
+
+// legacyState reads the values lock files were written with before
+// RunState: "failed" and "cancelled".
+func legacyState(s RunState) RunState {
+	switch s {
+	case "failed":
+		return StateFailure
+	case "cancelled":
+		return StateCancellation
+	}
+	return s
 }
 
 // lockJSON returns info as the lock file's content, its error cut to

@@ -56,7 +56,7 @@ type Lease interface {
 	// Release ends a run that succeeded: the lock is free.
 	Release(ctx context.Context) error
 	// Keep ends a run that did not succeed: the lock stays, with info
-	// (status failed or cancelled, and the error), for the next run to find.
+	// (its RunState and the error), for the next run to find.
 	Keep(ctx context.Context, info *LockInfo) error
 	// Abort undoes the claim of a Start that could not finish, leaving the
 	// lock as Acquire found it.

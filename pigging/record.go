@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/internal/errtype"
+	"github.com/pigging-go/pigging/internal/semkeys"
 )
 
 // Sizes of the scratch space that a record keeps on the stack. A longer
@@ -262,7 +263,7 @@ var eventPool = sync.Pool{New: func() any { return new(eventScratch) }}
 // every log event has: its level and message.
 func getEventScratch(level slog.Level, msg string) *eventScratch {
 	ev := eventPool.Get().(*eventScratch)
-	ev.kvs = append(ev.arr[:0], keyLogSeverity.String(levelName(level)), keyLogMessage.String(msg))
+	ev.kvs = append(ev.arr[:0], semkeys.LogSeverity.String(levelOf(level).name), semkeys.LogMessage.String(msg))
 	return ev
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pigging-go/pigging/internal/errtype"
 	"github.com/pigging-go/pigging/internal/runctx"
+	"github.com/pigging-go/pigging/internal/semkeys"
 )
 
 // Start begins the run: it takes the lock without waiting, starts the run
@@ -120,7 +121,7 @@ func (t *Tracker) holderInfo(now time.Time, logAbs string) LockInfo {
 		Host:    host,
 		Job:     t.cfg.name,
 		Started: now.UTC(),
-		Status:  StatusRunning,
+		Status:  StateRunning,
 		Log:     logAbs,
 	}
 }
@@ -144,7 +145,7 @@ func (t *Tracker) refusal(res Acquired, logAbs string) *LockError {
 		// A live run may still hold this run's log, when its own lock
 		// file was removed or replaced by hand: it is not ours to
 		// truncate.
-		if h != nil && h.Status != StatusRunning {
+		if h != nil && h.Status != StateRunning {
 			lerr.Holder = nil
 		}
 		lerr.Detail = "its log file is held by a live run whose lock was removed or replaced"
@@ -283,9 +284,9 @@ func holderLink(h *LockInfo, reason string) (trace.Link, bool) {
 		return trace.Link{}, false
 	}
 	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true})
-	attrs := []attribute.KeyValue{keyLinkReason.String(reason), attribute.Int("process.pid", h.PID)}
+	attrs := []attribute.KeyValue{semkeys.LinkReason.String(reason), attribute.Int("process.pid", h.PID)}
 	if h.Status != "" {
-		attrs = append(attrs, keyPrevStatus.String(h.Status))
+		attrs = append(attrs, semkeys.PreviousStatus.String(string(h.Status)))
 	}
 	return trace.Link{SpanContext: sc, Attributes: attrs}, true
 }
@@ -362,8 +363,8 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 	}
 
 	end := time.Now()
-	span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(keyDurationMS.Int64(end.Sub(now).Milliseconds()), keyStatus.String(outcomeLocked)))
-	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(lerr)), keyRunResult.String(resultLocked))
+	span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(semkeys.DurationMS.Int64(end.Sub(now).Milliseconds()), semkeys.Status.String(string(StateSkip))))
+	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(lerr)), semkeys.RunResult.String(string(StateSkip)))
 	span.SetStatus(codes.Error, msg)
 	span.End(trace.WithTimestamp(end))
 	mctx := trace.ContextWithSpan(context.WithoutCancel(ctx), span)

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/internal/errtype"
+	"github.com/pigging-go/pigging/internal/semkeys"
 )
 
 // errStopInRun is what Stop returns for a Tracker that Run made.
@@ -23,11 +24,12 @@ var errStopInRun = errors.New("pigging: Stop called inside Run's function: Run s
 // sends later ones to stderr (counted in pigging.records.after_stop); logs
 // "TOTAL SCRIPT TIME" as the log's last record; syncs and closes the log;
 // settles the lock file — removed after a run that succeeded; kept with
-// status "failed" and the error after a run that failed (LogException was
-// called, a panic is in flight, records could not be written, or the lock
-// file was removed or replaced under the run); kept with status
-// "cancelled" after a run whose ctx was done, unless the stale policy is
-// TakeOver; then ends the run span, prints "TOTAL SCRIPT TIME" to the
+// its RunState and the error otherwise: StateFailure after a run that
+// failed (LogException was called, a panic is in flight, records could not
+// be written), StateError when the lock was removed or replaced under the
+// run, StateTimeout or StateCancellation after a run whose ctx ran past
+// its deadline or was cancelled, unless the stale policy is TakeOver (the
+// lock is then removed); then ends the run span, prints "TOTAL SCRIPT TIME" to the
 // output (a closed stdout never kills the process here), and flushes the
 // tracer provider when it can (5 s at most).
 //
@@ -78,15 +80,11 @@ func (t *Tracker) stop(flush bool) error {
 		end.errs = append(end.errs, pathError("log", t.logPath, err))
 	}
 	// The lock file is settled before anything is printed.
-	if err := r.settle(lctx, end.outcome, end.failure); err != nil {
+	if err := r.settle(lctx, end.state, end.failure); err != nil {
 		end.errs = append(end.errs, pathError("lock", t.locker.String(), err))
 	}
 	r.endSpan(&end)
-	failure := end.failure
-	if end.outcome == outcomeOK {
-		failure = nil
-	}
-	t.tel.runEnded(r.spanCtx, t.cfg.name, runResult(end.outcome), end.dur, end.time, failure)
+	t.tel.runEnded(r.spanCtx, t.cfg.name, end.state, end.dur, end.time, end.failure)
 	if err := writeIgnoringSIGPIPE(t.cfg.output, []byte(end.total()+"\n")); err != nil {
 		otel.Handle(fmt.Errorf("pigging: printing TOTAL SCRIPT TIME: %w", err))
 	}
@@ -98,8 +96,8 @@ func (t *Tracker) stop(flush bool) error {
 
 // runEnd is how a run ended, as Stop found it.
 type runEnd struct {
-	outcome string
-	failure error // the run's failure, or the cause of its cancellation
+	state   RunState
+	failure error // the run's failure, or the cause of its end; nil after success
 	time    time.Time
 	dur     time.Duration
 	errs    []error // errors Stop returns
@@ -130,21 +128,24 @@ func (r *run) closeLog(lctx context.Context) runEnd {
 			failure = lerr
 		}
 	}
-	e.outcome = outcomeOK
+	e.state = StateSuccess
 	switch {
-	case failure != nil:
-		e.outcome = outcomeFailed
-	case r.lost.Load() > 0:
-		e.outcome = outcomeFailed
+	case lockLost != nil:
+		e.state = StateError
+	case failure != nil, r.lost.Load() > 0:
+		e.state = StateFailure
 	case r.ctx.Err() != nil:
-		e.outcome = outcomeCancelled
+		e.state = StateCancellation
 		failure = context.Cause(r.ctx)
+		if errors.Is(failure, context.DeadlineExceeded) || errors.Is(r.ctx.Err(), context.DeadlineExceeded) {
+			e.state = StateTimeout
+		}
 		r.record(&record{time: time.Now(), level: slog.LevelWarn, msg: "Run cancelled: " + errtype.Message(failure), own: true, event: true}, fields{})
 	}
 	e.time = time.Now()
 	e.dur = e.time.Sub(r.started)
 	r.record(&record{time: e.time, level: slog.LevelInfo, msg: e.total(), own: true, eventName: eventRunStop,
-		otelAttrs: []attribute.KeyValue{keyRunResult.String(runResult(e.outcome)), keyDurationMS.Int64(e.dur.Milliseconds())}}, fields{})
+		otelAttrs: []attribute.KeyValue{semkeys.RunResult.String(string(e.state)), semkeys.DurationMS.Int64(e.dur.Milliseconds())}}, fields{})
 	if n := r.lost.Load(); n > 0 {
 		r.failMu.Lock()
 		writeErr := r.writeErr
@@ -153,7 +154,7 @@ func (r *run) closeLog(lctx context.Context) runEnd {
 		e.errs = append(e.errs, werr)
 		if failure == nil {
 			failure = werr
-			e.outcome = outcomeFailed
+			e.state = StateFailure
 		}
 	}
 	e.failure = failure
@@ -170,49 +171,35 @@ func (r *run) closeLog(lctx context.Context) runEnd {
 // endSpan adds the stop event and the run's counts and result to the run
 // span, and ends it.
 func (r *run) endSpan(e *runEnd) {
-	r.span.AddEvent("stop", trace.WithTimestamp(e.time), trace.WithAttributes(keyDurationMS.Int64(e.dur.Milliseconds()), keyStatus.String(e.outcome)))
+	r.span.AddEvent("stop", trace.WithTimestamp(e.time), trace.WithAttributes(semkeys.DurationMS.Int64(e.dur.Milliseconds()), semkeys.Status.String(string(e.state))))
 	logsDropped, excDropped := r.budget.dropped()
 	if logsDropped > 0 {
-		r.span.SetAttributes(keyEventsDropped.Int64(logsDropped))
+		r.span.SetAttributes(semkeys.EventsDropped.Int64(logsDropped))
 	}
 	if excDropped > 0 {
-		r.span.SetAttributes(keyExcDropped.Int64(excDropped))
+		r.span.SetAttributes(semkeys.ExceptionsDropped.Int64(excDropped))
 	}
 	if n := r.t.late.Load(); n > 0 {
-		r.span.SetAttributes(keyLate.Int64(n))
+		r.span.SetAttributes(semkeys.RecordsAfterStop.Int64(n))
 	}
-	r.span.SetAttributes(keyRunResult.String(runResult(e.outcome)))
-	if e.outcome != outcomeOK {
+	r.span.SetAttributes(semkeys.RunResult.String(string(e.state)))
+	if e.state != StateSuccess {
 		r.span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(e.failure)))
 		r.span.SetStatus(codes.Error, errtype.Message(e.failure))
 	}
 	r.span.End(trace.WithTimestamp(e.time))
 }
 
-// settle leaves the lock as the outcome says: released, or kept with the
-// run's status and error.
-func (r *run) settle(ctx context.Context, outcome string, failure error) error {
-	if outcome == outcomeOK || outcome == outcomeCancelled && r.t.cfg.stale == TakeOver {
+// settle leaves the lock as the run's end says: released after success
+// (and after a cancellation or timeout when the stale policy is TakeOver),
+// else kept with the run's state and error.
+func (r *run) settle(ctx context.Context, state RunState, failure error) error {
+	cancelled := state == StateCancellation || state == StateTimeout
+	if state == StateSuccess || cancelled && r.t.cfg.stale == TakeOver {
 		return r.lease.Release(ctx)
 	}
 	info := r.info
-	info.Status = StatusFailed
-	if outcome == outcomeCancelled {
-		info.Status = StatusCancelled
-	}
+	info.Status = state
 	info.Error = errtype.Message(failure)
 	return r.lease.Keep(ctx, &info)
-}
-
-// runResult returns the pigging.run.result of an outcome.
-func runResult(outcome string) string {
-	switch outcome {
-	case outcomeOK:
-		return resultSuccess
-	case outcomeCancelled:
-		return resultCancellation
-	case outcomeLocked:
-		return resultLocked
-	}
-	return resultFailure
 }

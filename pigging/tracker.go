@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/pigging-go/pigging/internal/semkeys"
 )
 
 // ScopeName is the instrumentation scope of the spans, log records and
@@ -23,30 +25,6 @@ const ScopeName = "github.com/pigging-go/pigging/pigging"
 
 // flushTimeout bounds the ForceFlush at the end of a run.
 const flushTimeout = 5 * time.Second
-
-// Attribute keys on pigging's spans and events.
-const (
-	keyJob           = attribute.Key("pigging.job")
-	keyLogPath       = attribute.Key("pigging.log.path")
-	keyLockPath      = attribute.Key("pigging.lock.path")
-	keyDurationMS    = attribute.Key("pigging.duration_ms")
-	keyStatus        = attribute.Key("pigging.status")
-	keyEventsDropped = attribute.Key("pigging.events.dropped")
-	keyExcDropped    = attribute.Key("pigging.exceptions.dropped")
-	keyLate          = attribute.Key("pigging.records.after_stop")
-	keyLinkReason    = attribute.Key("pigging.link.reason")
-	keyPrevStatus    = attribute.Key("pigging.previous.status")
-	keyLogSeverity   = attribute.Key("pigging.log.severity")
-	keyLogMessage    = attribute.Key("pigging.log.message")
-)
-
-// Run outcomes, as pigging.status on the stop event.
-const (
-	outcomeOK        = "ok"
-	outcomeFailed    = "failed"
-	outcomeCancelled = "cancelled"
-	outcomeLocked    = "locked"
-)
 
 const (
 	stateNew int32 = iota
@@ -253,9 +231,9 @@ func (t *Tracker) logAbs() (string, error) {
 
 func (t *Tracker) spanAttrs() []attribute.KeyValue {
 	return []attribute.KeyValue{
-		keyJob.String(t.cfg.name),
-		keyLogPath.String(t.logPath),
-		keyLockPath.String(t.locker.String()),
+		semkeys.Job.String(t.cfg.name),
+		semkeys.LogPath.String(t.logPath),
+		semkeys.LockPath.String(t.locker.String()),
 		semconv.ProcessPID(os.Getpid()),
 	}
 }

@@ -63,7 +63,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 				t.Errorf("log:\n%s", joined)
 			}
 			info := readLock(t, lockPath)
-			if info.Status != pigging.StatusCancelled || !strings.Contains(info.Error, "signal received") {
+			if info.Status != pigging.StateCancellation || !strings.Contains(info.Error, "signal received") {
 				t.Errorf("lock = %+v, want cancelled by the signal", info)
 			}
 		})

@@ -139,10 +139,12 @@ func describeStatus(st *pigging.LockStatus, now time.Time) string {
 	}
 	what := "died without stopping"
 	switch h.Status {
-	case pigging.StatusFailed:
+	case pigging.StateFailure, pigging.StateError:
 		what = "failed"
-	case pigging.StatusCancelled:
+	case pigging.StateCancellation:
 		what = "was cancelled"
+	case pigging.StateTimeout:
+		what = "timed out"
 	}
 	s += fmt.Sprintf("pid %d on %s (job %s) started %s %s", h.PID, h.Host, h.Job, h.Started.UTC().Format(time.RFC3339), what)
 	if h.Error != "" {
