@@ -20,28 +20,59 @@ func (r *run) setFailure(err error) {
 	r.failMu.Unlock()
 }
 
-// markFailed writes the run's failure into the lock file at once, so that
-// a process that exits right after LogException, without Stop, still
-// leaves "failure" and the error for the next run to find. Only the first
-// failure is written. The caller holds r.mu.
+// markFailed writes the run's failure into the lock at once, so that a
+// process that exits right after LogException, without Stop, still leaves
+// StateFailure and the error for the next run to find. Only the first
+// failure is written.
 func (r *run) markFailed() {
+	r.markMu.Lock()
+	defer r.markMu.Unlock()
 	r.failMu.Lock()
-	defer r.failMu.Unlock()
-	if r.marked || r.failure == nil {
+	failure := r.failure
+	write := !r.marked && failure != nil
+	r.marked = r.marked || write
+	info := r.info
+	r.failMu.Unlock()
+	if write {
+		r.writeState(&info, StateFailure, failure)
+	}
+}
+
+// markCancelled writes into the lock at once that the run was cancelled
+// by cause, so that a process ended by a second signal leaves
+// StateCancellation for the next run to find. A failure written already
+// stays.
+func (r *run) markCancelled(cause error) {
+	if r == nil {
 		return
 	}
-	r.marked = true
+	r.markMu.Lock()
+	defer r.markMu.Unlock()
+	r.failMu.Lock()
+	marked := r.marked
 	info := r.info
-	info.Status = StateFailure
-	info.Error = errtype.Message(r.failure)
+	r.failMu.Unlock()
+	if !marked {
+		r.writeState(&info, StateCancellation, cause)
+	}
+}
+
+// writeState writes info with state and err into the lock. The caller
+// holds r.markMu, which keeps these writes in order; failMu is not held,
+// as the lock may be a database round trip away.
+func (r *run) writeState(info *LockInfo, state RunState, err error) {
+	info.Status = state
+	info.Error = errtype.Message(err)
 	ctx, cancel := lockContext(r.ctx)
 	defer cancel()
-	if err := r.lease.Update(ctx, &info); err != nil {
+	if err := r.lease.Update(ctx, info); err != nil {
 		if errors.Is(err, ErrLockLost) {
+			r.failMu.Lock()
 			r.lockLost = err
+			r.failMu.Unlock()
 			return
 		}
-		otel.Handle(fmt.Errorf("pigging: writing the failure into %s: %w", r.t.locker, err))
+		otel.Handle(fmt.Errorf("pigging: writing the %s into %s: %w", state, r.t.locker, err))
 	}
 }
 

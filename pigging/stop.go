@@ -52,10 +52,10 @@ func (t *Tracker) Stop() error {
 	if t.managed {
 		return errStopInRun
 	}
-	return t.stop(true)
+	return t.stop()
 }
 
-func (t *Tracker) stop(flush bool) error {
+func (t *Tracker) stop() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch t.state.Load() {
@@ -88,9 +88,7 @@ func (t *Tracker) stop(flush bool) error {
 	if err := writeIgnoringSIGPIPE(t.cfg.output, []byte(end.total()+"\n")); err != nil {
 		otel.Handle(fmt.Errorf("pigging: printing TOTAL SCRIPT TIME: %w", err))
 	}
-	if flush {
-		t.flush()
-	}
+	t.flush()
 	return errors.Join(end.errs...)
 }
 

@@ -76,11 +76,12 @@ type run struct {
 	torn atomic.Bool
 	lost atomic.Int64 // records that could not be written to the log
 
+	markMu   sync.Mutex // orders the writes of the run's state into the lock
 	failMu   sync.Mutex
 	failure  error    // the run's first failure
 	writeErr error    // the first error writing the log
 	reported []report // errors already written in full
-	marked   bool     // the lock file says failed already
+	marked   bool     // the lock says the run failed already
 	lockLost error    // how the run lost its lock, nil while it holds it
 
 	lease   Lease
