@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/internal/runctx"
+	"github.com/pigging-go/pigging/internal/semkeys"
 )
 
 // dropSampler samples nothing, so that the SDK's spans do not record, and
@@ -94,7 +95,7 @@ func TestNotRecordingSpan(t *testing.T) {
 	if s.name != "transform double" || s.parent != parent.SpanID() {
 		t.Errorf("span %q with parent %v, want %q with parent %v", s.name, s.parent, "transform double", parent.SpanID())
 	}
-	want := []attribute.KeyValue{keyStageKind.String("transform"), keyStageName.String("double"), attribute.String("team", "data")}
+	want := []attribute.KeyValue{semkeys.StageKind.String("transform"), semkeys.StageName.String("double"), attribute.String("team", "data")}
 	if !slices.Equal(s.attrs, want) {
 		t.Errorf("start attributes %v, want %v", s.attrs, want)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pigging-go/pigging/internal/errtype"
+	"github.com/pigging-go/pigging/internal/semkeys"
 )
 
 // do calls f once, or up to the configured attempts with a child span
@@ -41,7 +42,7 @@ func (c *call) do(f func(context.Context) error) error {
 		c.onAttempt = aspan.IsRecording()
 		if c.onAttempt {
 			if c.timedOut {
-				aspan.SetAttributes(keyTimedOut.Bool(true))
+				aspan.SetAttributes(semkeys.TimedOut.Bool(true))
 			}
 			recordError(aspan, err, true)
 		}

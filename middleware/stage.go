@@ -19,6 +19,7 @@ import (
 
 	"github.com/pigging-go/pigging/internal/errtype"
 	"github.com/pigging-go/pigging/internal/runctx"
+	"github.com/pigging-go/pigging/internal/semkeys"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -51,18 +52,6 @@ const (
 	kindTransform = "transform"
 	kindLoad      = "load"
 	kindStage     = "stage"
-)
-
-// Attribute keys on stage and attempt spans.
-const (
-	keyStageKind  = attribute.Key("pigging.stage.kind")
-	keyStageName  = attribute.Key("pigging.stage.name")
-	keyRecordsIn  = attribute.Key("pigging.records.in")
-	keyRecordsOut = attribute.Key("pigging.records.out")
-	keyAttempt    = attribute.Key("pigging.attempt")
-	keyAttempts   = attribute.Key("pigging.attempts")
-	keyTimeoutMS  = attribute.Key("pigging.timeout_ms")
-	keyTimedOut   = attribute.Key("pigging.timed_out")
 )
 
 // Extract wraps fn, a function that produces data, as the stage
@@ -222,9 +211,9 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 	s.err = errors.Join(errs...)
 
 	attrs := make([]attribute.KeyValue, 0, 3+len(cfg.attrs))
-	attrs = append(attrs, keyStageKind.String(kind), keyStageName.String(name))
+	attrs = append(attrs, semkeys.StageKind.String(kind), semkeys.StageName.String(name))
 	if cfg.timeout > 0 {
-		attrs = append(attrs, keyTimeoutMS.Int64(cfg.timeout.Milliseconds()))
+		attrs = append(attrs, semkeys.TimeoutMS.Int64(cfg.timeout.Milliseconds()))
 	}
 	attrs = append(attrs, cfg.attrs...)
 	s.startOpts = []trace.SpanStartOption{
@@ -238,7 +227,7 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 			s.attempt[i] = "attempt " + strconv.Itoa(i+1)
 			s.attemptOpts[i] = []trace.SpanStartOption{
 				trace.WithSpanKind(trace.SpanKindInternal),
-				trace.WithAttributes(keyAttempt.Int(i + 1)),
+				trace.WithAttributes(semkeys.Attempt.Int(i + 1)),
 			}
 		}
 	}
@@ -407,16 +396,16 @@ func (c *call) finish(err error) {
 		// span's attributes.
 		kvs := sc.kvs[:0]
 		if c.hasIn {
-			kvs = append(kvs, keyRecordsIn.Int64(c.in))
+			kvs = append(kvs, semkeys.RecordsIn.Int64(c.in))
 		}
 		if c.hasOut {
-			kvs = append(kvs, keyRecordsOut.Int64(c.out))
+			kvs = append(kvs, semkeys.RecordsOut.Int64(c.out))
 		}
 		if c.s.attempt != nil && c.attempts > 0 {
-			kvs = append(kvs, keyAttempts.Int(c.attempts))
+			kvs = append(kvs, semkeys.Attempts.Int(c.attempts))
 		}
 		if c.timedOut && err != nil {
-			kvs = append(kvs, keyTimedOut.Bool(true))
+			kvs = append(kvs, semkeys.TimedOut.Bool(true))
 		}
 		if len(kvs) > 0 {
 			span.SetAttributes(kvs...)

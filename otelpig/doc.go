@@ -27,7 +27,7 @@
 // tree, so the job runs anywhere with nothing else to start, and a cron
 // mail stays readable:
 //
-//	etl  11.0ms  pigging.status=ok  [start log×2 stop]
+//	etl  11.0ms  pigging.status=success  [start log×2 stop]
 //	  extract orders-csv  0.9ms  pigging.records.out=4000
 //	  load warehouse  8.7ms  pigging.records.in=300 pigging.attempts=2
 //	    attempt 1  42µs  pigging.attempt=1 error.type=*main.sinkError  [exception]  status=Error "warehouse: connection reset by peer"

@@ -15,22 +15,25 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/pigging-go/pigging/internal/errtype"
+	"github.com/pigging-go/pigging/internal/semkeys"
 )
 
 // summaryAttrs are the span attributes the summary shows, in this order.
 var summaryAttrs = []attribute.Key{
-	"pigging.run.result",
-	"pigging.records.in",
-	"pigging.records.out",
-	"pigging.attempts",
-	"pigging.attempt",
-	"pigging.events.dropped",
-	"error.type",
+	semkeys.RunResult,
+	semkeys.RecordsIn,
+	semkeys.RecordsOut,
+	semkeys.Attempts,
+	semkeys.Attempt,
+	semkeys.EventsDropped,
+	errtype.KeyErrorType,
 }
 
 // summaryEventAttrs are event attributes the summary lifts onto the span's
 // line: the run's outcome, which pigging puts on its stop event.
-var summaryEventAttrs = []attribute.Key{"pigging.status"}
+var summaryEventAttrs = []attribute.Key{semkeys.Status}
 
 const (
 	// summaryMaxSpans bounds the spans held while their trace's root has

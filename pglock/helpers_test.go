@@ -93,7 +93,8 @@ func connectRetry(ctx context.Context, d string) (*pgx.Conn, error) {
 // dbRow is a job's row as the test reads it, or nil.
 type dbRow struct {
 	PID, BackendPID int
-	Host, Status    string
+	Host            string
+	Status          pigging.RunState
 	Error           string
 	Token           int64
 	Updated         time.Time

@@ -79,7 +79,7 @@ func TestLongestJob(t *testing.T) {
 	if err == nil || err.Error() != "boom" {
 		t.Fatalf("Run = %v, want boom", err)
 	}
-	if r := readRow(t, table, job); r == nil || r.Status != pigging.StatusFailed {
+	if r := readRow(t, table, job); r == nil || r.Status != pigging.StateFailure {
 		t.Fatalf("row = %+v, want failed", r)
 	}
 	tr, _ := pigging.New(logPath, "", trackerOpts(l, job)...)

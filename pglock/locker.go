@@ -256,7 +256,7 @@ func (l *Locker) Acquire(ctx context.Context, info *pigging.LockInfo) (pigging.A
 		err = tx.QueryRow(ctx, "SELECT nextval('"+l.seq.Sanitize()+"')").Scan(&s.token)
 	}
 	if err == nil && prev == nil {
-		s.info.Status = "running"
+		s.info.Status = pigging.StateRunning
 		err = s.write(ctx, tx, &s.info)
 	}
 	if err == nil {

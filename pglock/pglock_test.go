@@ -42,7 +42,7 @@ func TestRoundTrip(t *testing.T) {
 		if st.State != pigging.LockRunning || st.Holder == nil || st.Holder.PID != os.Getpid() || st.Holder.Host != "etl-1" {
 			t.Errorf("Inspect during the run = %+v (holder %+v), want running, this pid on etl-1", st, st.Holder)
 		}
-		if r := readRow(t, table, "nightly"); r == nil || r.Status != pigging.StatusRunning || r.Token != l.Token() {
+		if r := readRow(t, table, "nightly"); r == nil || r.Status != pigging.StateRunning || r.Token != l.Token() {
 			t.Errorf("row during the run = %+v, want running with token %d", r, l.Token())
 		}
 		return nil
@@ -68,7 +68,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("failed run = %v", err)
 	}
 	failed := readRow(t, table, "nightly")
-	if failed == nil || failed.Status != pigging.StatusFailed || failed.Error != "warehouse down" || failed.Host != "etl-1" {
+	if failed == nil || failed.Status != pigging.StateFailure || failed.Error != "warehouse down" || failed.Host != "etl-1" {
 		t.Fatalf("row after a failed run = %+v", failed)
 	}
 
@@ -155,12 +155,12 @@ func TestLiveHolder(t *testing.T) {
 	if !errors.As(err, &lerr) || !errors.Is(err, pigging.ErrLocked) || st.State != pigging.LockRunning {
 		t.Fatalf("Clear of a live lock = %+v, %v", st, err)
 	}
-	if r := readRow(t, table, "live"); r == nil || r.Host != "host-a" || r.Status != pigging.StatusRunning {
+	if r := readRow(t, table, "live"); r == nil || r.Host != "host-a" || r.Status != pigging.StateRunning {
 		t.Fatalf("Clear changed a live run's row: %+v", r)
 	}
 	// A failure recorded mid-run is in the row at once; the run is still live.
 	first.LogException(errors.New("partial load"))
-	if r := readRow(t, table, "live"); r == nil || r.Status != pigging.StatusFailed || r.Error != "partial load" {
+	if r := readRow(t, table, "live"); r == nil || r.Status != pigging.StateFailure || r.Error != "partial load" {
 		t.Fatalf("row after LogException = %+v", r)
 	}
 	_, err = second.Start(ctx)

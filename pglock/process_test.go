@@ -496,7 +496,7 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 		t.Fatalf("fail child:\n%s", childOutput(c))
 	}
 	before := readRow(t, table, "failing")
-	if before == nil || before.Status != pigging.StatusFailed || before.Error != "warehouse unreachable" || before.Host != "host-a" {
+	if before == nil || before.Status != pigging.StateFailure || before.Error != "warehouse unreachable" || before.Host != "host-a" {
 		t.Fatalf("row after the failed run: %+v", before)
 	}
 	c := proctest.Start(t, "try", childEnv(table, "failing", logPath, "PGLOCK_HOST=host-b")...)

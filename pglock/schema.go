@@ -164,24 +164,19 @@ type row struct {
 func (r *row) info() *pigging.LockInfo {
 	i := &pigging.LockInfo{PID: int(r.pid), Host: r.host, Job: r.job, Started: r.started.UTC(),
 		TraceID: r.traceID, SpanID: r.spanID, Error: r.errText, Log: r.log, ExitSource: r.exitSource}
-	status := r.status
-	switch status {
+	i.Status = pigging.RunState(r.status)
+	switch r.status {
 	case "failed":
-		status = "failure"
+		i.Status = pigging.StateFailure
 	case "cancelled":
-		status = "cancellation"
+		i.Status = pigging.StateCancellation
 	}
-	setStatus(&i.Status, status)
 	if r.exitCode != nil {
 		c := int(*r.exitCode)
 		i.ExitCode = &c
 	}
 	return i
 }
-
-// setStatus sets a status field to s, whether the field is a string or
-// one of its named types (pigging.RunState).
-func setStatus[S ~string](dst *S, s string) { *dst = S(s) }
 
 // exitCode returns c as the row's exit_code, nil when the run set none or
 // it does not fit the column (an exit status is a byte on Unix, 32 bits on

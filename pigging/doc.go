@@ -44,8 +44,9 @@
 //
 // A run that succeeds removes the file. A run that fails (LogException was
 // called, Run's function returned an error or panicked) keeps it, with
-// status "failed" and the error; a cancelled run keeps it with status
-// "cancelled"; a run that dies leaves status "running". The next Start finds
+// status "failure" and the error; a cancelled run keeps it with status
+// "cancellation" (or "timeout" past its ctx's deadline); a run that dies
+// leaves status "running". The next Start finds
 // such a stale file and, by default, refuses with ErrStaleLock, so that a
 // person reads the log the file names before the job runs again, then
 // clears it with "pigging unlock" or Unlock (ReadLock and "pigging status"
@@ -89,8 +90,10 @@
 // record (pigging.log.severity, pigging.log.message and the record's key/values) while the
 // event budget lasts (WithEventBudget, default 100; past it records are
 // counted in pigging.events.dropped); "exception" for LogException and
-// panics; "stop" with pigging.duration_ms and pigging.status (ok, failed,
-// cancelled, or locked for a refused Start). A failed run's span has status
+// panics; "stop" with pigging.duration_ms and pigging.status, the run's
+// RunState (success, failure, error, timeout, cancellation, or skip for a
+// refused Start), which the run span also carries as pigging.run.result.
+// A failed run's span has status
 // Error and error.type. A refused Start and a Start that finds a stale lock
 // link to the trace named in the lock file. Stop force-flushes the provider
 // when it has a ForceFlush method.

@@ -67,13 +67,6 @@ func errMessage(err error) string {
 	return err.Error()
 }
 
-// Lock statuses written to the lock file.
-const (
-	StatusRunning   = "running"
-	StatusFailed    = "failed"
-	StatusCancelled = "cancelled"
-)
-
 // LockInfo is what a lock file says about the run that holds or held it.
 type LockInfo struct {
 	PID     int       `json:"pid"`
@@ -82,8 +75,10 @@ type LockInfo struct {
 	Started time.Time `json:"started"`
 	TraceID string    `json:"trace_id,omitempty"`
 	SpanID  string    `json:"span_id,omitempty"`
-	Status  string    `json:"status"`
-	Error   string    `json:"error,omitempty"`
+	// Status is the run's state: StateRunning while it runs (or after
+	// it died), else how it ended.
+	Status RunState `json:"status"`
+	Error  string   `json:"error,omitempty"`
 	// Log is the absolute path of the run's log file.
 	Log string `json:"log,omitempty"`
 	// ExitCode and ExitSource are the exit status the program running the
@@ -186,7 +181,7 @@ func (e *LockError) Error() string {
 	} else {
 		b.WriteString("run ")
 		b.WriteString(e.Holder.describe())
-		if s := e.Holder.Status; s == StatusFailed || s == string(StateFailure) {
+		if e.Holder.Status == StateFailure {
 			b.WriteString(", which has recorded a failure and is still running")
 		}
 	}
@@ -202,26 +197,25 @@ func (e *LockError) Error() string {
 // Unwrap returns ErrLocked or ErrStaleLock.
 func (e *LockError) Unwrap() error { return e.Err }
 
-// outcome says how the run the lock names ended: " failed: <error>",
-// " timed out: <error>", " was cancelled: <cause>", or " died without
-// stopping". It reads the run states (a PostgreSQL lock reads its rows so)
-// and the statuses the lock file still writes.
+// outcome says how the run the file names ended: " failed: <error>",
+// " was cancelled: <cause>", " timed out: <cause>", or " died without
+// stopping".
 func (i *LockInfo) outcome() string {
-	var how string
+	what := ""
 	switch i.Status {
-	case StatusFailed, string(StateFailure), string(StateError):
-		how = " failed"
-	case string(StateTimeout):
-		how = " timed out"
-	case StatusCancelled, string(StateCancellation):
-		how = " was cancelled"
+	case StateFailure, StateError:
+		what = " failed"
+	case StateCancellation:
+		what = " was cancelled"
+	case StateTimeout:
+		what = " timed out"
 	default:
 		return " died without stopping"
 	}
 	if i.Error != "" {
-		return how + ": " + i.Error
+		return what + ": " + i.Error
 	}
-	return how
+	return what
 }
 
 func (i *LockInfo) describe() string {

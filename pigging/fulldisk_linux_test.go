@@ -112,11 +112,11 @@ func TestFullDiskKeepsFailure(t *testing.T) {
 			}
 
 			info := readLockInfo(t, lockPath)
-			if info.Status != pigging.StatusFailed || !strings.Contains(info.Error, c.wantError) {
+			if info.Status != pigging.StateFailure || !strings.Contains(info.Error, c.wantError) {
 				t.Fatalf("lock after a failed run on a full disk = %+v, want failed saying %q", info, c.wantError)
 			}
 			st, err := pigging.ReadLock(lockPath)
-			if err != nil || st.State != pigging.LockStale || st.Holder == nil || st.Holder.Status != pigging.StatusFailed {
+			if err != nil || st.State != pigging.LockStale || st.Holder == nil || st.Holder.Status != pigging.StateFailure {
 				t.Fatalf("ReadLock = %+v, %v; want stale, failed", st, err)
 			}
 			next, _ := pigging.New(logPath, lockPath, quietOpts(pigging.WithOutput(io.Discard))...)

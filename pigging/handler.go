@@ -23,7 +23,7 @@ var _ slog.Handler = (*handler)(nil)
 // Enabled reports whether level, mapped down to DEBUG, INFO, WARN or ERROR,
 // is at or above the Tracker's minimum level.
 func (h *handler) Enabled(_ context.Context, level slog.Level) bool {
-	return h.t.enabled(standardLevel(level))
+	return h.t.enabled(levelOf(level).level)
 }
 
 // Handle writes the record. A zero record time is left out of the line.
@@ -38,7 +38,7 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 		attrs = append(attrs, a)
 		return true
 	})
-	return h.t.emit(&record{ctx: ctx, time: r.Time, level: standardLevel(r.Level), msg: r.Message, event: true}, fields{h: h, attrs: attrs})
+	return h.t.emit(&record{ctx: ctx, time: r.Time, level: levelOf(r.Level).level, msg: r.Message, event: true}, fields{h: h, attrs: attrs})
 }
 
 // WithAttrs returns a handler whose records all carry attrs.

@@ -18,7 +18,7 @@ var _ runctx.Run = hook{}
 func (h hook) TracerProvider() trace.TracerProvider { return h.t.cfg.provider }
 
 func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
-	h.t.emit(&record{ctx: ctx, time: time.Now(), level: standardLevel(level), msg: msg, event: true}, fields{attrs: attrs})
+	h.t.emit(&record{ctx: ctx, time: time.Now(), level: levelOf(level).level, msg: msg, event: true}, fields{attrs: attrs})
 }
 
 // StageEnded writes the closing line of a stage call and records its

@@ -55,7 +55,7 @@ func TestInspectionsRaceOnStaleLock(t *testing.T) {
 				case st.State == pigging.LockRunning:
 					running.Add(1)
 					first.CompareAndSwap(nil, "running: "+st.Detail)
-				case st.State != pigging.LockStale || st.Holder == nil || st.Holder.Status != pigging.StatusFailed:
+				case st.State != pigging.LockStale || st.Holder == nil || st.Holder.Status != pigging.StateFailure:
 					other.Add(1)
 					first.CompareAndSwap(nil, st.State.String()+": "+st.Detail)
 				}

@@ -86,7 +86,7 @@ func TestLockRefusalNamesHostAndClearAdvice(t *testing.T) {
 			"; read /var/log/etl.log on host-a, then clear memory job lock to run again (Locker.Clear in Go)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := &memLocker{record: &pigging.LockInfo{PID: 4242, Host: "host-a", Job: "etl", Status: "failed",
+			m := &memLocker{record: &pigging.LockInfo{PID: 4242, Host: "host-a", Job: "etl", Status: pigging.StateFailure,
 				Error: "warehouse unreachable", Log: "/var/log/etl.log"}}
 			logPath := filepath.Join(t.TempDir(), "etl-host-b.log")
 			tr, _ := pigging.New(logPath, "", quietOpts(pigging.WithLocker(tc.locker(m)))...)

@@ -55,7 +55,7 @@ func TestLockFileWhileRunning(t *testing.T) {
 	if sc == nil {
 		t.Fatal("no Tracker in Start's ctx")
 	}
-	if info.PID != os.Getpid() || info.Host != host || info.Job != unitJob || info.Status != pigging.StatusRunning {
+	if info.PID != os.Getpid() || info.Host != host || info.Job != unitJob || info.Status != pigging.StateRunning {
 		t.Errorf("lock info = %+v, want pid %d host %q job %q status running", info, os.Getpid(), host, unitJob)
 	}
 	if len(info.TraceID) != 32 || len(info.SpanID) != 16 {
@@ -88,7 +88,7 @@ func TestSecondTrackerIsLocked(t *testing.T) {
 		t.Fatal("LockError.Holder is nil")
 	}
 	firstSpan := unitLockInfo(t, e.lock)
-	if h.PID != os.Getpid() || h.Host != host || h.Job != unitJob || h.Status != pigging.StatusRunning {
+	if h.PID != os.Getpid() || h.Host != host || h.Job != unitJob || h.Status != pigging.StateRunning {
 		t.Errorf("holder = %+v", *h)
 	}
 	if h.Started.Before(before.Add(-time.Millisecond)) || h.Started.After(time.Now()) {
@@ -140,7 +140,7 @@ func unitFail(t *testing.T, e *unitEnv, msg string, extra ...pigging.Option) pig
 func TestFailedRunKeepsLock(t *testing.T) {
 	e := newUnitEnv(t)
 	info := unitFail(t, e, "load warehouse: connection refused")
-	if info.Status != pigging.StatusFailed || info.Error != "load warehouse: connection refused" || info.PID != os.Getpid() || info.TraceID == "" {
+	if info.Status != pigging.StateFailure || info.Error != "load warehouse: connection refused" || info.PID != os.Getpid() || info.TraceID == "" {
 		t.Errorf("lock after a failed run = %+v", info)
 	}
 	lockBefore := unitReadFile(t, e.lock)
@@ -152,7 +152,7 @@ func TestFailedRunKeepsLock(t *testing.T) {
 		t.Fatalf("Start after a failed run = %v, want ErrStaleLock and ErrLocked", err)
 	}
 	var le *pigging.LockError
-	if !errors.As(err, &le) || le.Holder == nil || le.Holder.Status != pigging.StatusFailed {
+	if !errors.As(err, &le) || le.Holder == nil || le.Holder.Status != pigging.StateFailure {
 		t.Fatalf("error %#v does not carry the failed holder", err)
 	}
 	msg := err.Error()
@@ -208,7 +208,7 @@ func TestTakeOver(t *testing.T) {
 		t.Errorf("%s.prev =\n%s\nwant the previous run's log:\n%s", filepath.Base(e.log), got, prevLog)
 	}
 	info := unitLockInfo(t, e.lock)
-	if info.Status != pigging.StatusRunning || info.Error != "" || info.TraceID == prev.TraceID {
+	if info.Status != pigging.StateRunning || info.Error != "" || info.TraceID == prev.TraceID {
 		t.Errorf("lock after a take-over = %+v, want this run's", info)
 	}
 	tr.Info("fresh work")
@@ -283,7 +283,7 @@ func TestTakeOverThatCannotKeepThePreviousLog(t *testing.T) {
 	if after := unitSnapshot(t, e.dir); after != before {
 		t.Errorf("a failed take-over changed the directory:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-	if info := unitLockInfo(t, e.lock); info.Status != pigging.StatusFailed || info.Error != "boom" {
+	if info := unitLockInfo(t, e.lock); info.Status != pigging.StateFailure || info.Error != "boom" {
 		t.Errorf("lock after a failed take-over = %+v, want the failed run's", info)
 	}
 	if err := tr.Stop(); !errors.Is(err, pigging.ErrNotStarted) {
@@ -414,7 +414,7 @@ func TestCancelledRunKeepsLock(t *testing.T) {
 				return
 			}
 			info := unitLockInfo(t, e.lock)
-			if info.Status != pigging.StatusCancelled || info.Error != "context canceled" {
+			if info.Status != pigging.StateCancellation || info.Error != "context canceled" {
 				t.Errorf("lock after a cancelled run = %+v, want status cancelled", info)
 			}
 			_, err := e.tracker(t).Start(context.Background())
@@ -437,7 +437,7 @@ func TestFailureWinsOverCancellation(t *testing.T) {
 	if err := tr.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if info := unitLockInfo(t, e.lock); info.Status != pigging.StatusFailed || info.Error != "boom" {
+	if info := unitLockInfo(t, e.lock); info.Status != pigging.StateFailure || info.Error != "boom" {
 		t.Errorf("lock = %+v, want failed with the run's error", info)
 	}
 }

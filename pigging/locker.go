@@ -1,12 +1,6 @@
 package pigging
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io/fs"
-	"path/filepath"
-)
+import "context"
 
 // Locker is where a job's lock and its fail-stop state live: which run
 // holds it, and what the run that left it said (failed, cancelled, died).
@@ -76,7 +70,7 @@ type Lease interface {
 	// Release ends a run that succeeded: the lock is free.
 	Release(ctx context.Context) error
 	// Keep ends a run that did not succeed: the lock stays, with info
-	// (status failed or cancelled, and the error), for the next run to find.
+	// (its RunState and the error), for the next run to find.
 	Keep(ctx context.Context, info *LockInfo) error
 	// Abort undoes the claim of a Start that could not finish, leaving the
 	// lock as Acquire found it.
@@ -88,71 +82,4 @@ type Lease interface {
 	// Check returns an error wrapping ErrLockLost when the lock is no
 	// longer held by this run.
 	Check(ctx context.Context) error
-}
-
-// NewFileLocker returns the lock file at path as a Locker, creating files
-// with mode. It is what a Tracker uses unless WithLocker says otherwise.
-func NewFileLocker(path string, mode fs.FileMode) Locker {
-	return &fileLocker{path: path, mode: mode}
-}
-
-// fileLocker is the lock file.
-type fileLocker struct {
-	path string
-	mode fs.FileMode
-}
-
-var _ Locker = (*fileLocker)(nil)
-
-func (l *fileLocker) String() string { return l.path }
-
-func (l *fileLocker) Acquire(_ context.Context, info *LockInfo) (Acquired, error) {
-	abs, err := filepath.Abs(l.path)
-	if err != nil {
-		return Acquired{}, &PathError{Op: "lock", Path: l.path, Err: err}
-	}
-	if err := checkPath("lock", l.path, abs); err != nil {
-		return Acquired{}, err
-	}
-	res, err := acquireLock(abs, l.mode, info)
-	if err != nil {
-		return Acquired{}, relabel(err, l.path)
-	}
-	a := Acquired{Holder: res.holder, Stale: res.stale, Detail: res.detail}
-	if res.lock != nil {
-		a.Lease = res.lock
-	}
-	return a, nil
-}
-
-func (l *fileLocker) Inspect(context.Context) (*LockStatus, error) { return ReadLock(l.path) }
-
-func (l *fileLocker) Clear(context.Context) (*LockStatus, error) { return Unlock(l.path) }
-
-// The lock file as a Lease.
-var _ Lease = (*lockFile)(nil)
-
-func (l *lockFile) Update(_ context.Context, info *LockInfo) error { return l.write(info) }
-
-func (l *lockFile) Release(context.Context) error { return l.release() }
-
-// Keep writes info into the file and unlocks. When the file was removed or
-// replaced under the run, it puts info back where that is safe (see
-// restore).
-func (l *lockFile) Keep(_ context.Context, info *LockInfo) error {
-	if !l.stillOurs() {
-		return errors.Join(l.restore(info), l.fl.Unlock())
-	}
-	return l.keep(info)
-}
-
-func (l *lockFile) Abort(context.Context) error { return l.abort() }
-
-func (l *lockFile) Lost() <-chan struct{} { return nil }
-
-func (l *lockFile) Check(context.Context) error {
-	if !l.stillOurs() {
-		return fmt.Errorf("%w: the lock file %s was removed or replaced", ErrLockLost, l.path)
-	}
-	return nil
 }

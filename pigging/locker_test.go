@@ -136,7 +136,7 @@ func TestWithLocker(t *testing.T) {
 		t.Fatalf("second Start = %v, want ErrLocked naming the Locker", err)
 	}
 	first.LogException(errors.New("warehouse down"))
-	if st, _ := mem.Inspect(context.Background()); st.Holder == nil || st.Holder.Status != pigging.StatusFailed {
+	if st, _ := mem.Inspect(context.Background()); st.Holder == nil || st.Holder.Status != pigging.StateFailure {
 		t.Errorf("LogException did not write the failure through the Locker at once: %+v", st.Holder)
 	}
 	if err := first.Stop(); err != nil {

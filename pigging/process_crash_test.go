@@ -152,7 +152,7 @@ func TestProcessCrashSIGKILL(t *testing.T) {
 
 		// The lock names the dead run, still "running".
 		info := readLockInfo(t, lockPath)
-		if info.PID != c.Pid() || info.Status != pigging.StatusRunning || info.TraceID == "" || info.SpanID == "" {
+		if info.PID != c.Pid() || info.Status != pigging.StateRunning || info.TraceID == "" || info.SpanID == "" {
 			t.Fatalf("kill %d: lock = %+v, want pid %d running with a trace", k, info, c.Pid())
 		}
 		logBefore, _ := os.ReadFile(logPath)
@@ -276,7 +276,7 @@ func TestProcessCrashPanic(t *testing.T) {
 		t.Errorf("last line %q, want TOTAL SCRIPT TIME", last)
 	}
 	info := readLockInfo(t, lockPath)
-	if info.Status != pigging.StatusFailed || info.Error != "panic: boom in transform" || info.PID != c.Pid() {
+	if info.Status != pigging.StateFailure || info.Error != "panic: boom in transform" || info.PID != c.Pid() {
 		t.Fatalf("lock = %+v, want failed with the panic", info)
 	}
 	next := proctest.Start(t, "try", "LOG="+logPath, "LOCK="+lockPath)
@@ -302,7 +302,7 @@ func TestProcessCrashExitAfterLogException(t *testing.T) {
 		t.Fatalf("log:\n%s", strings.Join(lines, "\n"))
 	}
 	info := readLockInfo(t, lockPath)
-	if info.Status != pigging.StatusFailed || info.Error != "disk full" || info.PID != c.Pid() {
+	if info.Status != pigging.StateFailure || info.Error != "disk full" || info.PID != c.Pid() {
 		t.Fatalf("lock = %+v, want pid %d failed with \"disk full\"", info, c.Pid())
 	}
 	tr, err := pigging.New(logPath, lockPath, pigging.WithOutput(nil))

@@ -487,7 +487,7 @@ func TestProcessLockRefusedWhileHeld(t *testing.T) {
 	if !errors.As(err, &lerr) || !errors.Is(err, pigging.ErrLocked) || errors.Is(err, pigging.ErrStaleLock) {
 		t.Fatalf("Start while held: %v, want a *LockError with ErrLocked", err)
 	}
-	if lerr.Holder == nil || lerr.Holder.PID != holder.Pid() || lerr.Holder.Job != "holder" || lerr.Holder.Status != pigging.StatusRunning {
+	if lerr.Holder == nil || lerr.Holder.PID != holder.Pid() || lerr.Holder.Job != "holder" || lerr.Holder.Status != pigging.StateRunning {
 		t.Fatalf("holder = %+v, want pid %d job holder running", lerr.Holder, holder.Pid())
 	}
 	for _, want := range []string{"pid " + strconv.Itoa(holder.Pid()), "started ", "wait for it to finish"} {
@@ -561,7 +561,7 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 		t.Fatalf("failing run exit %d; stderr %q", code, holder.Stderr())
 	}
 	info := readLockInfo(t, lockPath)
-	if info.Status != pigging.StatusFailed || info.Error != "warehouse unreachable" || info.PID != holder.Pid() {
+	if info.Status != pigging.StateFailure || info.Error != "warehouse unreachable" || info.PID != holder.Pid() {
 		t.Fatalf("lock after a failed run = %+v, want status failed with the error and pid %d", info, holder.Pid())
 	}
 	logBefore, _ := os.ReadFile(logPath)

@@ -2,8 +2,8 @@ package pigging
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -11,11 +11,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/internal/errtype"
-	"github.com/pigging-go/pigging/internal/logfmt"
-	"github.com/pigging-go/pigging/internal/runctx"
+	"github.com/pigging-go/pigging/internal/semkeys"
 )
-
-const badKey = "!BADKEY"
 
 // Sizes of the scratch space that a record keeps on the stack. A longer
 // line, or a record with more attributes, grows onto the heap.
@@ -64,34 +61,184 @@ type fields struct {
 	attrs []slog.Attr
 }
 
-// format appends the record's line, with f, to b, newline included. When
-// kvs is not nil it also appends the attributes as span attributes to *kvs,
-// reading each argument once for both.
-func (rec *record) format(b []byte, kvs *[]attribute.KeyValue, f fields) []byte {
-	tm := rec.time
-	b = appendHead(b, tm, rec.level, rec.msg)
-	group := ""
-	if h := f.h; h != nil {
-		b = append(b, h.text...)
-		if kvs != nil {
-			*kvs = append(*kvs, h.kvs...)
+// Debug logs msg at DEBUG with slog-style key/value pairs; see Info. It is
+// written only when WithMinLevel allows DEBUG.
+func (t *Tracker) Debug(msg string, args ...any) {
+	t.emit(&record{time: time.Now(), level: slog.LevelDebug, msg: msg, event: true}, fields{args: args})
+}
+
+// Info logs msg at INFO with slog-style key/value pairs. It is safe for
+// concurrent use. A record that cannot be written to the log file (before
+// Start, after Stop began, or on a write error) goes to stderr instead.
+func (t *Tracker) Info(msg string, args ...any) {
+	t.emit(&record{time: time.Now(), level: slog.LevelInfo, msg: msg, event: true}, fields{args: args})
+}
+
+// Warn logs msg at WARN; see Info.
+func (t *Tracker) Warn(msg string, args ...any) {
+	t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: msg, event: true}, fields{args: args})
+}
+
+// Error logs msg at ERROR and syncs the log file; see Info. It does not
+// mark the run failed: LogException does.
+func (t *Tracker) Error(msg string, args ...any) {
+	t.emit(&record{time: time.Now(), level: slog.LevelError, msg: msg, event: true}, fields{args: args})
+}
+
+// Log logs msg at level, which must be slog.LevelDebug, LevelInfo,
+// LevelWarn or LevelError, with slog-style key/value pairs. Records below
+// the minimum level (WithMinLevel) are dropped. It returns ErrInvalidLevel
+// for any other level; ErrNotStarted before Start and ErrStopped after Stop,
+// whatever the level; or the write error. In every case but the invalid
+// level a record at or above the minimum goes to stderr when it cannot go
+// to the log, so it is not lost. It is safe for concurrent use.
+func (t *Tracker) Log(level slog.Leveler, msg string, args ...any) error {
+	var l slog.Level
+	if level != nil {
+		l = level.Level()
+	}
+	if level == nil || !validLevel(l) {
+		return fmt.Errorf("%w %v: use slog.LevelDebug, LevelInfo, LevelWarn or LevelError", ErrInvalidLevel, level)
+	}
+	return t.emit(&record{time: time.Now(), level: l, msg: msg, event: true}, fields{args: args})
+}
+
+// enabled reports whether a record at level is written.
+func (t *Tracker) enabled(level slog.Level) bool {
+	if t == nil {
+		return level >= slog.LevelInfo
+	}
+	return level >= t.cfg.minLevel.Level()
+}
+
+// emit is the one way a record is written, whoever logs it: to the log file
+// with one write(2) while the run lives, else to stderr; as a log event
+// while the event budget lasts. It owns the rules every record follows:
+// the minimum level, the stderr fallback, the torn-tail rule, the
+// after-Stop rule, and the accounting of lost records and failures.
+func (t *Tracker) emit(rec *record, f fields) error {
+	if t == nil {
+		if rec.own || rec.level >= slog.LevelInfo {
+			writeStderr("", rec, f, errNoTracker)
 		}
-		group = h.group
+		return ErrNotStarted
 	}
-	b = appendArgs(b, kvs, f.args)
-	for _, a := range f.attrs {
-		b = appendAttr(b, kvs, group, a)
+	r := t.run.Load()
+	if r == nil {
+		err := t.lifecycleErr()
+		if rec.own || t.enabled(rec.level) {
+			writeStderr(t.logPath, rec, f, err)
+		}
+		return err
 	}
-	if rec.ctx != nil {
-		if st := runctx.StageFrom(rec.ctx); st != nil {
-			b = append(b, " stage="...)
-			b = logfmt.AppendValue(b, st.Name)
+	if !rec.own && !t.enabled(rec.level) {
+		return nil
+	}
+	r.mu.RLock()
+	if r.closing {
+		r.mu.RUnlock()
+		t.late.Add(1)
+		writeStderr(t.logPath, rec, f, errAfterStop)
+		return ErrStopped
+	}
+	err := r.record(rec, f)
+	r.mu.RUnlock()
+	return err
+}
+
+// record writes rec to the log and its event to a span. The caller holds
+// r.mu (shared, or alone in Stop).
+func (r *run) record(rec *record, f fields) error {
+	if rec.failure != nil {
+		r.setFailure(rec.failure)
+	}
+	var span trace.Span
+	if rec.event {
+		span = r.eventSpan(rec.ctx)
+	}
+	logCtx := rec.ctx
+	if logCtx == nil {
+		logCtx = r.spanCtx
+	}
+	logOn := r.t.tel.logEnabled(logCtx, rec.level)
+	// buf[0] is a spare newline for the torn-tail rule (see writeLine).
+	var buf [stackLine]byte
+	buf[0] = '\n'
+	var err error
+	if span == nil && !logOn {
+		err = r.writeLine(rec.format(buf[:1], nil, f), rec.level)
+	} else {
+		ev := getEventScratch(rec.level, rec.msg)
+		err = r.writeLine(rec.format(buf[:1], &ev.kvs, f), rec.level)
+		if logOn {
+			r.t.tel.emitLog(logCtx, rec, ev.kvs[2:], r.t.cfg.name)
+		}
+		if span != nil {
+			ev.add(span)
+		} else {
+			ev.put()
 		}
 	}
-	if len(rec.stack) > 0 {
-		b = logfmt.AppendStack(b, string(rec.stack))
+	if rec.failure != nil {
+		if rec.exception {
+			if r.t.tel.exceptions.spans && r.budget.takeException() {
+				errtype.AddException(r.span, rec.failure, rec.stack)
+			}
+			if r.t.tel.exceptions.logs {
+				r.t.tel.emitException(r.spanCtx, rec.failure, rec.stack, r.t.cfg.name)
+			}
+		}
+		r.markFailed()
 	}
-	return append(b, '\n')
+	return err
+}
+
+// spanRecording reports whether the run span records. It asks the span once:
+// the SDK's IsRecording takes the span's lock, which every record past the
+// event budget would otherwise pay. The span stops recording only when Stop
+// ends it, and events added after that are dropped by the span itself.
+func (r *run) spanRecording() bool {
+	switch r.recording.Load() {
+	case 1:
+		return true
+	case 2:
+		return false
+	}
+	rec := r.span.IsRecording()
+	if rec {
+		r.recording.Store(1)
+	} else {
+		r.recording.Store(2)
+	}
+	return rec
+}
+
+// eventSpan counts the log event of a record logged with ctx (nil for the
+// run itself) and returns the span it goes on: the span in ctx when that
+// records, or else the run span. It returns nil when the record adds no
+// event: no span records, the event budget is spent (the event is only
+// counted then), or the run span has no room left.
+func (r *run) eventSpan(ctx context.Context) trace.Span {
+	if r.budget.spent() {
+		// Only counted, when a span records; the run span is asked
+		// first, as it needs no lock.
+		if r.spanRecording() || ctx != nil && trace.SpanFromContext(ctx).IsRecording() {
+			r.budget.count()
+		}
+		return nil
+	}
+	if ctx != nil {
+		if s := trace.SpanFromContext(ctx); s.IsRecording() {
+			if !r.budget.takeLog(s.SpanContext().SpanID() == r.spanID) {
+				return nil
+			}
+			return s
+		}
+	}
+	if !r.spanRecording() || !r.budget.takeLog(true) {
+		return nil
+	}
+	return r.span
 }
 
 // eventKVs is how many attributes a log event holds in its scratch space;
@@ -116,7 +263,7 @@ var eventPool = sync.Pool{New: func() any { return new(eventScratch) }}
 // every log event has: its level and message.
 func getEventScratch(level slog.Level, msg string) *eventScratch {
 	ev := eventPool.Get().(*eventScratch)
-	ev.kvs = append(ev.arr[:0], keyLogSeverity.String(levelName(level)), keyLogMessage.String(msg))
+	ev.kvs = append(ev.arr[:0], semkeys.LogSeverity.String(levelOf(level).name), semkeys.LogMessage.String(msg))
 	return ev
 }
 
@@ -147,209 +294,4 @@ func (ev *eventScratch) put() {
 	clear(ev.arr[:min(len(ev.kvs), eventKVs)])
 	ev.kvs = nil
 	eventPool.Put(ev)
-}
-
-// appendArgs appends " key=value" for each slog-style key/value pair in
-// args, as slog.Logger reads them: a string key takes the next argument as
-// its value, an slog.Attr stands alone, anything else gets the key
-// "!BADKEY". When kvs is not nil the same attributes go there too.
-func appendArgs(b []byte, kvs *[]attribute.KeyValue, args []any) []byte {
-	for len(args) > 0 {
-		if key, ok := args[0].(string); ok && len(args) > 1 {
-			if nb, ok := appendScalar(b, kvs, key, args[1]); ok {
-				b, args = nb, args[2:]
-				continue
-			}
-		}
-		var a slog.Attr
-		a, args = nextAttr(args)
-		b = appendAttr(b, kvs, "", a)
-	}
-	return b
-}
-
-// appendScalar is appendAttr for a value of the kinds most records carry
-// (string, int, int64, float64, bool), with far less code on the way: the
-// same text and attributes as appendAttr would make of slog.Any(key, v).
-// It reports false, appending nothing, for any other value.
-func appendScalar(b []byte, kvs *[]attribute.KeyValue, key string, v any) ([]byte, bool) {
-	switch v.(type) {
-	case string, int, int64, float64, bool:
-	default:
-		return b, false
-	}
-	b = append(b, ' ')
-	b = logfmt.AppendValue(b, key)
-	b = append(b, '=')
-	switch v := v.(type) {
-	case string:
-		b = logfmt.AppendValue(b, v)
-	case int:
-		b = strconv.AppendInt(b, int64(v), 10)
-	case int64:
-		b = strconv.AppendInt(b, v, 10)
-	case float64:
-		b = strconv.AppendFloat(b, v, 'g', -1, 64)
-	case bool:
-		b = strconv.AppendBool(b, v)
-	}
-	if kvs != nil {
-		// Past the event budget kvs is nil: the attribute is made only
-		// when a span event or a log record will carry it.
-		*kvs = append(*kvs, scalarAttr(key, v))
-	}
-	return b, true
-}
-
-// scalarAttr is the attribute of one of appendScalar's values.
-func scalarAttr(key string, v any) attribute.KeyValue {
-	switch v := v.(type) {
-	case string:
-		return attribute.String(key, v)
-	case int:
-		return attribute.Int64(key, int64(v))
-	case int64:
-		return attribute.Int64(key, v)
-	case float64:
-		return attribute.Float64(key, v)
-	}
-	return attribute.Bool(key, v.(bool))
-}
-
-// appendAttr appends " key=value" for a, flattening groups into dotted
-// keys under prefix, and, when kvs is not nil, the same as span attributes.
-// Empty attributes and empty groups are left out. Values are resolved and
-// turned into text without ever panicking (see errtype.Text).
-func appendAttr(b []byte, kvs *[]attribute.KeyValue, prefix string, a slog.Attr) []byte {
-	if a.Value.Kind() == slog.KindLogValuer {
-		a.Value = a.Value.Resolve() // recovers a panicking LogValue
-	}
-	if isEmptyAttr(a) {
-		return b
-	}
-	if a.Value.Kind() == slog.KindGroup {
-		group := a.Value.Group()
-		if len(group) == 0 {
-			return b
-		}
-		p := prefix
-		if a.Key != "" {
-			p = prefix + a.Key + "."
-		}
-		for _, ga := range group {
-			b = appendAttr(b, kvs, p, ga)
-		}
-		return b
-	}
-	key := a.Key
-	if prefix != "" {
-		key = prefix + a.Key
-	}
-	b = append(b, ' ')
-	b = logfmt.AppendValue(b, key)
-	b = append(b, '=')
-	v := a.Value
-	var text string
-	switch v.Kind() {
-	case slog.KindString:
-		text = v.String()
-	case slog.KindInt64:
-		if kvs != nil {
-			*kvs = append(*kvs, attribute.Int64(key, v.Int64()))
-		}
-		return strconv.AppendInt(b, v.Int64(), 10)
-	case slog.KindUint64:
-		u := v.Uint64()
-		if kvs != nil {
-			if u <= 1<<63-1 {
-				*kvs = append(*kvs, attribute.Int64(key, int64(u)))
-			} else {
-				*kvs = append(*kvs, attribute.String(key, strconv.FormatUint(u, 10)))
-			}
-		}
-		return strconv.AppendUint(b, u, 10)
-	case slog.KindFloat64:
-		if kvs != nil {
-			*kvs = append(*kvs, attribute.Float64(key, v.Float64()))
-		}
-		return strconv.AppendFloat(b, v.Float64(), 'g', -1, 64)
-	case slog.KindBool:
-		if kvs != nil {
-			*kvs = append(*kvs, attribute.Bool(key, v.Bool()))
-		}
-		return strconv.AppendBool(b, v.Bool())
-	case slog.KindDuration:
-		text = v.Duration().String()
-	case slog.KindTime:
-		text = v.Time().UTC().Format(time.RFC3339Nano)
-	default:
-		text = errtype.Text(v.Any())
-	}
-	if kvs != nil {
-		*kvs = append(*kvs, attribute.String(key, text))
-	}
-	return logfmt.AppendValue(b, text)
-}
-
-// levelName returns the name written to the log for one of the four levels.
-func levelName(l slog.Level) string {
-	switch {
-	case l < slog.LevelInfo:
-		return "DEBUG"
-	case l < slog.LevelWarn:
-		return "INFO"
-	case l < slog.LevelError:
-		return "WARN"
-	}
-	return "ERROR"
-}
-
-// standardLevel maps any slog level down to the nearest of the four.
-func standardLevel(l slog.Level) slog.Level {
-	switch {
-	case l < slog.LevelInfo:
-		return slog.LevelDebug
-	case l < slog.LevelWarn:
-		return slog.LevelInfo
-	case l < slog.LevelError:
-		return slog.LevelWarn
-	}
-	return slog.LevelError
-}
-
-func validLevel(l slog.Level) bool {
-	return l == slog.LevelDebug || l == slog.LevelInfo || l == slog.LevelWarn || l == slog.LevelError
-}
-
-// nextAttr returns the attribute at the start of args (len(args) > 0) and
-// the arguments after it.
-func nextAttr(args []any) (slog.Attr, []any) {
-	switch x := args[0].(type) {
-	case string:
-		if len(args) == 1 {
-			return slog.String(badKey, x), nil
-		}
-		return slog.Any(x, args[1]), args[2:]
-	case slog.Attr:
-		return x, args[1:]
-	}
-	return slog.Any(badKey, args[0]), args[1:]
-}
-
-// appendHead appends "<time> | LEVEL: message". A zero time is left out,
-// as slog handlers must do.
-func appendHead(b []byte, t time.Time, level slog.Level, msg string) []byte {
-	if !t.IsZero() {
-		b = logfmt.AppendTime(b, t)
-		b = append(b, " | "...)
-	}
-	b = append(b, levelName(level)...)
-	b = append(b, ": "...)
-	return logfmt.AppendText(b, msg)
-}
-
-// isEmptyAttr reports whether a equals slog.Attr{}, the attribute handlers
-// leave out, as a.Equal(slog.Attr{}) would, only more cheaply.
-func isEmptyAttr(a slog.Attr) bool {
-	return a.Key == "" && a.Value.Kind() == slog.KindAny && a.Value.Any() == nil
 }

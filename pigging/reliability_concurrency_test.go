@@ -129,7 +129,7 @@ func TestReliabilityConcurrentLogging(t *testing.T) {
 	if v, _ := attrs.Value("pigging.exceptions.dropped"); v.AsInt64() != int64(kinds[3]-excEvents) {
 		t.Errorf("pigging.exceptions.dropped = %d, want %d", v.AsInt64(), kinds[3]-excEvents)
 	}
-	if info := readLockInfo(t, filepath.Join(dir, "conc.lock")); info.Status != pigging.StatusFailed {
+	if info := readLockInfo(t, filepath.Join(dir, "conc.lock")); info.Status != pigging.StateFailure {
 		t.Errorf("lock status %q after LogException, want failed", info.Status)
 	}
 	t.Logf("%d goroutines x %d calls (%d Info, %d Warn, %d InfoContext, %d LogException): %d records checked in %v",

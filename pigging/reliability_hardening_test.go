@@ -78,7 +78,7 @@ func TestHardeningTypedNilAndPanickingValues(t *testing.T) {
 			t.Fatal("Run = nil, want the typed nil error")
 		}
 		info := readLockInfo(t, lockPath)
-		if info.Status != pigging.StatusFailed || info.Error != "<nil *pigging_test.loadError>" {
+		if info.Status != pigging.StateFailure || info.Error != "<nil *pigging_test.loadError>" {
 			t.Errorf("lock = %+v, want failed with <nil *pigging_test.loadError>", info)
 		}
 		if got := strings.Join(proctest.RecordTexts(t, logPath), "\n"); !strings.Contains(got, "ERROR: <nil *pigging_test.loadError>") || !strings.Contains(got, "TOTAL SCRIPT TIME") {
@@ -125,7 +125,7 @@ func TestHardeningTypedNilAndPanickingValues(t *testing.T) {
 				t.Errorf("log has no %q:\n%s", want, got)
 			}
 		}
-		if info := readLockInfo(t, lockPath); info.Status != pigging.StatusFailed {
+		if info := readLockInfo(t, lockPath); info.Status != pigging.StateFailure {
 			t.Errorf("lock = %+v, want failed", info)
 		}
 	})
@@ -144,7 +144,7 @@ func TestHardeningTypedNilAndPanickingValues(t *testing.T) {
 		if v == nil {
 			t.Fatal("the panic did not go on after Stop")
 		}
-		if info := readLockInfo(t, filepath.Join(dir, "job.lock")); info.Status != pigging.StatusFailed || !strings.Contains(info.Error, "<nil *pigging_test.loadError>") {
+		if info := readLockInfo(t, filepath.Join(dir, "job.lock")); info.Status != pigging.StateFailure || !strings.Contains(info.Error, "<nil *pigging_test.loadError>") {
 			t.Errorf("lock = %+v, want failed naming the typed nil", info)
 		}
 	})
@@ -273,8 +273,8 @@ func TestHardeningLockReplacedOrDeleted(t *testing.T) {
 				t.Fatalf("holder exit %d (%s), want 7: Stop returned ErrLockLost", code, holder.Output())
 			}
 			info := readLockInfo(t, lockPath)
-			if info.PID != holder.Pid() || info.Status != pigging.StatusFailed || !strings.Contains(info.Error, "removed or replaced") {
-				t.Errorf("lock after the holder stopped = %+v, want its pid, failed, saying the lock was removed or replaced", info)
+			if info.PID != holder.Pid() || info.Status != pigging.StateError || !strings.Contains(info.Error, "removed or replaced") {
+				t.Errorf("lock after the holder stopped = %+v, want its pid, error, saying the lock was removed or replaced", info)
 			}
 			texts := proctest.RecordTexts(t, logPath)
 			if !strings.Contains(strings.Join(texts, "\n"), "ERROR: Lost the lock "+lockPath+" during the run (pigging: the lock was lost during the run: the lock file "+lockPath+" was removed or replaced)") {
@@ -354,7 +354,7 @@ func TestHardeningFullDisk(t *testing.T) {
 		t.Errorf("the record after the space was freed is not on a line of its own")
 	}
 	info := readLockInfo(t, lockPath)
-	if info.Status != pigging.StatusFailed || !strings.Contains(info.Error, fmt.Sprintf("%d records could not be written", lost)) {
+	if info.Status != pigging.StateFailure || !strings.Contains(info.Error, fmt.Sprintf("%d records could not be written", lost)) {
 		t.Errorf("lock = %+v, want failed saying %d records could not be written", info, lost)
 	}
 }
@@ -378,7 +378,7 @@ func TestHardeningLockWriteIsAtomic(t *testing.T) {
 	if err := json.Unmarshal(data, &info); err != nil {
 		t.Fatalf("lock file is not whole JSON after a failed write: %v\n%.200s", err, data)
 	}
-	if info.Status != pigging.StatusFailed || !strings.HasPrefix(info.Error, "eeee") || !strings.Contains(info.Error, "more bytes; the log has the whole text]") || len(data) > 4096 {
+	if info.Status != pigging.StateFailure || !strings.HasPrefix(info.Error, "eeee") || !strings.Contains(info.Error, "more bytes; the log has the whole text]") || len(data) > 4096 {
 		t.Errorf("lock (%d bytes) = %+v, want failed, its error cut to fit within 4 KiB", len(data), info)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
@@ -472,7 +472,7 @@ func TestHardeningChdirDuringRun(t *testing.T) {
 			t.Errorf("files written in the directory changed to: %d", len(entries))
 		}
 		if fail {
-			if info := readLockInfo(t, filepath.Join(home, "job.lock")); info.Status != pigging.StatusFailed {
+			if info := readLockInfo(t, filepath.Join(home, "job.lock")); info.Status != pigging.StateFailure {
 				t.Errorf("lock = %+v, want failed", info)
 			}
 		}
@@ -662,7 +662,7 @@ func TestHardeningGoexitInStage(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "exited without returning") {
 		t.Fatalf("Run = %v, want an error saying the function exited without returning", err)
 	}
-	if info := readLockInfo(t, lockPath); info.Status != pigging.StatusFailed || !strings.Contains(info.Error, "exited without returning") {
+	if info := readLockInfo(t, lockPath); info.Status != pigging.StateFailure || !strings.Contains(info.Error, "exited without returning") {
 		t.Errorf("lock = %+v, want failed", info)
 	}
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 )
 
 // errGoexit is the failure of a Run whose function ended its goroutine
@@ -30,9 +28,12 @@ var errGoexit = errors.New("pigging: the run's function exited without returning
 // run ends as cancelled and Run returns an error for which
 // errors.Is(err, context.Canceled) holds and that wraps context.Cause of
 // the ctx ("pigging: run cancelled: interrupt signal received (context
-// canceled)"). A second signal, while fn still runs, ends the process at
-// once, as most command-line tools do: one WARN record, the lock settled as
-// cancelled, the span ended, then exit status 128 plus the signal number.
+// canceled)"). The first signal also writes into the lock at once that the
+// run was cancelled (StateCancellation), then gives both signals back their
+// default disposition, as signal.NotifyContext's stop does: a second
+// signal, while fn still runs, ends the process the default way, and the
+// next run finds the lock saying the run was cancelled. Run never calls
+// os.Exit.
 //
 // Inside fn, t.Stop does nothing and returns an error: Run stops the run
 // when fn returns. Run returns fn's error (or the cancellation) joined with
@@ -63,27 +64,20 @@ func Run(ctx context.Context, logPath, lockPath string, fn func(ctx context.Cont
 	done := make(chan error, 1)
 	go call(runCtx, t, fn, done)
 	var fnErr error
-	signalled := false
-wait:
-	for {
-		select {
-		case fnErr = <-done:
-			break wait
-		case sig := <-sigs:
-			if !signalled {
-				signalled = true
-				cancel(fmt.Errorf("%v signal received", sig))
-				continue
-			}
-			t.exitNow(sig)
-		}
+	select {
+	case fnErr = <-done:
+	case sig := <-sigs:
+		cancel(fmt.Errorf("%v signal received", sig))
+		t.currentRun().markCancelled(context.Cause(sigCtx))
+		restoreSignals(sigs)
+		fnErr = <-done
 	}
 
 	cancelled := sigCtx.Err() != nil && (fnErr == nil || errors.Is(fnErr, sigCtx.Err()) || isErr(fnErr, context.Cause(sigCtx)))
 	if fnErr != nil && !cancelled {
 		t.LogException(fnErr)
 	}
-	stopErr := t.stop(true)
+	stopErr := t.stop()
 	if cancelled {
 		fnErr = cancelError(sigCtx)
 	}
@@ -123,15 +117,17 @@ func call(ctx context.Context, t *Tracker, fn func(context.Context, *Tracker) er
 	returned = true
 }
 
-// exitNow ends the process on a second signal: one record, the lock
-// settled as cancelled, the span ended, then exit.
-func (t *Tracker) exitNow(sig os.Signal) {
-	t.emit(&record{time: time.Now(), level: slog.LevelWarn, own: true,
-		msg: fmt.Sprintf("Received %v again while the run was stopping: exiting now; the run is cancelled", sig)}, fields{})
-	_ = t.stop(false)
-	code := 1
-	if s, ok := sig.(syscall.Signal); ok {
-		code = 128 + int(s)
+// restoreSignals gives SIGINT and SIGTERM back their default disposition,
+// as signal.NotifyContext's stop does, so that a second one ends the
+// process the default way. A second signal that came while the lock was
+// being written is raised again, now that it is no longer caught.
+func restoreSignals(sigs chan os.Signal) {
+	signal.Stop(sigs)
+	select {
+	case sig := <-sigs:
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = p.Signal(sig)
+		}
+	default:
 	}
-	os.Exit(code)
 }

@@ -35,7 +35,7 @@ func TestRunSucceeds(t *testing.T) {
 		t.Errorf("output = %q", e.out.String())
 	}
 	s := unitOnlySpan(t, e.rec, unitJob)
-	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "ok")
+	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "success")
 }
 
 func TestRunError(t *testing.T) {
@@ -50,7 +50,7 @@ func TestRunError(t *testing.T) {
 	}
 	unitEqualLines(t, "records", unitBetween(t, unitRecords(t, e.log)), []string{"INFO: loading", "ERROR: load warehouse: connection refused"})
 	info := unitLockInfo(t, e.lock)
-	if info.Status != pigging.StatusFailed || info.Error != want.Error() {
+	if info.Status != pigging.StateFailure || info.Error != want.Error() {
 		t.Errorf("lock = %+v, want kept as failed", info)
 	}
 	s := unitOnlySpan(t, e.rec, unitJob)
@@ -116,7 +116,7 @@ func TestRunPanic(t *testing.T) {
 			if stack := strings.Join(recs[2].stack, "\n"); !strings.Contains(stack, "unitPanicWith") {
 				t.Errorf("the panic's record has no stack:\n%s", stack)
 			}
-			if info := unitLockInfo(t, e.lock); info.Status != pigging.StatusFailed || info.Error != tt.wantMsg {
+			if info := unitLockInfo(t, e.lock); info.Status != pigging.StateFailure || info.Error != tt.wantMsg {
 				t.Errorf("lock = %+v, want kept as failed", info)
 			}
 			s := unitOnlySpan(t, e.rec, unitJob)
@@ -162,11 +162,11 @@ func TestRunCancelled(t *testing.T) {
 				t.Errorf("log does not end with TOTAL SCRIPT TIME")
 			}
 			info := unitLockInfo(t, e.lock)
-			if info.Status != pigging.StatusCancelled {
+			if info.Status != pigging.StateCancellation {
 				t.Errorf("lock = %+v, want kept as cancelled", info)
 			}
 			s := unitOnlySpan(t, e.rec, unitJob)
-			unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "cancelled")
+			unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "cancellation")
 			if len(unitEvents(s, "exception")) != 0 {
 				t.Errorf("a cancelled run has exception events")
 			}
@@ -187,7 +187,7 @@ func TestRunCancelledButFailed(t *testing.T) {
 	if err != want {
 		t.Fatalf("Run = %v, want %v", err, want)
 	}
-	if info := unitLockInfo(t, e.lock); info.Status != pigging.StatusFailed {
+	if info := unitLockInfo(t, e.lock); info.Status != pigging.StateFailure {
 		t.Errorf("lock = %+v, want failed", info)
 	}
 }

@@ -72,7 +72,7 @@ func TestRunSpan(t *testing.T) {
 	unitWantAttr(t, "log", logs[1].Attributes, "pigging.log.message", "skipped")
 
 	stop := unitEvents(s, "stop")[0]
-	unitWantAttr(t, "stop", stop.Attributes, "pigging.status", "ok")
+	unitWantAttr(t, "stop", stop.Attributes, "pigging.status", "success")
 	d, ok := unitAttr(stop.Attributes, "pigging.duration_ms")
 	if !ok || d.AsInt64() < 0 || d.AsInt64() > s.EndTime().Sub(s.StartTime()).Milliseconds() {
 		t.Errorf("pigging.duration_ms = %v, span lasted %v", d.AsInterface(), s.EndTime().Sub(s.StartTime()))
@@ -91,16 +91,16 @@ func TestRunOutcomes(t *testing.T) {
 		wantDesc   string
 		wantType   string
 	}{
-		{"ok", func(tr *pigging.Tracker, _ context.CancelFunc) { tr.Error("an ERROR line alone") }, "ok", codes.Unset, "", ""},
-		{"failed", func(tr *pigging.Tracker, _ context.CancelFunc) { _ = tr.LogException(&unitError{"load failed"}) }, "failed", codes.Error, "load failed", "*pigging_test.unitError"},
+		{"ok", func(tr *pigging.Tracker, _ context.CancelFunc) { tr.Error("an ERROR line alone") }, "success", codes.Unset, "", ""},
+		{"failed", func(tr *pigging.Tracker, _ context.CancelFunc) { _ = tr.LogException(&unitError{"load failed"}) }, "failure", codes.Error, "load failed", "*pigging_test.unitError"},
 		{"failed wrapped", func(tr *pigging.Tracker, _ context.CancelFunc) {
 			_ = tr.LogException(errors.Join(&unitError{"inner"}))
-		}, "failed", codes.Error, "inner", "*pigging_test.unitError"},
+		}, "failure", codes.Error, "inner", "*pigging_test.unitError"},
 		{"failed twice keeps the first", func(tr *pigging.Tracker, _ context.CancelFunc) {
 			_ = tr.LogException(&unitError{"first"})
 			_ = tr.LogException(errors.New("second"))
-		}, "failed", codes.Error, "first", "*pigging_test.unitError"},
-		{"cancelled", func(_ *pigging.Tracker, cancel context.CancelFunc) { cancel() }, "cancelled", codes.Error, "context canceled", "context.Canceled"},
+		}, "failure", codes.Error, "first", "*pigging_test.unitError"},
+		{"cancelled", func(_ *pigging.Tracker, cancel context.CancelFunc) { cancel() }, "cancellation", codes.Error, "context canceled", "context.Canceled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,7 +128,7 @@ func TestRunOutcomes(t *testing.T) {
 				unitWantAttr(t, "run span", s.Attributes(), "error.type", tt.wantType)
 			}
 			exc := unitEvents(s, "exception")
-			if tt.wantStatus == "failed" {
+			if tt.wantStatus == "failure" {
 				if len(exc) == 0 {
 					t.Fatal("no exception event")
 				}
@@ -207,7 +207,7 @@ func TestRefusedStartSpan(t *testing.T) {
 	if msg, _ := unitAttr(exc.Attributes, "exception.message"); !strings.Contains(msg.AsString(), "pid "+strconv.Itoa(os.Getpid())) {
 		t.Errorf("exception.message %q does not say who holds the lock", msg.AsString())
 	}
-	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "locked")
+	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "skip")
 	if s.Status().Code != codes.Error || s.Status().Description != err.Error() {
 		t.Errorf("status = %+v, want Error with the message", s.Status())
 	}
@@ -232,7 +232,7 @@ func TestRefusedStartWithoutHolderTrace(t *testing.T) {
 	if len(s.Links()) != 0 {
 		t.Errorf("links = %+v, want none", s.Links())
 	}
-	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "locked")
+	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "skip")
 }
 
 func TestStaleLockLinks(t *testing.T) {
@@ -248,7 +248,7 @@ func TestStaleLockLinks(t *testing.T) {
 	refused := unitOnlySpan(t, e.rec, unitJob)
 	l := unitLinkTo(t, refused, failed)
 	unitWantAttr(t, "link", l.Attributes, "pigging.link.reason", "stale lock")
-	unitWantAttr(t, "link", l.Attributes, "pigging.previous.status", "failed")
+	unitWantAttr(t, "link", l.Attributes, "pigging.previous.status", "failure")
 	e.rec.Reset()
 
 	// Taken over: the new run's span links to it too.
@@ -485,12 +485,12 @@ func TestDeferredStopRecordsPanic(t *testing.T) {
 	if !strings.Contains(st.AsString(), "unitCrash") {
 		t.Errorf("stacktrace does not name the function that panicked:\n%s", st.AsString())
 	}
-	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "failed")
+	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "failure")
 	if s.Status().Code != codes.Error {
 		t.Errorf("status = %+v, want Error", s.Status())
 	}
 	info := unitLockInfo(t, e.lock)
-	if info.Status != pigging.StatusFailed || info.Error != "panic: index out of reach" {
+	if info.Status != pigging.StateFailure || info.Error != "panic: index out of reach" {
 		t.Errorf("lock = %+v, want kept as failed", info)
 	}
 	recs := unitRecords(t, e.log)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pigging-go/pigging/internal/errtype"
 	"github.com/pigging-go/pigging/internal/runctx"
+	"github.com/pigging-go/pigging/internal/semkeys"
 )
 
 // Metrics a Tracker records, named and measured as the semantic
@@ -68,24 +69,6 @@ const (
 	eventRunStart  = "pigging.run.start"
 	eventRunStop   = "pigging.run.stop"
 	eventException = "exception"
-)
-
-// Run results, as pigging.run.result: the values of cicd.pipeline.result
-// where they exist.
-const (
-	resultSuccess      = "success"
-	resultFailure      = "failure"
-	resultCancellation = "cancellation"
-	resultLocked       = "locked"
-)
-
-const (
-	keyRunResult   = attribute.Key("pigging.run.result")
-	keyLockReason  = attribute.Key("pigging.lock.reason")
-	keyStageName   = attribute.Key("pigging.stage.name")
-	keyStageKind   = attribute.Key("pigging.stage.kind")
-	keyStageResult = attribute.Key("pigging.stage.result")
-	keyDirection   = attribute.Key("pigging.records.direction")
 )
 
 // exceptionSignals says where exceptions go: span events (the default),
@@ -176,15 +159,15 @@ type stageOpts struct {
 }
 
 func newStageOpts(job string, st *runctx.Stage) *stageOpts {
-	base := []attribute.KeyValue{keyJob.String(job), keyStageKind.String(st.Kind), keyStageName.String(st.Name)}
+	base := []attribute.KeyValue{semkeys.Job.String(job), semkeys.StageKind.String(st.Kind), semkeys.StageName.String(st.Name)}
 	set := func(extra attribute.KeyValue) metric.MeasurementOption {
 		return metric.WithAttributeSet(attribute.NewSet(append(slices.Clip(base), extra)...))
 	}
 	return &stageOpts{
 		base:  base,
-		ok:    []metric.RecordOption{set(keyStageResult.String(resultSuccess))},
-		in:    []metric.AddOption{set(keyDirection.String("in"))},
-		out:   []metric.AddOption{set(keyDirection.String("out"))},
+		ok:    []metric.RecordOption{set(semkeys.StageResult.String(string(StateSuccess)))},
+		in:    []metric.AddOption{set(semkeys.RecordsDirection.String("in"))},
+		out:   []metric.AddOption{set(semkeys.RecordsDirection.String("out"))},
 		tries: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(base...))},
 	}
 }
@@ -204,7 +187,7 @@ func (tel *telemetry) stageEnded(ctx context.Context, job string, e *runctx.Stag
 		if e.Err == nil {
 			tel.stageDur.Record(ctx, d.Seconds(), opts.ok...)
 		} else {
-			attrs := append(slices.Clip(opts.base), keyStageResult.String(resultFailure), errtype.KeyErrorType.String(errtype.Of(e.Err)))
+			attrs := append(slices.Clip(opts.base), semkeys.StageResult.String(string(StateFailure)), errtype.KeyErrorType.String(errtype.Of(e.Err)))
 			tel.stageDur.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
 		}
 	}
@@ -221,23 +204,10 @@ func (tel *telemetry) stageEnded(ctx context.Context, job string, e *runctx.Stag
 	}
 }
 
-// severity maps one of the four levels to the Logs API's severity.
-func severity(l slog.Level) otellog.Severity {
-	switch {
-	case l < slog.LevelInfo:
-		return otellog.SeverityDebug
-	case l < slog.LevelWarn:
-		return otellog.SeverityInfo
-	case l < slog.LevelError:
-		return otellog.SeverityWarn
-	}
-	return otellog.SeverityError
-}
-
 // logEnabled reports whether a log record at level would be emitted: with
 // no LoggerProvider set, this is all a record pays.
 func (tel *telemetry) logEnabled(ctx context.Context, level slog.Level) bool {
-	return tel.logger.Enabled(ctx, otellog.EnabledParameters{Severity: severity(level)})
+	return tel.logger.Enabled(ctx, otellog.EnabledParameters{Severity: levelOf(level).severity})
 }
 
 // emitLog emits rec as a log record in ctx (which carries the span it
@@ -247,18 +217,18 @@ func (tel *telemetry) emitLog(ctx context.Context, rec *record, kvs []attribute.
 	var lr otellog.Record
 	lr.SetTimestamp(rec.time)
 	lr.SetObservedTimestamp(time.Now())
-	lr.SetSeverity(severity(rec.level))
-	lr.SetSeverityText(levelName(rec.level))
+	lr.SetSeverity(levelOf(rec.level).severity)
+	lr.SetSeverityText(levelOf(rec.level).name)
 	lr.SetBody(attribute.StringValue(rec.msg))
 	if rec.eventName != "" {
 		lr.SetEventName(rec.eventName)
 	}
 	lr.AddAttributes(kvs...)
 	lr.AddAttributes(rec.otelAttrs...)
-	lr.AddAttributes(keyJob.String(job))
+	lr.AddAttributes(semkeys.Job.String(job))
 	if rec.ctx != nil {
 		if st := runctx.StageFrom(rec.ctx); st != nil {
-			lr.AddAttributes(keyStageName.String(st.Name))
+			lr.AddAttributes(semkeys.StageName.String(st.Name))
 		}
 	}
 	if len(rec.stack) > 0 {
@@ -281,7 +251,7 @@ func (tel *telemetry) emitException(ctx context.Context, err error, stack []byte
 	lr.AddAttributes(
 		errtype.KeyExcType.String(errtype.TypeName(err)),
 		errtype.KeyExcMessage.String(msg),
-		keyJob.String(job),
+		semkeys.Job.String(job),
 	)
 	if len(stack) > 0 {
 		lr.AddAttributes(errtype.KeyExcStack.String(string(stack)))
@@ -292,7 +262,7 @@ func (tel *telemetry) emitException(ctx context.Context, err error, stack []byte
 // runStarted records the start of a run of job at start: one more active
 // run, and its start time.
 func (tel *telemetry) runStarted(ctx context.Context, job string, start time.Time) {
-	opt := metric.WithAttributeSet(attribute.NewSet(keyJob.String(job)))
+	opt := metric.WithAttributeSet(attribute.NewSet(semkeys.Job.String(job)))
 	if tel.startTime != nil {
 		tel.startTime.Record(ctx, unixSeconds(start), opt)
 	}
@@ -305,21 +275,21 @@ func (tel *telemetry) runStarted(ctx context.Context, job string, start time.Tim
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 // runEnded records the run metrics of a run (begun with runStarted) that
-// ended with result after d, failing with err (nil unless it failed or was
+// ended in state after d, failing with err (nil unless it failed or was
 // cancelled).
-func (tel *telemetry) runEnded(ctx context.Context, job, result string, d time.Duration, end time.Time, err error) {
+func (tel *telemetry) runEnded(ctx context.Context, job string, state RunState, d time.Duration, end time.Time, err error) {
 	if tel.active != nil {
-		tel.active.Add(ctx, -1, metric.WithAttributeSet(attribute.NewSet(keyJob.String(job))))
+		tel.active.Add(ctx, -1, metric.WithAttributeSet(attribute.NewSet(semkeys.Job.String(job))))
 	}
-	attrs := []attribute.KeyValue{keyJob.String(job), keyRunResult.String(result)}
+	attrs := []attribute.KeyValue{semkeys.Job.String(job), semkeys.RunResult.String(string(state))}
 	if err != nil {
 		attrs = append(attrs, errtype.KeyErrorType.String(errtype.Of(err)))
 	}
 	if tel.runDuration != nil {
 		tel.runDuration.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
 	}
-	if result == resultSuccess && tel.lastSuccess != nil {
-		tel.lastSuccess.Record(ctx, unixSeconds(end), metric.WithAttributes(keyJob.String(job)))
+	if state == StateSuccess && tel.lastSuccess != nil {
+		tel.lastSuccess.Record(ctx, unixSeconds(end), metric.WithAttributes(semkeys.Job.String(job)))
 	}
 }
 
@@ -328,7 +298,7 @@ func (tel *telemetry) runEnded(ctx context.Context, job, result string, d time.D
 // milliseconds in the run duration histogram would drag its quantiles down.
 func (tel *telemetry) refused(ctx context.Context, job, reason string) {
 	if tel.refusals != nil {
-		tel.refusals.Add(ctx, 1, metric.WithAttributes(keyJob.String(job), keyLockReason.String(reason)))
+		tel.refusals.Add(ctx, 1, metric.WithAttributes(semkeys.Job.String(job), semkeys.LockReason.String(reason)))
 	}
 }
 

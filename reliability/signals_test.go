@@ -157,8 +157,8 @@ func TestSignalCancelsRun(t *testing.T) {
 						}
 					}
 				}
-				if status != "cancelled" {
-					t.Errorf("stop event pigging.status = %q, want cancelled (events %+v)", status, run.Events)
+				if status != "cancellation" {
+					t.Errorf("stop event pigging.status = %q, want cancellation (events %+v)", status, run.Events)
 				}
 				// A cancelled run did not do its work: status Error, as
 				// pigging.run.result=cancellation says.
@@ -181,7 +181,7 @@ func TestSignalCancelsRun(t *testing.T) {
 				if err := json.Unmarshal(data, &info); err != nil {
 					t.Fatal(err)
 				}
-				if info.Status != pigging.StatusCancelled || info.PID != c.Pid() || info.Error != wantCause {
+				if info.Status != pigging.StateCancellation || info.PID != c.Pid() || info.Error != wantCause {
 					t.Errorf("lock = %+v, want pid %d cancelled by %q", info, c.Pid(), wantCause)
 				}
 				tr, err := pigging.New(logPath, lockPath, pigging.WithOutput(io.Discard))

@@ -89,7 +89,7 @@ func TestRunStalledOutput(t *testing.T) {
 		lock   string // in the lock file
 	}{
 		{"timeout", []string{"--timeout", "3s", "--grace", "500ms"}, false, exitTimeout, `"error":"timed out after 3s (command killed by SIGTERM)"`},
-		{"SIGTERM", []string{"--grace", "500ms"}, true, 128 + int(syscall.SIGTERM), `"status":"cancelled"`},
+		{"SIGTERM", []string{"--grace", "500ms"}, true, 128 + int(syscall.SIGTERM), `"status":"cancellation"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,13 +34,13 @@ func TestRunExitStatus(t *testing.T) {
 		lockErr  string // the error kept in the lock file; "" when the lock is removed
 		lastText string // the text of the record before TOTAL SCRIPT TIME
 	}{
-		{"success", []string{"sh", "-c", "echo done"}, 0, "ok", "", "Command exited exit_code=0"},
-		{"exit status", []string{"sh", "-c", "echo failing >&2; exit 3"}, 3, "failed", `"error":"exit status 3"`, "exit status 3"},
-		{"exit 255", []string{"sh", "-c", "exit 255"}, 255, "failed", `"error":"exit status 255"`, "exit status 255"},
-		{"killed by a signal", []string{"sh", "-c", "kill -KILL $$"}, 128 + 9, "failed", `"error":"killed by SIGKILL"`, "killed by SIGKILL"},
-		{"terminated by a signal", []string{"sh", "-c", "kill -TERM $$"}, 128 + 15, "failed", `"error":"killed by SIGTERM"`, "killed by SIGTERM"},
-		{"not found", []string{"no-such-command-pigging-test"}, 127, "failed", `executable file not found`, ""},
-		{"not executable", []string{notExec}, 126, "failed", `permission denied`, ""},
+		{"success", []string{"sh", "-c", "echo done"}, 0, "success", "", "Command exited exit_code=0"},
+		{"exit status", []string{"sh", "-c", "echo failing >&2; exit 3"}, 3, "failure", `"error":"exit status 3"`, "exit status 3"},
+		{"exit 255", []string{"sh", "-c", "exit 255"}, 255, "failure", `"error":"exit status 255"`, "exit status 255"},
+		{"killed by a signal", []string{"sh", "-c", "kill -KILL $$"}, 128 + 9, "failure", `"error":"killed by SIGKILL"`, "killed by SIGKILL"},
+		{"terminated by a signal", []string{"sh", "-c", "kill -TERM $$"}, 128 + 15, "failure", `"error":"killed by SIGTERM"`, "killed by SIGTERM"},
+		{"not found", []string{"no-such-command-pigging-test"}, 127, "failure", `executable file not found`, ""},
+		{"not executable", []string{notExec}, 126, "failure", `permission denied`, ""},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,7 +85,7 @@ func TestRunExitStatus(t *testing.T) {
 				return
 			}
 			content := readLock(t, lock)
-			if !strings.Contains(content, `"status":"failed"`) || !strings.Contains(content, tt.lockErr) {
+			if !strings.Contains(content, `"status":"failure"`) || !strings.Contains(content, tt.lockErr) {
 				t.Errorf("lock file %s, want status failed and %s", content, tt.lockErr)
 			}
 			// The lock kept by the failure refuses the next run with 75,
@@ -446,8 +446,8 @@ while :; do sleep 0.05; done`,
 			if !tt.killed && elapsed > 10*time.Second {
 				t.Errorf("exited %s after the signal", elapsed)
 			}
-			if content := readLock(t, lock); !strings.Contains(content, `"status":"cancelled"`) {
-				t.Errorf("lock file %s, want status cancelled", content)
+			if content := readLock(t, lock); !strings.Contains(content, `"status":"cancellation"`) {
+				t.Errorf("lock file %s, want status cancellation", content)
 			}
 		})
 	}
@@ -478,7 +478,7 @@ func TestRunTimeout(t *testing.T) {
 				t.Errorf("the run took %s with --timeout 300ms", elapsed)
 			}
 			wantErr := "timed out after 300ms (command " + tt.ended + ")"
-			if content := readLock(t, lock); !strings.Contains(content, `"status":"failed"`) || !strings.Contains(content, `"error":"`+wantErr+`"`) {
+			if content := readLock(t, lock); !strings.Contains(content, `"status":"failure"`) || !strings.Contains(content, `"error":"`+wantErr+`"`) {
 				t.Errorf("lock file %s, want status failed and %q", content, wantErr)
 			}
 			recs := readLog(t, log)
@@ -491,8 +491,8 @@ func TestRunTimeout(t *testing.T) {
 			if content := readLock(t, lock); !strings.Contains(content, `"exit_code":124,"exit_source":"pigging"`) {
 				t.Errorf("lock file %s, want exit_code 124 from pigging", content)
 			}
-			if got := stopStatus(r.spans, "timeout"); got != "failed" {
-				t.Errorf("pigging.status %q, want failed", got)
+			if got := stopStatus(r.spans, "timeout"); got != "failure" {
+				t.Errorf("pigging.status %q, want failure", got)
 			}
 		})
 	}

@@ -77,7 +77,7 @@ or death by a signal, keeps it with the reason ("exit status 3").
 SIGINT, SIGTERM, SIGHUP (a closed terminal or SSH session) and SIGQUIT are
 forwarded to CMD's process group; if CMD has not exited after --grace, the
 group is killed (SIGKILL). The run ends as cancelled and keeps its lock
-(status "cancelled"). --timeout does the same when the run takes too long,
+(status "cancellation"). --timeout does the same when the run takes too long,
 and the run fails with "timed out after D". CMD runs in its own process
 group, so it cannot read from a terminal.
 

@@ -306,7 +306,7 @@ func TestFailKeepsLockAndRefusesNextRun(t *testing.T) {
 	if err := json.Unmarshal(b, &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.Status != pigging.StatusFailed || info.Error != errSinkRefused.Error() || info.Job != "etl" {
+	if info.Status != pigging.StateFailure || info.Error != errSinkRefused.Error() || info.Job != "etl" {
 		t.Errorf("lock file: %s", b)
 	}
 	if info.TraceID != spanNamed(t, res.spans, "etl").SpanContext().TraceID().String() {
@@ -380,7 +380,7 @@ func TestPanic(t *testing.T) {
 		t.Errorf("log lacks the panic and its stack:\n%s", log)
 	}
 	b, err := os.ReadFile(j.lock)
-	if err != nil || !strings.Contains(string(b), `"status":"failed"`) {
+	if err != nil || !strings.Contains(string(b), `"status":"failure"`) {
 		t.Errorf("lock after a panic: %s %v", b, err)
 	}
 }
