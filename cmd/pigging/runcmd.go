@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -43,6 +42,7 @@ type runOptions struct {
 	takeOver bool
 	timeout  time.Duration
 	grace    time.Duration
+	wait     time.Duration
 	ping     string
 	pingWait time.Duration
 	argv     []string
@@ -57,6 +57,15 @@ and record every line CMD prints.
   - The lock (default JOB.lock in the working directory) allows one run at a
     time. A run that fails keeps it, so the next run is refused until a person
     has read the log and deleted the lock (or --take-over is given).
+  - JOB is --name, or the base name of CMD (sync.sh for ./jobs/sync.sh). For
+    an interpreter it is its script's base name: sync.py for
+    python3 -u jobs/sync.py, nightly.sh for bash -e nightly.sh, etl.jar for
+    java -jar etl.jar; env and uv run are looked through (python, pythonX.Y,
+    bash, sh, dash, zsh, ksh, node, ruby, perl, php, Rscript, java -jar, uv run,
+    env; python3 -m MOD is named MOD). When there is no script
+    (bash -c '...', dbt run), pigging refuses (exit 2) and asks for --name,
+    unless --log and --lock are both given: two different jobs never share
+    a lock by accident.
   - The log (default JOB.log in the working directory) is truncated at each
     start. Each line CMD writes to stdout becomes an INFO record, each line to
     stderr a WARN record, tagged stream=stdout or stream=stderr, in the order
@@ -96,6 +105,9 @@ pigging ends as it would have.
 On Windows there are no process groups and no SIGTERM: CMD is not signalled
 (a console Ctrl-C reaches it directly); after a signal or the timeout pigging
 waits --grace, then terminates CMD only (processes it started keep running).
+
+A duration (--timeout, --grace, --wait, --ping-timeout) is a number with a
+unit (90s, 5m, 1h30m, 250ms) or a bare number of seconds (5, 0.5).
 
 Exit status:
   CMD's own status   CMD exited (128+N when it was killed by signal N)
@@ -137,14 +149,17 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 	fs := flag.NewFlagSet("pigging run", flag.ContinueOnError)
 	// Parse prints nothing: help goes to stdout, errors to stderr, below.
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.name, "name", "", "the job's `name`: the run span's name and the files' default names\n(default: the base name of CMD, without .exe, .bat, .cmd or .com)")
+	fs.StringVar(&o.name, "name", "", "the job's `name`: the run span's name and the files' default names\n(default: the base name of CMD, without .exe, .bat, .cmd or .com; for an\ninterpreter, of its script, as said above)")
 	fs.StringVar(&o.log, "log", "", "the run's log `file` (default JOB.log in the working directory)")
 	fs.StringVar(&o.lock, "lock", "", "the run's lock `file` (default JOB.lock in the working directory)")
 	fs.BoolVar(&o.takeOver, "take-over", false, "start even when a previous run failed, was cancelled or died:\nlog a WARN naming it and keep its log as LOG.prev")
-	fs.DurationVar(&o.timeout, "timeout", 0, "end the run as failed after this `duration`, as on SIGTERM (0: no limit)")
-	fs.DurationVar(&o.grace, "grace", defaultGrace, "how long CMD has to exit after a forwarded signal or the timeout\nbefore its process group is killed")
+	o.grace = defaultGrace
+	fs.Var(durationFlag{&o.timeout}, "timeout", "end the run as failed after this `duration`, as on SIGTERM (0: no limit)")
+	fs.Var(durationFlag{&o.grace}, "grace", "how long CMD has to exit after a forwarded signal or the timeout\nbefore its process group is killed (a `duration`)")
 	fs.StringVar(&o.ping, "ping", os.Getenv(pingEnv), "a healthchecks-style check `URL` to ping when the run starts (URL/start) and\nends (URL on success, URL/<exit status> or URL/fail on failure), with the\nlog's last 10 KiB; a failed ping never changes the outcome (default $"+pingEnv+")")
-	fs.DurationVar(&o.pingWait, "ping-timeout", ping.DefaultTimeout, "the longest one ping may take, its retries included")
+	fs.Var(durationFlag{&o.wait}, "wait", "when another run holds the lock, wait up to this `duration` for it to finish\nbefore refusing (75); a lock a failed run left is refused at once (0: do not wait)")
+	o.pingWait = ping.DefaultTimeout
+	fs.Var(durationFlag{&o.pingWait}, "ping-timeout", "the longest one ping may take, its retries included (a `duration`)")
 	bad := func(format string, a ...any) (runOptions, int, bool) {
 		fmt.Fprintf(c.stderr, "pigging run: "+format+"\n", a...)
 		fmt.Fprintln(c.stderr, "Run 'pigging help run' for usage.")
@@ -169,6 +184,8 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 		return bad("--timeout %s is negative", o.timeout)
 	case o.grace < 0:
 		return bad("--grace %s is negative", o.grace)
+	case o.wait < 0:
+		return bad("--wait %s is negative", o.wait)
 	case o.pingWait <= 0:
 		return bad("--ping-timeout %s is not positive", o.pingWait)
 	}
@@ -180,7 +197,16 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 		o.pinger = p
 	}
 	if o.name == "" {
-		if o.name = jobName(o.argv[0]); o.name == "" {
+		name, err := defaultJobName(o.argv)
+		switch {
+		case err != nil && o.log != "" && o.lock != "":
+			// No file is named after the job: it is only the span's name.
+			name = jobName(o.argv[0])
+		case err != nil:
+			n := jobName(o.argv[0])
+			return bad("no script in the command to name the job after: it would be %q, like every %s job\nrun here, and share %s.lock with them; give --name JOB", n, n, n)
+		}
+		if o.name = name; o.name == "" {
 			return bad("no job name in the command %q: give --name", o.argv[0])
 		}
 	}
@@ -197,18 +223,6 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 		}
 	}
 	return o, 0, true
-}
-
-// jobName is the default job name for the command cmd: its base name,
-// without the extension of a Windows executable. Both / and \ separate
-// directories, whatever the system.
-func jobName(cmd string) string {
-	name := cmd[strings.LastIndexAny(cmd, `/\`)+1:]
-	switch ext := filepath.Ext(name); strings.ToLower(ext) {
-	case ".exe", ".bat", ".cmd", ".com":
-		name = strings.TrimSuffix(name, ext)
-	}
-	return name
 }
 
 // runJob runs the job o describes and returns pigging's exit status. The
@@ -252,9 +266,16 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	spanCtx, err := t.Start(runCtx)
+	spanCtx, waited, err := c.start(runCtx, t, o, sigs)
+	if stopped := (*errWaitStopped)(nil); errors.As(err, &stopped) {
+		fmt.Fprintf(c.stderr, "pigging: %s after %s\n", stopped, waited.Round(time.Millisecond))
+		return stopped.code()
+	}
 	if err != nil {
 		fmt.Fprintln(c.stderr, err)
+		if o.wait > 0 && errors.Is(err, pigging.ErrLocked) && !errors.Is(err, pigging.ErrStaleLock) {
+			fmt.Fprintf(c.stderr, "pigging: %s\n", waitedText(waited, o.wait))
+		}
 		c.pingRefused(ctx, o.pinger, err)
 		if errors.Is(err, pigging.ErrLocked) {
 			return exitLocked
