@@ -77,7 +77,7 @@ const (
 	exitUsage    = 2   // bad command line
 	exitLocked   = 75  // EX_TEMPFAIL: another run holds the lock, or a previous one left it
 	exitTimeout  = 124 // --timeout ended the run, as timeout(1) reports it
-	exitInternal = 125 // pigging could not do its own part (log or lock file, tracing setup)
+	exitInternal = 125 // pigging could not do its own part (log or lock file)
 	exitNoExec   = 126 // the command was found but could not be started
 	exitNotFound = 127 // the command was not found
 )

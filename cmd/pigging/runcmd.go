@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/internal/ping"
@@ -76,6 +77,9 @@ and record every line CMD prints.
   - CMD gets TRACEPARENT, TRACESTATE and BAGGAGE for the run's span, so an
     OpenTelemetry-instrumented command joins the run's trace. Spans are
     exported as the OTEL_* variables say (OTEL_TRACES_EXPORTER, ...).
+    Telemetry never stops the job: a value pigging does not know
+    (OTEL_TRACES_EXPORTER=jaeger) is ignored with a warning on stderr and a
+    WARN record naming the variable, and the default is used.
   - pigging's own messages, including TOTAL SCRIPT TIME, go to stderr: stdout
     carries CMD's stdout only. The log and the trace name CMD, not its
     arguments, which may hold secrets.
@@ -114,7 +118,7 @@ Exit status:
   2                  bad usage
   75                 the lock refused the run (EX_TEMPFAIL); the holder is printed
   124                --timeout ended the run
-  125                pigging failed (log or lock file, tracing setup)
+  125                pigging failed (log or lock file)
   126                CMD could not be started
   127                CMD was not found
 
@@ -228,12 +232,25 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 // runJob runs the job o describes and returns pigging's exit status. The
 // trace is flushed before it returns.
 func (c *cli) runJob(ctx context.Context, o runOptions) int {
+	// Telemetry never stops the job: a variable Setup ignores (it says
+	// so on stderr) and an exporter that cannot be built are WARN records
+	// of the run, and the job runs.
+	var telemetryWarnings []string
 	tp := c.tp
 	if tp == nil {
+		for _, w := range otelpig.EnvWarnings() {
+			telemetryWarnings = append(telemetryWarnings, strings.TrimPrefix(w.Error(), "otelpig: "))
+		}
 		shutdown, err := otelpig.Setup(ctx, otelpig.WithServiceName(o.name), otelpig.WithWriter(c.stderr))
 		if err != nil {
-			fmt.Fprintf(c.stderr, "pigging: tracing setup: %s\n", errText(err))
-			return exitInternal
+			msg := fmt.Sprintf("tracing setup failed, the run's trace is not exported: %s", strings.TrimPrefix(err.Error(), "otelpig: "))
+			fmt.Fprintf(c.stderr, "pigging: WARN: %s\n", msg)
+			telemetryWarnings = append(telemetryWarnings, msg)
+			// Spans still get ids for the log and the lock.
+			sdk := sdktrace.NewTracerProvider()
+			shutdown, tp = sdk.Shutdown, sdk
+		} else {
+			tp = otel.GetTracerProvider()
 		}
 		defer func() {
 			// A collector that cannot be reached never changes the job's
@@ -242,7 +259,6 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 				fmt.Fprintf(c.stderr, "pigging: exporting the trace: %s\n", errText(err))
 			}
 		}()
-		tp = otel.GetTracerProvider()
 		ctx = otelpig.ContextFromEnv(ctx)
 	}
 
@@ -281,6 +297,9 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 			return exitLocked
 		}
 		return exitInternal
+	}
+	for _, w := range telemetryWarnings {
+		t.Warn(w)
 	}
 	started := c.pingStart(spanCtx, t, o.pinger)
 	j := &job{cli: c, opts: o, t: t, spanCtx: spanCtx, cancel: cancel, sigs: sigs}
