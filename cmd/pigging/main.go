@@ -9,11 +9,12 @@
 //
 // # Running a command
 //
-//	pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over]
-//	            [--timeout D] [--grace D] [--] CMD [ARG...]
+//	pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--wait D]
+//	            [--timeout D] [--grace D] [--quiet] [--keep-children] [--] CMD [ARG...]
 //
 // takes the lock JOB.lock and starts a fresh log JOB.log in the working
-// directory (JOB defaults to the base name of CMD), starts CMD with
+// directory (JOB defaults to the base name of CMD, or of its script when
+// CMD is an interpreter such as python3 or bash), starts CMD with
 // TRACEPARENT, TRACESTATE and BAGGAGE set to the run's span, and writes each
 // line CMD prints to the log: its stdout as INFO records and its stderr as
 // WARN records, each with stream=stdout or stream=stderr. The output is also
@@ -117,7 +118,7 @@ type command struct {
 var commands = []command{
 	{
 		name:     "run",
-		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--timeout D] [--grace D] [--ping URL] [--] CMD [ARG...]",
+		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--wait D] [--timeout D] [--grace D] [--quiet] [--keep-children] [--ping URL] [--] CMD [ARG...]",
 		summary:  "run a command as a pigging job: lock, log, trace",
 		main:     (*cli).runCommand,
 	},

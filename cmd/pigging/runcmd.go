@@ -44,6 +44,7 @@ type runOptions struct {
 	timeout  time.Duration
 	grace    time.Duration
 	wait     time.Duration
+	quiet    bool
 	ping     string
 	pingWait time.Duration
 	argv     []string
@@ -142,7 +143,24 @@ func (c *cli) runCommand(args []string) int {
 	if !ok {
 		return code
 	}
-	return c.runJob(context.Background(), o)
+	if !o.quiet {
+		return c.runJob(context.Background(), o)
+	}
+	// Everything the run writes, CMD's output, pigging's messages and the
+	// trace summary, waits in q until the run's status is known.
+	q := newQuietBuffer(quietLimit)
+	quiet := &cli{stdin: c.stdin, stdout: q.writer(false), stderr: &syncWriter{w: q.writer(true)}, tp: c.tp}
+	code = quiet.runJob(context.Background(), o)
+	if code != exitOK {
+		// Bounded as any output once CMD has exited: a reader that stopped
+		// reading loses the replay, not the run's end.
+		stderr := c.stderr
+		if sw, ok := stderr.(*syncWriter); ok {
+			stderr = sw.passThrough()
+		}
+		q.replay(newOutlet(c.stdout), newOutlet(stderr), o.log)
+	}
+	return code
 }
 
 // parseRun parses the command line of "pigging run". When it reports
@@ -162,6 +180,7 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 	fs.Var(durationFlag{&o.grace}, "grace", "how long CMD has to exit after a forwarded signal or the timeout\nbefore its process group is killed (a `duration`)")
 	fs.StringVar(&o.ping, "ping", os.Getenv(pingEnv), "a healthchecks-style check `URL` to ping when the run starts (URL/start) and\nends (URL on success, URL/<exit status> or URL/fail on failure), with the\nlog's last 10 KiB; a failed ping never changes the outcome (default $"+pingEnv+")")
 	fs.Var(durationFlag{&o.wait}, "wait", "when another run holds the lock, wait up to this `duration` for it to finish\nbefore refusing (75); a lock a failed run left is refused at once (0: do not wait)")
+	fs.BoolVar(&o.quiet, "quiet", false, "print nothing if the run exits 0 (the log still has every line); else print\nall of it, CMD's output, pigging's messages and the trace summary, once the\nrun has ended, like chronic: cron then mails only failures (up to the\nlast 8 MiB; the log has the rest)")
 	o.pingWait = ping.DefaultTimeout
 	fs.Var(durationFlag{&o.pingWait}, "ping-timeout", "the longest one ping may take, its retries included (a `duration`)")
 	bad := func(format string, a ...any) (runOptions, int, bool) {

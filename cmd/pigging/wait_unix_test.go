@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,4 +92,64 @@ func TestRunWait(t *testing.T) {
 			t.Errorf("refusal of a stale lock says it waited: %q", p.stderr.String())
 		}
 	})
+}
+
+// TestRunQuiet checks --quiet: a run that exits 0 prints nothing, one
+// that fails prints CMD's output on its streams, pigging's messages and
+// the trace summary; the log has every line either way.
+func TestRunQuiet(t *testing.T) {
+	script := `echo out1; echo err1 >&2; echo out2; exit "$1"`
+	for _, code := range []int{0, 5} {
+		t.Run(fmt.Sprint("exit ", code), func(t *testing.T) {
+			dir := t.TempDir()
+			// An empty OTEL_TRACES_EXPORTER: the default, the summary on stderr.
+			p := startPigging(t, dir, []string{"OTEL_TRACES_EXPORTER="}, "run", "--quiet", "--name", "q", "--", "sh", "-c", script, "sh", fmt.Sprint(code))
+			if got := p.wait(t, testLimit); got != code {
+				t.Fatalf("exit status %d, want %d\nstderr: %s", got, code, p.stderr.String())
+			}
+			if got := outputLines(readLog(t, filepath.Join(dir, "q.log"))); len(got) != 3 {
+				t.Errorf("log has %d output records, want 3: %v", len(got), got)
+			}
+			if code == 0 {
+				if p.stdout.Len() != 0 || p.stderr.Len() != 0 {
+					t.Errorf("a run that succeeded printed stdout %q, stderr %q", p.stdout.String(), p.stderr.String())
+				}
+				return
+			}
+			if p.stdout.String() != "out1\nout2\n" {
+				t.Errorf("stdout %q, want the command's", p.stdout.String())
+			}
+			stderr := p.stderr.String()
+			for _, want := range []string{"err1\n", "TOTAL SCRIPT TIME: ", "trace_id=", `status=Error "exit status 5"`} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr %q has no %q", stderr, want)
+				}
+			}
+		})
+	}
+}
+
+// TestRunQuietLimit checks that a failing --quiet run that printed more
+// than it keeps shows the end of its output and says how much is left
+// out, and that the log has all of it.
+func TestRunQuietLimit(t *testing.T) {
+	dir := t.TempDir()
+	const lines = 120_000 // 100 bytes each: 12 MB, past the 8 MiB kept
+	p := startPigging(t, dir, nil, "run", "--quiet", "--name", "big", "--", "awk",
+		fmt.Sprintf(`BEGIN { for (i = 0; i < %d; i++) printf "line %%07d %%s\n", i, "%s"; exit 1 }`, lines, strings.Repeat("x", 86)))
+	if code := p.wait(t, testLimit); code != 1 {
+		t.Fatalf("exit status %d\nstderr: %s", code, p.stderr.String())
+	}
+	if n := p.stdout.Len(); n > quietLimit || n < quietLimit-1<<20 {
+		t.Errorf("stdout has %d bytes, want about the last %d", n, quietLimit)
+	}
+	if !strings.HasSuffix(p.stdout.String(), fmt.Sprintf("line %07d %s\n", lines-1, strings.Repeat("x", 86))) {
+		t.Error("stdout does not end with the last line")
+	}
+	if !strings.Contains(p.stderr.String(), "of the run's output are left out here (--quiet keeps the last 8.0 MiB); big.log has every line") {
+		t.Errorf("stderr %q does not say what was left out", abbrev(p.stderr.String()))
+	}
+	if got := outputLines(readLog(t, filepath.Join(dir, "big.log"))); len(got) != lines {
+		t.Errorf("log has %d output records, want %d", len(got), lines)
+	}
 }
