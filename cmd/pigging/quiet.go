@@ -97,11 +97,20 @@ func (q *quietBuffer) replay(stdout, stderr io.Writer, log string) {
 		if c.stderr {
 			w = stderr
 		}
-		if _, err := w.Write(c.b); err != nil {
-			return
+		// In pieces: a reader that keeps reading is not a stalled one, and
+		// the outlet's bound applies to each write.
+		for b := c.b; len(b) > 0; {
+			n := min(len(b), replayPiece)
+			if _, err := w.Write(b[:n]); err != nil {
+				return
+			}
+			b = b[n:]
 		}
 	}
 }
+
+// replayPiece is the most replay writes at once.
+const replayPiece = 64 << 10
 
 // byteSize formats n bytes for a person: 512 B, 3.2 KiB, 12.0 MiB.
 func byteSize(n int64) string {
