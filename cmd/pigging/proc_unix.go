@@ -61,13 +61,35 @@ func notifySignals() (<-chan os.Signal, func()) {
 }
 
 // terminate sends sig, or SIGTERM when sig is nil, to the command's
-// process group.
+// process group, then SIGCONT: a process stopped (by SIGTTIN when it read
+// the terminal, say) acts on a signal only once it is continued.
 func terminate(cmd *exec.Cmd, sig os.Signal) error {
 	s, ok := sig.(syscall.Signal)
 	if !ok {
 		s = syscall.SIGTERM
 	}
-	return signalGroup(cmd, s)
+	err := signalGroup(cmd, s)
+	if s != syscall.SIGCONT && s != syscall.SIGKILL {
+		err = errors.Join(err, signalGroup(cmd, syscall.SIGCONT))
+	}
+	return err
+}
+
+// commandStopped reports whether the command itself is stopped, where the
+// system lets pigging see it (canSeeStops).
+func commandStopped(cmd *exec.Cmd) bool { return processStopped(cmd.Process.Pid) }
+
+// groupLeft returns how many processes are alive in the command's process
+// group, after the command exited, and whether there are any. Where they
+// cannot be counted n is -1.
+func groupLeft(cmd *exec.Cmd) (n int, alive bool) {
+	pgid := cmd.Process.Pid
+	if n, ok := groupSize(pgid); ok {
+		return n, n > 0
+	}
+	// Signal 0 checks that the group exists; EPERM means it does.
+	err := syscall.Kill(-pgid, 0)
+	return -1, err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // kill kills the command's process group with SIGKILL.

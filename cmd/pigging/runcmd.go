@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/contrib/propagators/envcar"
@@ -45,10 +46,12 @@ type runOptions struct {
 	grace    time.Duration
 	wait     time.Duration
 	quiet    bool
-	ping     string
-	pingWait time.Duration
-	argv     []string
-	pinger   *ping.Pinger // made from ping by parseRun; nil without --ping
+	// keepChildren leaves the processes CMD started running after it exits.
+	keepChildren bool
+	ping         string
+	pingWait     time.Duration
+	argv         []string
+	pinger       *ping.Pinger // made from ping by parseRun; nil without --ping
 }
 
 const runUsage = `Usage: pigging run [flags] [--] CMD [ARG...]
@@ -89,11 +92,19 @@ CMD's exit status decides the outcome: 0 removes the lock; any other status,
 or death by a signal, keeps it with the reason ("exit status 3").
 
 SIGINT, SIGTERM, SIGHUP (a closed terminal or SSH session) and SIGQUIT are
-forwarded to CMD's process group; if CMD has not exited after --grace, the
-group is killed (SIGKILL). The run ends as cancelled and keeps its lock
-(status "cancelled"). --timeout does the same when the run takes too long,
-and the run fails with "timed out after D". CMD runs in its own process
-group, so it cannot read from a terminal.
+forwarded to CMD's process group, each followed by SIGCONT so that a stopped
+process acts on it; if CMD has not exited after --grace, the group is killed
+(SIGKILL). A second SIGINT or SIGTERM kills the group at once. The run ends
+as cancelled and keeps its lock (status "cancelled"). --timeout does the
+same when the run takes too long, and the run fails with "timed out after
+D". CMD runs in its own process group, so it cannot read from a terminal:
+it is stopped (SIGTTIN) if it tries, and on Linux a WARN record says so.
+
+Processes CMD left running in its process group when it exited get SIGTERM,
+then SIGKILL after --grace, and a WARN record says how many, as systemd's
+KillMode=control-group does; --keep-children leaves them running. A
+process that started a session or group of its own (setsid, a daemon) is
+not in CMD's group and is left alone.
 
 SIGKILL cannot be caught. CMD inherits the lock as its descriptor 3, so the
 lock stays held while CMD or any process it started lives: "pigging status"
@@ -180,6 +191,7 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 	fs.Var(durationFlag{&o.grace}, "grace", "how long CMD has to exit after a forwarded signal or the timeout\nbefore its process group is killed (a `duration`)")
 	fs.StringVar(&o.ping, "ping", os.Getenv(pingEnv), "a healthchecks-style check `URL` to ping when the run starts (URL/start) and\nends (URL on success, URL/<exit status> or URL/fail on failure), with the\nlog's last 10 KiB; a failed ping never changes the outcome (default $"+pingEnv+")")
 	fs.Var(durationFlag{&o.wait}, "wait", "when another run holds the lock, wait up to this `duration` for it to finish\nbefore refusing (75); a lock a failed run left is refused at once (0: do not wait)")
+	fs.BoolVar(&o.keepChildren, "keep-children", false, "leave running the processes CMD started in its process group when it exits\n(by default they get SIGTERM, then SIGKILL after --grace)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print nothing if the run exits 0 (the log still has every line); else print\nall of it, CMD's output, pigging's messages and the trace summary, once the\nrun has ended, like chronic: cron then mails only failures (up to the\nlast 8 MiB; the log has the rest)")
 	o.pingWait = ping.DefaultTimeout
 	fs.Var(durationFlag{&o.pingWait}, "ping-timeout", "the longest one ping may take, its retries included (a `duration`)")
@@ -446,6 +458,9 @@ func (j *job) run(ctx context.Context) int {
 	outStdout.setLimit(0)
 	outStderr.setLimit(0)
 	waitErr, timedOut := j.supervise(cmd, done)
+	if cmd.ProcessState != nil && !j.opts.keepChildren {
+		j.stopLeftovers(cmd)
+	}
 	outStdout.setLimit(outputGrace)
 	outStderr.setLimit(outputGrace)
 	leftover := drain(pumped, readEnds, outStdout, outStderr)
@@ -584,6 +599,17 @@ func (j *job) supervise(cmd *exec.Cmd, done <-chan error) (waitErr error, timedO
 			graceTimer.Stop()
 		}
 	}()
+	// Where the system shows it, pigging looks every stopCheck whether the
+	// command is stopped: in a process group of its own, it is stopped by
+	// SIGTTIN as soon as it reads from a terminal, and would wait forever.
+	var stopTick <-chan time.Time
+	if canSeeStops {
+		tk := time.NewTicker(stopCheck)
+		defer tk.Stop()
+		stopTick = tk.C
+	}
+	var stopped bool
+	signals := 0
 	// stopping is set by the first signal or the timeout, whichever comes
 	// first; it decides the outcome, and starts the grace period.
 	stopping := func(cause error) {
@@ -600,6 +626,15 @@ func (j *job) supervise(cmd *exec.Cmd, done <-chan error) (waitErr error, timedO
 			return err, timedOut
 		case sig := <-j.sigs:
 			name := signalName(sig)
+			signals++
+			if signals > 1 && (sig == os.Interrupt || sig == syscall.SIGTERM) {
+				// A second Ctrl-C or SIGTERM means now, as for the library's Run.
+				j.t.Warn("Received " + name + " again, killing the command's process group now")
+				if err := kill(cmd); err != nil {
+					j.t.Warn("Killing the command failed", "error", err.Error())
+				}
+				break
+			}
 			stopping(fmt.Errorf("received %s", name))
 			j.t.Warn("Received "+name+", forwarding it to the command", "grace", j.opts.grace.String())
 			if err := terminate(cmd, sig); err != nil {
@@ -616,6 +651,13 @@ func (j *job) supervise(cmd *exec.Cmd, done <-chan error) (waitErr error, timedO
 			if err := terminate(cmd, nil); err != nil {
 				j.t.Warn("Stopping the command failed", "error", err.Error())
 			}
+		case <-stopTick:
+			now := commandStopped(cmd)
+			if now && !stopped {
+				j.t.Warn("The command is stopped: a process in a group of its own is stopped by SIGTTIN or SIGTTOU when it reads from or writes to the terminal (or by SIGSTOP); pigging follows each signal it forwards with SIGCONT",
+					"pid", cmd.Process.Pid)
+			}
+			stopped = now
 		case <-grace:
 			grace = nil
 			// done has not fired: the command itself is still running.
@@ -624,6 +666,46 @@ func (j *job) supervise(cmd *exec.Cmd, done <-chan error) (waitErr error, timedO
 				j.t.Warn("Killing the command failed", "error", err.Error())
 			}
 		}
+	}
+}
+
+// stopCheck is how often pigging looks whether the command is stopped.
+const stopCheck = 500 * time.Millisecond
+
+// stopLeftovers stops the processes the command left running in its
+// process group when it exited, as systemd's KillMode=control-group does:
+// SIGTERM (and SIGCONT), then SIGKILL for those still there after
+// --grace, with a WARN record saying how many.
+func (j *job) stopLeftovers(cmd *exec.Cmd) {
+	n, alive := groupLeft(cmd)
+	if !alive {
+		return
+	}
+	count := "processes"
+	if n == 1 {
+		count = "1 process"
+	} else if n > 1 {
+		count = fmt.Sprintf("%d processes", n)
+	}
+	j.t.Warn("The command left "+count+" running in its process group: sending SIGTERM (--keep-children keeps them)",
+		"processes", n, "grace", j.opts.grace.String())
+	if err := terminate(cmd, nil); err != nil {
+		j.t.Warn("Stopping the command's leftover processes failed", "error", err.Error())
+	}
+	deadline := time.Now().Add(j.opts.grace)
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
+		if n, alive = groupLeft(cmd); !alive {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		time.Sleep(min(pause, left))
+	}
+	j.t.Warn("Processes the command left were still running "+j.opts.grace.String()+" after SIGTERM, killing them", "processes", n)
+	if err := kill(cmd); err != nil {
+		j.t.Warn("Killing the command's leftover processes failed", "error", err.Error())
 	}
 }
 
