@@ -14,8 +14,10 @@ import (
 // is not an error that a nightly job meets only when it runs.
 type durationFlag struct{ d *time.Duration }
 
+// String returns the duration, or "" for none (0), which help then shows
+// as no default.
 func (f durationFlag) String() string {
-	if f.d == nil {
+	if f.d == nil || *f.d == 0 {
 		return ""
 	}
 	return f.d.String()

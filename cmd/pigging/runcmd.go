@@ -188,13 +188,13 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 	fs.BoolVar(&o.takeOver, "take-over", false, "start even when a previous run failed, was cancelled or died:\nlog a WARN naming it and keep its log as LOG.prev")
 	o.grace = defaultGrace
 	fs.Var(durationFlag{&o.timeout}, "timeout", "end the run as failed after this `duration`, as on SIGTERM (0: no limit)")
-	fs.Var(durationFlag{&o.grace}, "grace", "how long CMD has to exit after a forwarded signal or the timeout\nbefore its process group is killed (a `duration`)")
+	fs.Var(durationFlag{&o.grace}, "grace", "the `duration` CMD has to exit after a forwarded signal or the timeout\nbefore its process group is killed")
 	fs.StringVar(&o.ping, "ping", os.Getenv(pingEnv), "a healthchecks-style check `URL` to ping when the run starts (URL/start) and\nends (URL on success, URL/<exit status> or URL/fail on failure), with the\nlog's last 10 KiB; a failed ping never changes the outcome (default $"+pingEnv+")")
 	fs.Var(durationFlag{&o.wait}, "wait", "when another run holds the lock, wait up to this `duration` for it to finish\nbefore refusing (75); a lock a failed run left is refused at once (0: do not wait)")
 	fs.BoolVar(&o.keepChildren, "keep-children", false, "leave running the processes CMD started in its process group when it exits\n(by default they get SIGTERM, then SIGKILL after --grace)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print nothing if the run exits 0 (the log still has every line); else print\nall of it, CMD's output, pigging's messages and the trace summary, once the\nrun has ended, like chronic: cron then mails only failures (up to the\nlast 8 MiB; the log has the rest)")
 	o.pingWait = ping.DefaultTimeout
-	fs.Var(durationFlag{&o.pingWait}, "ping-timeout", "the longest one ping may take, its retries included (a `duration`)")
+	fs.Var(durationFlag{&o.pingWait}, "ping-timeout", "the longest `duration` one ping may take, its retries included")
 	bad := func(format string, a ...any) (runOptions, int, bool) {
 		fmt.Fprintf(c.stderr, "pigging run: "+format+"\n", a...)
 		fmt.Fprintln(c.stderr, "Run 'pigging help run' for usage.")
