@@ -44,10 +44,12 @@
 //
 // # Signals
 //
-// SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD's process group;
-// after the grace period (--grace, 10 s by default) the group is killed.
-// The run then ends as cancelled and keeps its lock with status
-// "cancelled". SIGKILL cannot be caught: CMD inherits the lock, which stays
+// SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD's process group,
+// followed by SIGCONT; after the grace period (--grace, 10 s by default) the
+// group is killed, and a second SIGINT or SIGTERM kills it at once. The run
+// then ends as cancelled and keeps its lock with status "cancelled".
+// Processes CMD left running in its group when it exited get SIGTERM, then
+// SIGKILL after --grace (--keep-children leaves them). SIGKILL cannot be caught: CMD inherits the lock, which stays
 // held while CMD or a process it started lives, and on Linux CMD gets
 // SIGTERM when pigging dies. A reader of pigging's output that stops
 // reading never holds the run's end: 2 s after CMD exited, passing the

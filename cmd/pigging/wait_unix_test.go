@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -154,5 +155,32 @@ func TestRunQuietLimit(t *testing.T) {
 	}
 	if got := outputLines(readLog(t, filepath.Join(dir, "big.log"))); len(got) != lines {
 		t.Errorf("log has %d output records, want %d", len(got), lines)
+	}
+}
+
+// TestRunWaitSignal checks that a signal ends a wait for the lock at
+// once, with 128+N and nothing taken.
+func TestRunWaitSignal(t *testing.T) {
+	dir := t.TempDir()
+	holder := startPigging(t, dir, nil, "run", "--name", "w", "--", "sh", "-c", `echo ready; while [ ! -e release ]; do sleep 0.02; done`)
+	waitForLine(t, filepath.Join(dir, "w.log"), "ready stream=stdout", testLimit)
+	waiter := startPigging(t, dir, nil, "run", "--name", "w", "--wait", "10m", "--", "true")
+	// Nothing shows from outside that it is waiting: give it ample time to
+	// start and catch signals (a signal before then would kill it, -1).
+	time.Sleep(3 * time.Second)
+	if err := waiter.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := waiter.wait(t, testLimit); code != 128+15 {
+		t.Fatalf("exit status %d, want %d\nstderr: %s", code, 128+15, waiter.stderr.String())
+	}
+	if !strings.Contains(waiter.stderr.String(), "stopped waiting for the lock: received SIGTERM") {
+		t.Errorf("stderr %q", waiter.stderr.String())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := holder.wait(t, testLimit); code != 0 {
+		t.Fatalf("holder: exit status %d", code)
 	}
 }
