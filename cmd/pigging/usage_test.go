@@ -151,9 +151,9 @@ func TestDefaultJobName(t *testing.T) {
 	}
 }
 
-// TestRunInterpreterJobNames runs two different python3 -c and bash -c
-// jobs: without --name they are refused before anything is created;
-// with their scripts, each gets files of its own.
+// TestRunInterpreterJobNames runs two scripts with sh: each gets files of
+// its own, named after the script; sh -c without --name is refused before
+// anything is created.
 func TestRunInterpreterJobNames(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
