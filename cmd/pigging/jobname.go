@@ -73,8 +73,9 @@ var interpreters = map[string]interpreter{
 
 // defaultJobName returns the job name for argv when --name is not given:
 // the base name of its script when argv[0] is an interpreter (python3
-// jobs/sync.py is sync.py, java -jar etl.jar is etl.jar, env A=1 bash x.sh
-// is x.sh, uv run x.py is x.py), else the base name of argv[0]. It returns
+// jobs/sync.py is sync.py, java -jar etl.jar is etl.jar, uv run x.py is
+// x.py), that of the command a wrapper runs (env A=1 bash x.sh and
+// nice -n 5 ./x.sh are x.sh), else the base name of argv[0]. It returns
 // errNoScript when argv[0] is an interpreter given no script, or dbt.
 func defaultJobName(argv []string) (string, error) {
 	base := jobName(argv[0])
@@ -88,6 +89,9 @@ func defaultJobName(argv []string) (string, error) {
 		return envJobName(args)
 	case "java":
 		return javaJobName(args)
+	}
+	if w, ok := wrappers[key]; ok {
+		return w.jobName(args)
 	}
 	in, ok := interpreters[key]
 	if !ok {
@@ -172,6 +176,44 @@ func envJobName(args []string) (string, error) {
 			return "", errNoScript
 		case strings.HasPrefix(a, "-") && a != "-":
 		case strings.Contains(a, "="):
+		default:
+			return defaultJobName(args[i:])
+		}
+	}
+	return "", errNoScript
+}
+
+// A wrapper runs a command given in its arguments, after its options and
+// a fixed number of other arguments (timeout's duration): the job is the
+// command's.
+type wrapper struct {
+	value []string // options taking the next argument as their value
+	skip  int      // arguments before the command
+}
+
+// wrappers are the programs looked through, by their base name.
+var wrappers = map[string]wrapper{
+	"nohup":   {},
+	"nice":    {value: []string{"-n", "--adjustment"}},
+	"ionice":  {value: []string{"-c", "--class", "-n", "--classdata"}},
+	"timeout": {value: []string{"-s", "--signal", "-k", "--kill-after"}, skip: 1},
+}
+
+// jobName names the job of the command w runs.
+func (w wrapper) jobName(args []string) (string, error) {
+	skip := w.skip
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--":
+			if rest := args[i+1+skip:]; i+1+skip <= len(args) && len(rest) > 0 {
+				return defaultJobName(rest)
+			}
+			return "", errNoScript
+		case slices.Contains(w.value, a):
+			i++
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+		case skip > 0:
+			skip--
 		default:
 			return defaultJobName(args[i:])
 		}

@@ -65,12 +65,12 @@ and record every line CMD prints.
   - JOB is --name, or the base name of CMD (sync.sh for ./jobs/sync.sh). For
     an interpreter it is its script's base name: sync.py for
     python3 -u jobs/sync.py, nightly.sh for bash -e nightly.sh, etl.jar for
-    java -jar etl.jar; env and uv run are looked through (python, pythonX.Y,
-    bash, sh, dash, zsh, ksh, node, ruby, perl, php, Rscript, java -jar, uv run,
-    env; python3 -m MOD is named MOD). When there is no script
-    (bash -c '...', dbt run), pigging refuses (exit 2) and asks for --name,
-    unless --log and --lock are both given: two different jobs never share
-    a lock by accident.
+    java -jar etl.jar (python, pythonX.Y, bash, sh, dash, zsh, ksh, node,
+    ruby, perl, php, Rscript, java -jar; python3 -m MOD is named MOD); env,
+    nice, nohup, ionice, timeout and uv run are looked through to the command
+    they run. When there is no script (bash -c '...', dbt run), pigging
+    refuses (exit 2) and asks for --name, unless --log and --lock are both
+    given: two different jobs never share a lock by accident.
   - The log (default JOB.log in the working directory) is truncated at each
     start. Each line CMD writes to stdout becomes an INFO record, each line to
     stderr a WARN record, tagged stream=stdout or stream=stderr, in the order

@@ -136,6 +136,12 @@ func TestDefaultJobName(t *testing.T) {
 		{"env -S python3 y.py", ""},
 		{"env", ""},
 		{`C:\Python312\python.exe C:\jobs\w.py`, "w.py"},
+		{"nice -n 10 ./backup.sh", "backup.sh"},
+		{"nohup python3 y.py", "y.py"},
+		{"timeout -k 10s 1h python3 -u z.py", "z.py"},
+		{"timeout 1h", ""},
+		{"ionice -c 3 nice bash -c true", ""},
+		{"nice", ""},
 	}
 	for _, tt := range tests {
 		got, err := defaultJobName(strings.Split(tt.argv, " "))
