@@ -9,11 +9,12 @@
 //
 // # Running a command
 //
-//	pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over]
-//	            [--timeout D] [--grace D] [--] CMD [ARG...]
+//	pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--wait D]
+//	            [--timeout D] [--grace D] [--quiet] [--keep-children] [--] CMD [ARG...]
 //
 // takes the lock JOB.lock and starts a fresh log JOB.log in the working
-// directory (JOB defaults to the base name of CMD), starts CMD with
+// directory (JOB defaults to the base name of CMD, or of its script when
+// CMD is an interpreter such as python3 or bash), starts CMD with
 // TRACEPARENT, TRACESTATE and BAGGAGE set to the run's span, and writes each
 // line CMD prints to the log: its stdout as INFO records and its stderr as
 // WARN records, each with stream=stdout or stream=stderr. The output is also
@@ -43,10 +44,12 @@
 //
 // # Signals
 //
-// SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD's process group;
-// after the grace period (--grace, 10 s by default) the group is killed.
-// The run then ends as cancelled and keeps its lock with status
-// "cancellation". SIGKILL cannot be caught: CMD inherits the lock, which stays
+// SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD's process group,
+// followed by SIGCONT; after the grace period (--grace, 10 s by default) the
+// group is killed, and a second SIGINT or SIGTERM kills it at once. The run
+// then ends as cancelled and keeps its lock with status "cancellation".
+// Processes CMD left running in its group when it exited get SIGTERM, then
+// SIGKILL after --grace (--keep-children leaves them). SIGKILL cannot be caught: CMD inherits the lock, which stays
 // held while CMD or a process it started lives, and on Linux CMD gets
 // SIGTERM when pigging dies. A reader of pigging's output that stops
 // reading never holds the run's end: 2 s after CMD exited, passing the
@@ -77,7 +80,7 @@ const (
 	exitUsage    = 2   // bad command line
 	exitLocked   = 75  // EX_TEMPFAIL: another run holds the lock, or a previous one left it
 	exitTimeout  = 124 // --timeout ended the run, as timeout(1) reports it
-	exitInternal = 125 // pigging could not do its own part (log or lock file, tracing setup)
+	exitInternal = 125 // pigging could not do its own part (log or lock file)
 	exitNoExec   = 126 // the command was found but could not be started
 	exitNotFound = 127 // the command was not found
 )
@@ -117,7 +120,7 @@ type command struct {
 var commands = []command{
 	{
 		name:     "run",
-		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--timeout D] [--grace D] [--ping URL] [--] CMD [ARG...]",
+		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--wait D] [--timeout D] [--grace D] [--quiet] [--keep-children] [--ping URL] [--] CMD [ARG...]",
 		summary:  "run a command as a pigging job: lock, log, trace",
 		main:     (*cli).runCommand,
 	},
