@@ -39,6 +39,9 @@ func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
 		attrs = append(attrs, slog.Int("attempts", e.Attempts))
 	}
 	rec := record{ctx: ctx, time: now, level: slog.LevelInfo, msg: e.Msg, event: true}
+	if r := h.t.currentRun(); r != nil {
+		r.stages.add(e)
+	}
 	if e.Err != nil {
 		if r := h.t.currentRun(); r != nil {
 			stage := "a stage"
