@@ -373,13 +373,7 @@ func (c *cli) unlockCommand(args []string) int {
 	if !ok {
 		return code
 	}
-	var st *pigging.LockStatus
-	var err error
-	if t.file != "" {
-		st, err = pigging.Unlock(t.file)
-	} else {
-		st, err = t.locker.Clear(context.Background())
-	}
+	st, err := pigging.ClearLock(context.Background(), t.locker)
 	switch {
 	case errors.Is(err, pigging.ErrLocked):
 		fmt.Fprintf(c.stderr, "pigging unlock: refused, the lock is held by a running job:\n%s", describeStatus(st, time.Now(), t.unlockHint))

@@ -24,6 +24,7 @@ import (
 
 	"github.com/pigging-go/pigging/internal/ping"
 	"github.com/pigging-go/pigging/otelpig"
+	"github.com/pigging-go/pigging/pglock"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -50,8 +51,11 @@ type runOptions struct {
 	keepChildren bool
 	ping         string
 	pingWait     time.Duration
-	argv         []string
-	pinger       *ping.Pinger // made from ping by parseRun; nil without --ping
+	// pg is the PostgreSQL DSN of the lock, pgTable its table; "" for the
+	// lock file.
+	pg, pgTable string
+	argv        []string
+	pinger      *ping.Pinger // made from ping by parseRun; nil without --ping
 }
 
 const runUsage = `Usage: pigging run [flags] [--] CMD [ARG...]
@@ -193,6 +197,8 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 	fs.Var(durationFlag{&o.wait}, "wait", "when another run holds the lock, wait up to this `duration` for it to finish\nbefore refusing (75); a lock a failed run left is refused at once (0: do not wait)")
 	fs.BoolVar(&o.keepChildren, "keep-children", false, "leave running the processes CMD started in its process group when it exits\n(by default they get SIGTERM, then SIGKILL after --grace)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print nothing if the run exits 0 (the log still has every line); else print\nall of it, CMD's output, pigging's messages and the trace summary, once the\nrun has ended, like chronic: cron then mails only failures (up to the\nlast 8 MiB; the log has the rest)")
+	fs.StringVar(&o.pg, "pg", "", "take the lock in PostgreSQL (package pglock) at this `DSN` instead of a lock\nfile, for a job scheduled on several hosts: the job's name is the key, and a\nfailed run blocks every host until \"pigging unlock --pg\" (default $"+pgEnv+",\nwhich keeps the password out of the process list)")
+	fs.StringVar(&o.pgTable, "pg-table", pglock.DefaultTable, "with --pg, the `table` that keeps the jobs' locks")
 	o.pingWait = ping.DefaultTimeout
 	fs.Var(durationFlag{&o.pingWait}, "ping-timeout", "the longest `duration` one ping may take, its retries included")
 	bad := func(format string, a ...any) (runOptions, int, bool) {
@@ -231,6 +237,12 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 		}
 		o.pinger = p
 	}
+	if o.pg == "" && o.lock == "" {
+		o.pg = os.Getenv(pgEnv)
+	}
+	if o.pg != "" && o.lock != "" {
+		return bad("--lock names a lock file; with --pg (or $%s) the lock is the job's row in PostgreSQL", pgEnv)
+	}
 	if o.name == "" {
 		name, err := defaultJobName(o.argv)
 		switch {
@@ -245,7 +257,7 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 			return bad("no job name in the command %q: give --name", o.argv[0])
 		}
 	}
-	if o.log == "" || o.lock == "" {
+	if o.log == "" || o.lock == "" && o.pg == "" {
 		// The name becomes a file name in the working directory.
 		if o.name == "." || o.name == ".." || strings.ContainsAny(o.name, `/\`) {
 			return bad("job name %q cannot name a file: give --name, or --log and --lock", o.name)
@@ -253,7 +265,7 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 		if o.log == "" {
 			o.log = o.name + ".log"
 		}
-		if o.lock == "" {
+		if o.lock == "" && o.pg == "" {
 			o.lock = o.name + ".lock"
 		}
 	}
@@ -302,18 +314,24 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 	if o.takeOver {
 		policy = pigging.TakeOver
 	}
+	locker, err := o.locker()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "pigging run: %s\n", errText(err))
+		return exitUsage
+	}
 	t, err := pigging.New(o.log, o.lock,
 		pigging.WithName(o.name),
 		pigging.WithTracerProvider(tp),
 		pigging.WithStaleLock(policy),
-		pigging.WithOutput(c.stderr))
+		pigging.WithOutput(c.stderr),
+		pigging.WithLocker(locker))
 	if err != nil {
 		fmt.Fprintf(c.stderr, "pigging run: %s\n", errText(err))
 		return exitUsage
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	spanCtx, waited, err := c.start(runCtx, t, o, sigs)
+	spanCtx, waited, err := c.start(runCtx, t, locker, o, sigs)
 	if stopped := (*errWaitStopped)(nil); errors.As(err, &stopped) {
 		fmt.Fprintf(c.stderr, "pigging: %s after %s\n", stopped, waited.Round(time.Millisecond))
 		return stopped.code()
@@ -413,15 +431,20 @@ func (j *job) run(ctx context.Context) int {
 		readEnds, writeEnds = append(readEnds, r), append(writeEnds, w)
 	}
 	cmd.Stdout, cmd.Stderr = writeEnds[0], writeEnds[1]
-	lockFile, err := inheritLock(cmd, t)
-	if err != nil {
-		t.Warn("The command cannot hold the lock: it is free if pigging dies before it", "error", errText(err))
+	// A lock in PostgreSQL is held by pigging's session, which no child
+	// can inherit; on Linux the command gets SIGTERM if pigging dies.
+	var lockFile *os.File
+	if j.opts.pg == "" {
+		var err error
+		if lockFile, err = inheritLock(cmd, t); err != nil {
+			t.Warn("The command cannot hold the lock: it is free if pigging dies before it", "error", errText(err))
+		}
 	}
 
 	started := make(chan error, 1)
 	done := make(chan error, 1)
 	go startAndWait(cmd, started, done)
-	err = <-started
+	err := <-started
 	closeAll(writeEnds)
 	if lockFile != nil {
 		lockFile.Close()
@@ -730,4 +753,14 @@ func childEnv(ctx context.Context, environ []string) []string {
 		env = append(env, k+"="+v)
 	}})
 	return env
+}
+
+// locker returns the run's lock: the job's row in PostgreSQL with --pg,
+// else the lock file. It returns an error for a DSN that cannot be parsed,
+// never with the password in it.
+func (o *runOptions) locker() (pigging.Locker, error) {
+	if o.pg == "" {
+		return pigging.NewFileLocker(o.lock, 0o644), nil
+	}
+	return pglock.New(o.pg, o.name, pglock.WithTable(o.pgTable))
 }

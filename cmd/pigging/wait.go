@@ -35,11 +35,11 @@ func (e *errWaitStopped) code() int {
 	return exitLocked
 }
 
-// liveHolder reports whether the lock at path is held by a live run, as
-// "pigging status" sees it; a lock that cannot be read counts as not held,
-// and Start then says why.
-func liveHolder(path string) bool {
-	st, err := pigging.ReadLock(path)
+// liveHolder reports whether the lock is held by a live run, as "pigging
+// status" sees it; a lock that cannot be read counts as not held, and
+// Start then says why.
+func liveHolder(ctx context.Context, l pigging.Locker) bool {
+	st, err := l.Inspect(ctx)
 	return err == nil && st.State == pigging.LockRunning
 }
 
@@ -49,7 +49,7 @@ func liveHolder(path string) bool {
 // holder's log), with a backoff; a lock a failed run left is refused at
 // once, as without --wait. It returns how long it waited. A signal in sigs
 // ends the wait with *errWaitStopped.
-func (c *cli) start(ctx context.Context, t *pigging.Tracker, o runOptions, sigs <-chan os.Signal) (context.Context, time.Duration, error) {
+func (c *cli) start(ctx context.Context, t *pigging.Tracker, locker pigging.Locker, o runOptions, sigs <-chan os.Signal) (context.Context, time.Duration, error) {
 	if o.wait <= 0 {
 		spanCtx, err := t.Start(ctx)
 		return spanCtx, 0, err
@@ -58,7 +58,7 @@ func (c *cli) start(ctx context.Context, t *pigging.Tracker, o runOptions, sigs 
 	deadline := begin.Add(o.wait)
 	pause := waitFirst
 	for {
-		if !liveHolder(o.lock) || !time.Now().Before(deadline) {
+		if !liveHolder(ctx, locker) || !time.Now().Before(deadline) {
 			spanCtx, err := t.Start(ctx)
 			// A run that took the lock between the read and the try is live
 			// too: wait on for it.
