@@ -65,7 +65,7 @@ func TestStatusChecksFromHistory(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"--now", "2026-12-05T03:00:00Z"}, exitFree, "last success: success, ended 2026-12-04T02:00:04Z (24h59m56s ago) after 4s on etl-1"},
+		{[]string{"--now", "2026-12-05T03:00:00Z"}, exitFree, "last success: ended 2026-12-04T02:00:04Z (24h59m56s ago) after 4s on etl-1"},
 		{[]string{"--now", "2026-12-05T03:00:00Z"}, exitFree, "last failure: failure, ended 2026-12-05T02:00:03Z (59m57s ago) after 3s on etl-1: exit status 1 ..."},
 		{[]string{"--now", "2026-12-05T03:00:00Z", "--max-age", "26h"}, exitFree, "last success"},
 		{[]string{"--now", "2026-12-05T04:00:05Z", "--max-age", "26h"}, exitLate, "LATE: the last success ended 2026-12-04T02:00:04Z, none within --max-age 26h0m0s"},

@@ -304,8 +304,11 @@ func describeHealth(rep *health.Report, herr error, now time.Time) string {
 // describeEntry says when a run ended, how long ago, what it took and,
 // when it failed, why.
 func describeEntry(e *pigging.RunEntry, now time.Time) string {
-	s := fmt.Sprintf("%s, ended %s (%s ago) after %s", e.Result, e.Ended.UTC().Format(time.RFC3339),
+	s := fmt.Sprintf("ended %s (%s ago) after %s", e.Ended.UTC().Format(time.RFC3339),
 		now.Sub(e.Ended).Round(time.Second), seconds(e.Duration))
+	if e.Result != pigging.StateSuccess {
+		s = string(e.Result) + ", " + s
+	}
 	if e.Host != "" {
 		s += " on " + e.Host
 	}

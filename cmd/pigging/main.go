@@ -9,7 +9,7 @@
 //
 // # Running a command
 //
-//	pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--wait D]
+//	pigging run [--name JOB] [--log FILE] [--lock FILE | --pg DSN] [--take-over] [--wait D]
 //	            [--timeout D] [--grace D] [--quiet] [--keep-children] [--] CMD [ARG...]
 //
 // takes the lock JOB.lock and starts a fresh log JOB.log in the working
@@ -31,16 +31,29 @@
 // (pigging.exit.source) and a kept lock ("exit_source") say whose status it
 // was. Run "pigging help run" for every flag, default and exit status.
 //
-// # Inspecting and clearing a lock
+// # Inspecting and clearing a lock, the run history
 //
-//	pigging status [--name JOB | --lock FILE] [--json]
-//	pigging unlock [--name JOB | --lock FILE]
+//	pigging status  [--name JOB | --lock FILE] [--pg DSN] [--json]
+//	                [--max-age D] [--max-runtime D] [--every CRON [--grace D]]
+//	pigging history [--name JOB | --lock FILE] [--pg DSN] [-n N] [--json]
+//	pigging unlock  [--name JOB | --lock FILE] [--pg DSN]
 //
 // status says whether the lock is free, held by a running job (pid, host,
 // age, trace id), or stale (failed, cancelled or died: the error, when, the
-// log to read), and exits 0, 1 or 2 accordingly. unlock clears a stale lock
-// after showing what it said, appends a record saying who cleared it to the
-// failed run's log, and refuses a lock a running job holds.
+// log to read), and exits 0, 1 or 2 accordingly; from the run history it
+// shows the last success and failure, or that the job never ran. With
+// --max-age, --max-runtime or --every it is a monitoring check: 0 healthy,
+// 2 stale, 3 late (no success in time, or never ran), 4 overrunning.
+// history shows the last runs. unlock clears a stale lock after showing
+// what it said, appends a record saying who cleared it to the failed run's
+// log, and refuses a lock a running job holds.
+//
+// # Several hosts
+//
+// With --pg DSN (or PIGGING_PG_DSN, which keeps the password out of the
+// process list) run, status, history and unlock use the job's lock in
+// PostgreSQL (package pglock) instead of a lock file, so that a job
+// scheduled on several hosts runs once and its failure blocks them all.
 //
 // # Signals
 //
@@ -120,7 +133,7 @@ type command struct {
 var commands = []command{
 	{
 		name:     "run",
-		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--wait D] [--timeout D] [--grace D] [--quiet] [--keep-children] [--ping URL] [--] CMD [ARG...]",
+		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE | --pg DSN] [--take-over] [--wait D] [--timeout D] [--grace D] [--quiet] [--keep-children] [--ping URL] [--] CMD [ARG...]",
 		summary:  "run a command as a pigging job: lock, log, trace",
 		main:     (*cli).runCommand,
 	},

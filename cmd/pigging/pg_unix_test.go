@@ -128,7 +128,7 @@ func TestRunPG(t *testing.T) {
 		t.Fatalf("second host after unlock: %d %q", r.code, r.stderr)
 	}
 	r = runInProcess(t, "status", "--pg", testPGDSN, "--pg-table", table, "--name", "etl", "--max-age", "1h")
-	if r.code != exitFree || !strings.Contains(r.stdout, "last success: success") {
+	if r.code != exitFree || !strings.Contains(r.stdout, "last success: ended") {
 		t.Fatalf("status --pg after a success: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 }

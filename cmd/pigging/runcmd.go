@@ -63,9 +63,12 @@ const runUsage = `Usage: pigging run [flags] [--] CMD [ARG...]
 Run CMD as a pigging job: take the lock, start a fresh log, trace the run,
 and record every line CMD prints.
 
-  - The lock (default JOB.lock in the working directory) allows one run at a
-    time. A run that fails keeps it, so the next run is refused until a person
-    has read the log and deleted the lock (or --take-over is given).
+  - The lock (default JOB.lock in the working directory; with --pg, or
+    $PIGGING_PG_DSN, JOB's row in PostgreSQL, shared by every host) allows
+    one run at a time. A run that fails keeps it, so the next run is refused
+    until a person has read the log and cleared the lock with "pigging
+    unlock" (or --take-over is given). Every run, and every refused start,
+    adds an entry to the job's run history ("pigging history").
   - JOB is --name, or the base name of CMD (sync.sh for ./jobs/sync.sh). For
     an interpreter it is its script's base name: sync.py for
     python3 -u jobs/sync.py, nightly.sh for bash -e nightly.sh, etl.jar for
