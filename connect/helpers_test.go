@@ -138,7 +138,7 @@ func customers(first, n int64) []customer {
 // count returns the rows of table and the sum of their totals.
 func count(t testing.TB, db *sql.DB, table string) (n, sum int64) {
 	t.Helper()
-	if err := db.QueryRow("SELECT count(*), coalesce(sum(total), 0) FROM " + table).Scan(&n, &sum); err != nil {
+	if err := db.QueryRow("SELECT count(*), coalesce(sum(total), 0) FROM "+table).Scan(&n, &sum); err != nil {
 		t.Fatal(err)
 	}
 	return n, sum
