@@ -37,8 +37,10 @@ func benchSize(b *testing.B) (rows, loads int) {
 	return b.N, 1
 }
 
-// reportRows reports the time per row and the rows of each load.
+// reportRows stops the timer and reports the time per row and the rows of
+// each load.
 func reportRows(b *testing.B, rows, loads int) {
+	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows*loads), "ns/row")
 	b.ReportMetric(float64(rows), "rows/load")
 }
@@ -185,6 +187,61 @@ func BenchmarkLoadPostgres(b *testing.B) {
 		reportRows(b, rows, loads)
 		checkRows(b, conn, table, rows)
 	})
+}
+
+// BenchmarkLoadPostgresPaired is BenchmarkLoadPostgres with the two
+// loads taken in turns, psql then connect, in each iteration: on a shared
+// machine whose load drifts, the pairs stay comparable where sub-benchmarks
+// run minutes apart do not. It reports each side's ns/row and their ratio
+// (connect / psql, over all pairs).
+func BenchmarkLoadPostgresPaired(b *testing.B) {
+	conn := pgConn(b)
+	dsn := pgDSN(b)
+	psql := psqlPath()
+	if psql == "" {
+		b.Skip("psql is not on PATH")
+	}
+	ctx := context.Background()
+	table := randomName("connect_bench_")
+	b.Cleanup(func() { conn.Exec(context.Background(), "DROP TABLE IF EXISTS "+table) })
+	fresh := func() {
+		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "CREATE TABLE "+table+" (id bigint PRIMARY KEY, name text NOT NULL, total bigint NOT NULL)"); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+	}
+	rows, loads := benchSize(b)
+	b.StopTimer()
+	csvPath := filepath.Join(b.TempDir(), "customers.csv")
+	writeCSV(b, csvPath, rows)
+	sink := connect.Copy(conn, table, customerCols, customerRow)
+	var psqlTime, connectTime time.Duration
+	for range loads {
+		fresh()
+		start := time.Now()
+		cmd := exec.Command(psql, "-qX", "-v", "ON_ERROR_STOP=1", dsn,
+			"-c", `\copy `+table+` (id, name, total) FROM '`+csvPath+`' WITH (FORMAT csv)`)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("psql: %v\n%s", err, out)
+		}
+		psqlTime += time.Since(start)
+		checkRows(b, conn, table, rows)
+		fresh()
+		start = time.Now()
+		if err := sink.Load(ctx, genCustomers(rows)); err != nil {
+			b.Fatal(err)
+		}
+		connectTime += time.Since(start)
+		checkRows(b, conn, table, rows)
+	}
+	n := float64(rows * loads)
+	b.ReportMetric(float64(psqlTime.Nanoseconds())/n, "psql-ns/row")
+	b.ReportMetric(float64(connectTime.Nanoseconds())/n, "connect-ns/row")
+	b.ReportMetric(connectTime.Seconds()/psqlTime.Seconds(), "connect/psql")
+	b.ReportMetric(0, "ns/op")
 }
 
 func writeCSV(b *testing.B, path string, rows int) {

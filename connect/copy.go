@@ -29,6 +29,12 @@ type PgxBeginner interface {
 // the statements themselves, give the connection a tracer
 // (github.com/exaring/otelpgx).
 //
+// A COPY pulls its rows from the input as it sends them: no batch is held
+// in memory, and the server works while the next rows are made. A ctx
+// cancelled during a COPY makes pgx close the connection, as it does for
+// any statement it cancels (a pool replaces it); the transaction dies
+// with it and the table is as it was.
+//
 // A bad argument makes every Load return an error wrapping
 // ErrInvalidOption; Copy itself never fails.
 func Copy[T any](db PgxBeginner, table string, columns []string, row func(v T, dst []any), opts ...Option) *Sink[T] {
@@ -72,6 +78,11 @@ func (b *pgBackend) info() dbInfo {
 }
 
 func (b *pgBackend) batchSize(int) (int, int) { return DefaultCopyBatchSize, 1 << 30 }
+
+// streams: a COPY pulls its rows from the input as it sends them, so
+// that the server works on a batch while the next rows are made, rather
+// than waiting for a batch to be buffered.
+func (b *pgBackend) streams() bool { return true }
 
 func (b *pgBackend) ensureFence(ctx context.Context, table string) error {
 	b.mu.Lock()
@@ -155,18 +166,24 @@ func (t *pgTx) fence(ctx context.Context, table, target string, token int64) (in
 
 func (t *pgTx) write(ctx context.Context, vals []any, rows int) error {
 	nc := len(t.b.cols)
-	src := pgx.CopyFromSlice(rows, func(i int) ([]any, error) { return vals[i*nc : (i+1)*nc], nil })
+	return t.copyRows(ctx, pgx.CopyFromSlice(rows, func(i int) ([]any, error) { return vals[i*nc : (i+1)*nc], nil }))
+}
+
+// copyRows copies the rows of src into the table, or with an upsert into
+// the staging table and from there into the table.
+func (t *pgTx) copyRows(ctx context.Context, src pgx.CopyFromSource) error {
 	if len(t.b.upsert) == 0 {
 		_, err := t.tx.CopyFrom(ctx, t.b.table, t.b.cols, src)
 		return err
 	}
+	cols := make([]string, len(t.b.cols))
+	for i, c := range t.b.cols {
+		cols[i] = quoteIdent(c, `"`)
+	}
+	list := strings.Join(cols, ", ")
 	if t.staging == "" {
 		name := "pigging_staging"
-		cols := make([]string, len(t.b.cols))
-		for i, c := range t.b.cols {
-			cols[i] = quoteIdent(c, `"`)
-		}
-		text := "CREATE TEMPORARY TABLE " + name + " ON COMMIT DROP AS SELECT " + strings.Join(cols, ", ") +
+		text := "CREATE TEMPORARY TABLE " + name + " ON COMMIT DROP AS SELECT " + list +
 			" FROM " + t.b.table.Sanitize() + " WITH NO DATA"
 		if _, err := t.tx.Exec(ctx, text); err != nil {
 			return fmt.Errorf("creating the staging table: %w", err)
@@ -176,11 +193,6 @@ func (t *pgTx) write(ctx context.Context, vals []any, rows int) error {
 	if _, err := t.tx.CopyFrom(ctx, pgx.Identifier{t.staging}, t.b.cols, src); err != nil {
 		return err
 	}
-	cols := make([]string, len(t.b.cols))
-	for i, c := range t.b.cols {
-		cols[i] = quoteIdent(c, `"`)
-	}
-	list := strings.Join(cols, ", ")
 	merge := "INSERT INTO " + t.b.table.Sanitize() + " (" + list + ") SELECT " + list + " FROM " + t.staging +
 		upsertClause(t.b.cols, t.b.upsert, `"`)
 	if _, err := t.tx.Exec(ctx, merge); err != nil {
@@ -193,6 +205,9 @@ func (t *pgTx) write(ctx context.Context, vals []any, rows int) error {
 func (t *pgTx) commit(ctx context.Context) error { return t.tx.Commit(ctx) }
 
 func (t *pgTx) rollback(ctx context.Context) error {
+	if t.tx.Conn().IsClosed() {
+		return nil // the transaction died with its connection
+	}
 	if err := t.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 		return err
 	}

@@ -157,6 +157,9 @@ func (s *Sink[T]) Load(ctx context.Context, seq iter.Seq2[T, error]) (err error)
 	if err := l.begin(ctx); err != nil {
 		return err
 	}
+	if sb, ok := s.b.(streamBackend); ok && sb.streams() {
+		return s.loadStream(ctx, l, seq)
+	}
 	nc := len(s.cols)
 	l.vals = make([]any, 0, s.cfg.batch*nc)
 	for v, err := range seq {
@@ -240,15 +243,7 @@ func (l *load[T]) flush(ctx context.Context) error {
 		l.bytes += valueSize(v)
 	}
 	if err := l.tx.write(ctx, l.vals, n); err != nil {
-		be := &BatchError{Table: s.table, Batch: l.batches, First: first, Last: first + int64(n) - 1, Err: err}
-		rerr := l.rollback(ctx)
-		if row := s.b.locate(ctx, l.vals, n, err); row > 0 {
-			be.Row = first + int64(row) - 1
-		}
-		if rerr != nil {
-			return errors.Join(be, rerr)
-		}
-		return be
+		return l.failed(ctx, first, n, l.vals, err)
 	}
 	l.sent += int64(n)
 	l.maxBatch = max(l.maxBatch, n)
@@ -258,6 +253,27 @@ func (l *load[T]) flush(ctx context.Context) error {
 		return l.commit(ctx)
 	}
 	return nil
+}
+
+// failed rolls the load back after its batch of n rows from row first
+// (vals, when the batch is buffered) failed with err, and returns the
+// load's error: ctx's when ctx is done (the statement failed because it
+// was cancelled), else a *BatchError naming the row the database refused
+// when it can be found.
+func (l *load[T]) failed(ctx context.Context, first int64, n int, vals []any, err error) error {
+	s := l.s
+	rerr := l.rollback(ctx)
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("connect: load into %s: batch %d: %w (%v)", s.table, l.batches, cerr, err)
+	}
+	be := &BatchError{Table: s.table, Batch: l.batches, First: first, Last: first + int64(n) - 1, Err: err}
+	if row := s.b.locate(ctx, vals, n, err); row > 0 {
+		be.Row = first + int64(row) - 1
+	}
+	if rerr != nil {
+		return errors.Join(be, rerr)
+	}
+	return be
 }
 
 // rollback ends the load's transaction without committing it, even when

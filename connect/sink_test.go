@@ -271,9 +271,11 @@ func TestCopyPostgres(t *testing.T) {
 		t.Errorf("after the upserts: %d rows, sum %d", n, sum)
 	}
 
-	// Cancelled mid-load: nothing.
+	// Cancelled mid-load (mid-COPY): nothing. pgx closes a connection
+	// whose statement is cancelled, so the load has one of its own.
 	cctx, cancel := context.WithCancel(context.Background())
-	err = sink.Load(cctx, cancelAt(customers(20_001, 5000), 3500, cancel))
+	own := connect.Copy(pgConn(t), table, customerCols, customerRow, connect.WithBatchSize(1000))
+	err = own.Load(cctx, cancelAt(customers(20_001, 5000), 3500, cancel))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled load: %v", err)
 	}
