@@ -340,7 +340,6 @@ func BenchmarkExtractPostgres(b *testing.B) {
 // heapWatch keeps the largest live heap seen since it was made.
 type heapWatch struct {
 	base, peak uint64
-	took       time.Duration
 }
 
 func newHeapWatch() *heapWatch {

@@ -108,7 +108,7 @@ func recorded(t testing.TB) (context.Context, func() map[string]string) {
 		span.End()
 		out := map[string]string{}
 		for _, kv := range rec.Ended()[0].Attributes() {
-			out[string(kv.Key)] = kv.Value.Emit()
+			out[string(kv.Key)] = kv.Value.String()
 		}
 		return out
 	}

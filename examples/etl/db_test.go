@@ -50,7 +50,7 @@ func TestLoadsSQLiteByDefault(t *testing.T) {
 	res := j.run("-db", filepath.Join(j.dir, "other.db"), "-table", "totals")
 	attrs := map[string]string{}
 	for _, kv := range spanNamed(t, res.spans, "attempt 2").Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if attrs["db.collection.name"] != "totals" || attrs["db.system.name"] != "sqlite" || attrs["pigging.sink.rows"] != "300" || attrs["db.operation.name"] != "INSERT" {
 		t.Errorf("attempt span attributes: %v", attrs)
