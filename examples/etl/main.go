@@ -207,7 +207,7 @@ type steps struct {
 }
 
 func newSteps(o options) steps {
-	sink := &flakySink{path: o.out, db: o.dbTarget(), table: o.table, failFirst: o.failFirst, alwaysFail: o.fail}
+	sink := &flakySink{path: o.out, db: o.dbTarget(), table: o.tableName(), failFirst: o.failFirst, alwaysFail: o.fail}
 	return steps{
 		extract: func(ctx context.Context) ([]rawOrder, error) {
 			if o.input != nil {

@@ -32,6 +32,15 @@ func (o options) dbTarget() string {
 	return filepath.Join(filepath.Dir(o.out), "warehouse.db")
 }
 
+// tableName is the table the customers go to: -table, customers when
+// options were made without the flags (a benchmark).
+func (o options) tableName() string {
+	if o.table == "" {
+		return "customers"
+	}
+	return o.table
+}
+
 // isPostgres says whether target is a PostgreSQL URL.
 func isPostgres(target string) bool {
 	return strings.HasPrefix(target, "postgres://") || strings.HasPrefix(target, "postgresql://")
@@ -47,7 +56,7 @@ func (o options) dest() string {
 		if isPostgres(t) {
 			t = "PostgreSQL"
 		}
-		parts = append(parts, fmt.Sprintf("%s (table %s)", t, o.table))
+		parts = append(parts, fmt.Sprintf("%s (table %s)", t, o.tableName()))
 	}
 	if len(parts) == 0 {
 		return "nowhere (-out and -db none)"
