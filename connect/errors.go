@@ -31,6 +31,8 @@ type FencedError struct {
 	Held   int64  // the token in the fence row, or 0 when unknown
 }
 
+// Error says which target refused which token, and that nothing was
+// written.
 func (e *FencedError) Error() string {
 	if e.Token == 0 {
 		return "connect: fenced: load into " + e.Target + " refused: the run holds no lock (fencing token 0)"
@@ -61,6 +63,8 @@ type BatchError struct {
 	Err         error
 }
 
+// Error names the table, the batch, its rows and the row, then the
+// database's error.
 func (e *BatchError) Error() string {
 	s := fmt.Sprintf("connect: load into %s: batch %d (rows %d-%d)", e.Table, e.Batch, e.First, e.Last)
 	if e.Row > 0 {
@@ -69,6 +73,7 @@ func (e *BatchError) Error() string {
 	return s + ": " + e.Err.Error()
 }
 
+// Unwrap returns the database's error.
 func (e *BatchError) Unwrap() error { return e.Err }
 
 // LineError is an error in a file a source reads: it names the file and the
@@ -80,8 +85,10 @@ type LineError struct {
 	Err  error
 }
 
+// Error reads "file:line: cause".
 func (e *LineError) Error() string {
 	return e.File + ":" + strconv.FormatInt(e.Line, 10) + ": " + e.Err.Error()
 }
 
+// Unwrap returns the cause.
 func (e *LineError) Unwrap() error { return e.Err }

@@ -160,7 +160,8 @@ type FileSink[T any] struct {
 }
 
 // NDJSONFile returns a FileSink that writes each item as one line of JSON
-// (encoding/json) to the file at path.
+// (encoding/json) to the file at path. It touches no file and cannot fail:
+// Load reports what goes wrong, an item encoding/json refuses included.
 func NDJSONFile[T any](path string, opts ...Option) *FileSink[T] {
 	return &FileSink[T]{path: path, opts: opts, encode: func(w io.Writer, seq iter.Seq2[T, error], rows *int64) error {
 		enc := json.NewEncoder(w)
@@ -179,7 +180,9 @@ func NDJSONFile[T any](path string, opts ...Option) *FileSink[T] {
 
 // CSVFile returns a FileSink that writes header (when not empty) and then
 // one CSV record per item, made by record, to the file at path. record
-// appends the item's fields to dst (a reused slice) and returns it.
+// appends the item's fields to dst (a reused slice) and returns it. It
+// touches no file and cannot fail: Load reports what goes wrong, a nil
+// record as an error wrapping ErrInvalidOption.
 func CSVFile[T any](path string, header []string, record func(v T, dst []string) []string, opts ...Option) *FileSink[T] {
 	return &FileSink[T]{path: path, opts: opts, encode: func(w io.Writer, seq iter.Seq2[T, error], rows *int64) error {
 		if record == nil {

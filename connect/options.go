@@ -121,7 +121,9 @@ type Fencer interface {
 // refused with a *FencedError matching ErrFenced and writes nothing. So a
 // run that lost its lock can never commit over a newer run's rows. A token
 // of 0 (f holds no lock) is refused too. The fence row is named after the
-// table unless name is given.
+// table unless name is given. The fence statement is INSERT ... ON
+// CONFLICT ... RETURNING, as PostgreSQL and SQLite (3.35 or later) take
+// it.
 //
 // The default is no fence.
 func WithFence(f Fencer, name ...string) Option {
@@ -177,9 +179,10 @@ func WithArgs(args ...any) Option {
 	return optionFunc(func(c *config) { c.args = append(c.args, args...) })
 }
 
-// WithFileMode sets the permissions of a file a file sink writes.
+// WithFileMode sets the permissions of a file a file sink writes. They
+// are set with chmod, so the umask does not narrow them.
 //
-// The default is 0644 (before the umask).
+// The default is 0644.
 func WithFileMode(perm fs.FileMode) Option {
 	return optionFunc(func(c *config) { c.mode = perm })
 }

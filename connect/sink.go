@@ -56,7 +56,8 @@ type loadTx interface {
 	rollback(ctx context.Context) error
 }
 
-// Slice returns the items of s as a sequence with no errors, for Load.
+// Slice returns the items of s as a sequence with no errors, for Load. It
+// cannot fail.
 func Slice[T any](s []T) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		for _, v := range s {
@@ -67,7 +68,8 @@ func Slice[T any](s []T) iter.Seq2[T, error] {
 	}
 }
 
-// Seq returns the items of seq as a sequence with no errors, for Load.
+// Seq returns the items of seq as a sequence with no errors, for Load. It
+// cannot fail.
 func Seq[T any](seq iter.Seq[T]) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		for v := range seq {
