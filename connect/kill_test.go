@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pigging-go/pigging/connect"
 	"github.com/pigging-go/pigging/internal/proctest"
 )
@@ -21,6 +23,7 @@ import (
 func init() {
 	childScenarios["file-writer"] = childFileWriter
 	childScenarios["sqlite-loader"] = childSQLiteLoader
+	childScenarios["pg-loader"] = childPGLoader
 }
 
 // childFileWriter writes PIGGING_TEST_OUT with WriteFile: 1 MiB, then it
@@ -177,6 +180,64 @@ func TestLoadKilledMidway(t *testing.T) {
 	// And the database takes the next load.
 	if err := connect.Insert(db, "customers", customerCols, customerRow).Load(context.Background(), connect.Slice(customers(1, 100))); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// childPGLoader copies rows into the PostgreSQL table PIGGING_TEST_TABLE
+// in one transaction, in batches of 1,000; in the middle of its third
+// batch it touches PIGGING_TEST_READY and hangs until it is killed.
+func childPGLoader() int {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, os.Getenv(envDSN))
+	if err != nil {
+		proctest.ChildDie("%v", err)
+	}
+	rows := func(yield func(customer, error) bool) {
+		for i, c := range customers(1, 5000) {
+			if i == 2500 {
+				proctest.ChildTouch(os.Getenv("PIGGING_TEST_READY"))
+				time.Sleep(time.Minute)
+			}
+			if !yield(c, nil) {
+				return
+			}
+		}
+	}
+	err = connect.Copy(conn, os.Getenv("PIGGING_TEST_TABLE"), customerCols, customerRow, connect.WithBatchSize(1000)).Load(ctx, rows)
+	proctest.ChildDie("not killed: %v", err)
+	return 1
+}
+
+// A COPY killed with SIGKILL mid-way (two batches sent, the third under
+// way) leaves the table as it was.
+func TestCopyKilledMidway(t *testing.T) {
+	conn := pgConn(t)
+	table := pgTable(t, conn, "id bigint PRIMARY KEY, name text NOT NULL, total bigint NOT NULL")
+	if err := connect.Copy(conn, table, customerCols, customerRow).Load(context.Background(), connect.Slice(customers(10_001, 50))); err != nil {
+		t.Fatal(err)
+	}
+	ready := filepath.Join(t.TempDir(), "ready")
+	c := proctest.Start(t, "pg-loader", "PIGGING_TEST_TABLE="+table, "PIGGING_TEST_READY="+ready)
+	waitFile(t, ready, c)
+	if err := c.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.Wait(t, 10*time.Second)
+	// The server sees the connection drop and rolls its transaction back.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var busy int
+		if err := conn.QueryRow(context.Background(),
+			"SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' OR query LIKE 'COPY%'").Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if busy == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n, _ := pgCount(t, conn, table); n != 50 {
+		t.Errorf("%d rows after a COPY killed mid-way, want the 50 from before", n)
 	}
 }
 

@@ -152,8 +152,8 @@ func (s *Sink[T]) Load(ctx context.Context, seq iter.Seq2[T, error]) (err error)
 		}
 	}
 	defer func() {
-		if l.tx != nil {
-			err = errors.Join(err, l.rollback(ctx))
+		if rerr := l.rollback(ctx); rerr != nil {
+			err = errors.Join(err, rerr)
 		}
 	}()
 	if err := l.begin(ctx); err != nil {
