@@ -89,6 +89,7 @@ func TestInsertAllOrNothing(t *testing.T) {
 	if !strings.Contains(err.Error(), "batch 5 (rows 401-500), row 457") || !strings.Contains(err.Error(), "CHECK") {
 		t.Errorf("message: %v", err)
 	}
+	t.Logf("the error: %v", err)
 	if n, _ := count(t, db, "customers"); n != 50 {
 		t.Errorf("%d rows after a failed load, want the 50 from before", n)
 	}
