@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -69,8 +68,7 @@ type pgBackend struct {
 	cols      []string
 	upsert    []string
 
-	mu    sync.Mutex
-	fence map[string]bool
+	fences fenceTables
 }
 
 func (b *pgBackend) info() dbInfo {
@@ -85,28 +83,8 @@ func (b *pgBackend) batchSize(int) (int, int) { return DefaultCopyBatchSize, 1 <
 func (b *pgBackend) streams() bool { return true }
 
 func (b *pgBackend) ensureFence(ctx context.Context, table string) error {
-	b.mu.Lock()
-	done := b.fence[table]
-	b.mu.Unlock()
-	if done {
-		return nil
-	}
 	text := "CREATE TABLE IF NOT EXISTS " + quoteIdent(table, `"`) + " (target TEXT PRIMARY KEY, token BIGINT NOT NULL)"
-	err := b.exec(ctx, text)
-	if err != nil {
-		// Two runs creating it at once: one fails on the catalog.
-		err = b.exec(ctx, text)
-	}
-	if err != nil {
-		return err
-	}
-	b.mu.Lock()
-	if b.fence == nil {
-		b.fence = map[string]bool{}
-	}
-	b.fence[table] = true
-	b.mu.Unlock()
-	return nil
+	return b.fences.ensure(table, func() error { return b.exec(ctx, text) })
 }
 
 // exec runs one statement in a transaction of its own.

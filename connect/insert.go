@@ -49,7 +49,8 @@ type sqlBackend struct {
 
 	mu    sync.Mutex
 	texts map[int]string // the INSERT statement for n rows
-	fence map[string]bool
+
+	fences fenceTables
 }
 
 func (b *sqlBackend) info() dbInfo {
@@ -165,28 +166,11 @@ func isKey(c string, keys []string) bool {
 }
 
 func (b *sqlBackend) ensureFence(ctx context.Context, table string) error {
-	b.mu.Lock()
-	done := b.fence[table]
-	b.mu.Unlock()
-	if done {
-		return nil
-	}
-	q := b.quote()
-	text := "CREATE TABLE IF NOT EXISTS " + quoteIdent(table, q) + " (target " + textType(b.system) + " PRIMARY KEY, token BIGINT NOT NULL)"
-	if _, err := b.db.ExecContext(ctx, text); err != nil {
-		// Two runs creating it at once: one of them fails on
-		// PostgreSQL's catalog; the table is there all the same.
-		if _, err2 := b.db.ExecContext(ctx, text); err2 != nil {
-			return err
-		}
-	}
-	b.mu.Lock()
-	if b.fence == nil {
-		b.fence = map[string]bool{}
-	}
-	b.fence[table] = true
-	b.mu.Unlock()
-	return nil
+	text := "CREATE TABLE IF NOT EXISTS " + quoteIdent(table, b.quote()) + " (target " + textType(b.system) + " PRIMARY KEY, token BIGINT NOT NULL)"
+	return b.fences.ensure(table, func() error {
+		_, err := b.db.ExecContext(ctx, text)
+		return err
+	})
 }
 
 // textType is the type of the fence's target column: MySQL cannot index
@@ -318,4 +302,36 @@ func (t *sqlTx) closeStmt() {
 		t.full.Close()
 		t.full = nil
 	}
+}
+
+// fenceTables remembers the fence tables a sink has made, so that each is
+// created once per sink.
+type fenceTables struct {
+	mu   sync.Mutex
+	made map[string]bool
+}
+
+// ensure runs create for table unless it ran and succeeded before. A
+// create that fails is tried once more: two runs creating the table at
+// once may see one of them fail on the catalog, with the table there all
+// the same.
+func (f *fenceTables) ensure(table string, create func() error) error {
+	f.mu.Lock()
+	done := f.made[table]
+	f.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := create(); err != nil {
+		if create() != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
+	if f.made == nil {
+		f.made = map[string]bool{}
+	}
+	f.made[table] = true
+	f.mu.Unlock()
+	return nil
 }
