@@ -167,8 +167,6 @@ type stage struct {
 	err        error // bad input: every call returns it
 
 	spanName  string
-	doneMsg   string
-	failMsg   string
 	attempt   []string // attempt span names, "attempt 1"...
 	rstage    *runctx.Stage
 	startOpts []trace.SpanStartOption
@@ -184,8 +182,6 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 		s.spanName = kind + " " + name
 		s.rstage = &runctx.Stage{Kind: kind, Name: name}
 	}
-	s.doneMsg = s.spanName + " done"
-	s.failMsg = s.spanName + " failed: "
 
 	var errs []error
 	if name == "" {
@@ -372,12 +368,8 @@ func (c *call) finish(err error) {
 		}
 	}
 	if c.tracker != nil {
-		e := &runctx.StageEnd{Stage: c.s.rstage, Msg: c.s.doneMsg, Start: c.start,
-			In: c.in, Out: c.out, HasIn: c.hasIn, HasOut: c.hasOut, Attempts: c.attempts, Err: err}
-		if err != nil {
-			e.Msg = c.s.failMsg + errtype.Message(err)
-		}
-		c.tracker.StageEnded(c.ctx, e)
+		c.tracker.StageEnded(c.ctx, &runctx.StageEnd{Stage: c.s.rstage, Name: c.s.spanName, Start: c.start,
+			In: c.in, Out: c.out, HasIn: c.hasIn, HasOut: c.hasOut, Attempts: c.attempts, Err: err})
 	}
 }
 
