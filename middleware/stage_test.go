@@ -22,8 +22,6 @@ type sinkError struct{ msg string }
 
 func (e *sinkError) Error() string { return e.msg }
 
-func noJitter(max time.Duration) time.Duration { return 0 }
-
 // checkStage checks a stage span's name, parent, kind attributes and status.
 func checkStage(t *testing.T, s, parent sdktrace.ReadOnlySpan, kind, name string, status codes.Code) {
 	t.Helper()
@@ -312,7 +310,7 @@ func TestRetrySucceedsOnThird(t *testing.T) {
 			return &sinkError{fmt.Sprintf("flaky %d", calls)}
 		}
 		return nil
-	}, WithRetry(3, time.Millisecond), withJitter(noJitter))
+	}, WithRetry(3, time.Millisecond))
 	if err := load(h.ctx, []int{1, 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +447,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 		calls++
 		time.AfterFunc(20*time.Millisecond, cancel)
 		return attemptErr
-	}, WithRetry(3, time.Hour), withJitter(func(max time.Duration) time.Duration { return max }))
+	}, WithRetry(3, time.Hour))
 	began := time.Now()
 	err := load(ctx, []int{1})
 	if d := time.Since(began); d > 5*time.Second {
