@@ -56,9 +56,11 @@
 // cron job's stderr stays quiet. With none, the globals are the no-op
 // providers.
 //
-// Values are case-insensitive (OTLP works). Any other value makes Setup
-// fail with an error that names the variable and the values it takes,
-// for instance "OTEL_TRACES_EXPORTER=bogus: use otlp, console or none".
+// Values are case-insensitive (OTLP works). Any other value is ignored,
+// as the specification asks: Setup writes a warning that names the
+// variable, the values it takes and the default it uses instead, for
+// instance "OTEL_TRACES_EXPORTER=bogus: use otlp, console or none; ignored,
+// using the default: a summary of each trace", and the job runs.
 // [WithExporter], [WithMetricReader] and [WithLogExporter] override the
 // variables, for tests or a custom backend.
 //

@@ -26,3 +26,15 @@ var envPropagator = propagation.NewCompositeTextMapPropagator(
 func ContextFromEnv(ctx context.Context) context.Context {
 	return envPropagator.Extract(ctx, &envcar.Carrier{})
 }
+
+// EnvWarnings returns one error for each OTEL_* variable that [Setup]
+// reads and would ignore, because it holds a value Setup does not know
+// (OTEL_TRACES_EXPORTER=jaeger, an OTLP protocol of http/json, ...): the
+// same warnings Setup writes, each naming the variable and what Setup uses
+// instead. It returns nil when every variable is fine. A program calls it
+// to record the warnings somewhere of its own, such as the run's log; it
+// changes nothing and is safe for concurrent use.
+func EnvWarnings() []error {
+	_, warnings := readEnv(newConfig())
+	return warnings
+}

@@ -12,24 +12,28 @@ func TestOTLPTarget(t *testing.T) {
 		sig  signal
 		env  map[string]string
 		want otlpTarget
+		bad  bool // an unknown protocol: an error, with the default protocol's target
 	}{
 		{"defaults", tracesSignal, nil,
-			otlpTarget{protocolHTTP, "http://localhost:4318/v1/traces", true}},
+			otlpTarget{protocolHTTP, "http://localhost:4318/v1/traces", true}, false},
 		{"grpc default", metricsSignal, map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
-			otlpTarget{protocolGRPC, "http://localhost:4317", true}},
+			otlpTarget{protocolGRPC, "http://localhost:4317", true}, false},
 		{"base endpoint gets the signal path", logsSignal, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:4318/"},
-			otlpTarget{protocolHTTP, "https://collector:4318/v1/logs", false}},
+			otlpTarget{protocolHTTP, "https://collector:4318/v1/logs", false}, false},
 		{"signal endpoint is used as is", tracesSignal, map[string]string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://b:9999/otlp"},
-			otlpTarget{protocolHTTP, "http://b:9999/otlp", false}},
+			otlpTarget{protocolHTTP, "http://b:9999/otlp", false}, false},
 		{"grpc endpoint", tracesSignal, map[string]string{
 			"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:4317"},
-			otlpTarget{protocolGRPC, "https://collector:4317", false}},
+			otlpTarget{protocolGRPC, "https://collector:4317", false}, false},
 		{"signal protocol wins", metricsSignal, map[string]string{
 			"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "GRPC"},
-			otlpTarget{protocolGRPC, "http://localhost:4317", true}},
+			otlpTarget{protocolGRPC, "http://localhost:4317", true}, false},
 		{"an insecure variable leaves TLS to it", tracesSignal, map[string]string{"OTEL_EXPORTER_OTLP_INSECURE": "false"},
-			otlpTarget{protocolHTTP, "localhost:4318/v1/traces", false}},
+			otlpTarget{protocolHTTP, "localhost:4318/v1/traces", false}, false},
+		{"an unknown protocol falls back to http/protobuf", tracesSignal, map[string]string{
+			"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"},
+			otlpTarget{protocolHTTP, "http://c:4318/v1/traces", false}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,8 +49,8 @@ func TestOTLPTarget(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			got, err := tt.sig.otlpTarget()
-			if err != nil || got != tt.want {
-				t.Errorf("otlpTarget() = %+v, %v; want %+v", got, err, tt.want)
+			if (err != nil) != tt.bad || got != tt.want {
+				t.Errorf("otlpTarget() = %+v, %v; want %+v (an error: %v)", got, err, tt.want, tt.bad)
 			}
 		})
 	}

@@ -85,9 +85,12 @@ type otlpTarget struct {
 }
 
 // otlpTarget reads the signal's OTLP protocol and endpoint variables. An
-// unknown protocol is an error naming the variable that set it.
+// unknown protocol is an error naming the variable that set it, returned
+// with the target of the default protocol, http/protobuf: the caller warns
+// and goes on with it.
 func (s signal) otlpTarget() (otlpTarget, error) {
 	t := otlpTarget{protocol: protocolHTTP}
+	var bad error
 	for _, key := range []string{"OTEL_EXPORTER_OTLP_" + s.upper + "_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
 		raw := getenv(key)
 		if raw == "" {
@@ -97,7 +100,7 @@ func (s signal) otlpTarget() (otlpTarget, error) {
 		case protocolHTTP, protocolGRPC:
 			t.protocol = p
 		default:
-			return t, fmt.Errorf("otelpig: %s=%s: use http/protobuf or grpc (the Go OTLP exporters do not implement http/json)", key, raw)
+			bad = fmt.Errorf("otelpig: %s=%s: use http/protobuf or grpc (the Go OTLP exporters do not implement http/json)", key, raw)
 		}
 		break
 	}
@@ -123,7 +126,7 @@ func (s signal) otlpTarget() (otlpTarget, error) {
 			t.endpoint = scheme + "localhost:4317"
 		}
 	}
-	return t, nil
+	return t, bad
 }
 
 // temporalityVar selects the metric temporality of the OTLP metric exporters,

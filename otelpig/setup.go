@@ -60,20 +60,28 @@ import (
 // It is safe to call more than once and from several goroutines: later
 // calls wait for the first and return its result.
 //
-// Setup returns an error naming the variable and the values it takes when
-// an OTEL_*_EXPORTER, an OTLP protocol, OTEL_PROPAGATORS or
-// OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE holds an unknown value,
-// or when an exporter cannot be built. It then changes no global state, and
-// shutdown is still a usable function that returns nil. Problems detecting
+// Telemetry configuration never stops the job. An OTEL_*_EXPORTER, an OTLP
+// protocol, OTEL_PROPAGATORS or
+// OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE that holds an unknown
+// value is ignored, as the OpenTelemetry specification asks: Setup writes a
+// warning naming the variable, the values it takes and what is used
+// instead ("otelpig: OTEL_TRACES_EXPORTER=jaeger: use otlp, console or
+// none; ignored, using the default: ...") on [WithWriter]'s writer, and goes
+// on with the default ([EnvWarnings] returns the same warnings). Setup
+// returns an error only when an exporter cannot be built. It then changes
+// no global state, and shutdown is still a usable function that returns
+// nil. Problems detecting
 // part of the resource (an invalid OTEL_RESOURCE_ATTRIBUTES entry, say) are
 // reported to the error handler and do not fail Setup.
 func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) error, err error) {
 	noop := func(context.Context) error { return nil }
 	cfg := newConfig(opts...)
 
-	pl, err := readEnv(cfg)
-	if err != nil {
-		return noop, err
+	pl, warnings := readEnv(cfg)
+	for _, w := range warnings {
+		// Written before anything is built, so that it comes first; a
+		// failed write loses only the warning.
+		_, _ = fmt.Fprintf(cfg.writer, "%s\n", w)
 	}
 	res, err := newResource(ctx, cfg)
 	if err != nil {
@@ -117,62 +125,77 @@ type plan struct {
 }
 
 // readEnv reads and checks every variable Setup uses, except those an
-// option overrides.
-func readEnv(cfg config) (plan, error) {
-	var pl plan
-	var errs []error
-	choose := func(s signal, overridden bool) choice {
+// option overrides. A value it does not know is ignored, as the
+// specification asks of an unrecognised enumerated value: it falls back to
+// the default and returns a warning naming the variable and what it falls
+// back to. Telemetry configuration never stops the job.
+func readEnv(cfg config) (pl plan, warnings []error) {
+	warn := func(err error, fallback string) {
+		warnings = append(warnings, fmt.Errorf("%w; ignored, %s", err, fallback))
+	}
+	choose := func(s signal, overridden bool, fallback string) choice {
 		if overridden {
 			return choice{}
 		}
 		name, err := s.exporterName()
 		if err != nil {
-			errs = append(errs, err)
+			warn(err, fallback)
 			return choice{}
 		}
 		c := choice{exporter: name}
 		if name == exporterOTLP {
 			if c.otlp, err = s.otlpTarget(); err != nil {
-				errs = append(errs, err)
+				warn(err, "using http/protobuf")
 			}
 		}
 		return c
 	}
-	pl.traces = choose(tracesSignal, cfg.exporter != nil)
-	pl.metrics = choose(metricsSignal, cfg.metricReader != nil)
-	pl.logs = choose(logsSignal, cfg.logExporter != nil)
+	pl.traces = choose(tracesSignal, cfg.exporter != nil, "using the default: a summary of each trace")
+	pl.metrics = choose(metricsSignal, cfg.metricReader != nil, "using the default: none")
+	pl.logs = choose(logsSignal, cfg.logExporter != nil, "using the default: none")
 	if pl.metrics.exporter == exporterOTLP {
 		if err := checkTemporality(); err != nil {
-			errs = append(errs, err)
+			warn(err, "using the default: cumulative")
 		}
 	}
-	var err error
-	if pl.propagator, err = newPropagator(); err != nil {
-		errs = append(errs, err)
+	var ignored []string
+	pl.propagator, ignored = newPropagator()
+	if ignored != nil {
+		warnings = append(warnings, fmt.Errorf("otelpig: %s=%s: unknown propagator %s: use a comma-separated list of tracecontext, baggage, b3, b3multi, jaeger, xray, ottrace, or none; ignored",
+			propagatorsVar, getenv(propagatorsVar), strings.Join(ignored, ", ")))
 	}
-	return pl, errors.Join(errs...)
+	return pl, warnings
 }
 
 // propagatorsVar lists the propagators, comma-separated.
 const propagatorsVar = "OTEL_PROPAGATORS"
 
 // newPropagator returns the propagators OTEL_PROPAGATORS names, W3C trace
-// context and baggage when it is unset.
-func newPropagator() (propagation.TextMapPropagator, error) {
+// context and baggage when it is unset. Names it does not know are left
+// out and returned; when none is left, it returns the default.
+func newPropagator() (p propagation.TextMapPropagator, ignored []string) {
+	def := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	raw := getenv(propagatorsVar)
 	if raw == "" {
-		return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}), nil
+		return def, nil
 	}
-	names := strings.Split(raw, ",")
-	for i, n := range names {
-		names[i] = strings.ToLower(strings.TrimSpace(n))
+	var known []string
+	for _, n := range strings.Split(raw, ",") {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if _, err := autoprop.TextMapPropagator(n); err != nil {
+			ignored = append(ignored, n)
+			continue
+		}
+		known = append(known, n)
 	}
-	p, err := autoprop.TextMapPropagator(names...)
-	if err != nil {
-		return nil, fmt.Errorf("otelpig: %s=%s: %w: use a comma-separated list of tracecontext, baggage, b3, b3multi, jaeger, xray, ottrace, or none",
-			propagatorsVar, raw, err)
+	if len(known) == 0 {
+		return def, ignored
 	}
-	return p, nil
+	p, err := autoprop.TextMapPropagator(known...)
+	if err != nil { // each name was taken alone: not expected
+		return def, append(ignored, known...)
+	}
+	return p, ignored
 }
 
 // providers owns what Setup built and shuts it down once.

@@ -28,11 +28,13 @@
 // # State
 //
 // The table (DefaultTable, "pigging_locks", or WithTable; created with its
-// sequence when missing, see DDL) holds one row per job while a run holds
-// the lock or after one that did not succeed: the holder's pid, host,
-// start, trace and span ids, status (running, failed, cancelled), error
-// (cut at 4 KiB; the log has all of it), log path, fencing token, the
-// session's backend pid, and the time of the last change. A run that
+// sequence and the runs table when missing, see DDL) holds one row per job
+// while a run holds the lock or after one that did not succeed: the
+// holder's pid, host, start, trace and span ids, status (running, or how
+// the run ended: failure, error, timeout, cancellation), error (cut at 4
+// KiB; the log has all of it), log path, exit code and its source
+// (pigging.Tracker.SetExit), fencing token, the session's backend pid, and
+// the time of the last change. A run that
 // succeeds deletes its row; a run that fails or is cancelled keeps it with
 // its status and error; each of those and the unlock are one transaction.
 // When Acquire gets the lock and finds a row, the run that left it failed
@@ -40,6 +42,34 @@
 // stale, and the Tracker refuses the run (pigging.ErrStaleLock) unless
 // pigging.WithStaleLock(pigging.TakeOver) is set. A refused run changes
 // no row.
+//
+// # Tables of earlier versions
+//
+// Versions before the run states wrote the statuses failed and cancelled,
+// and their table had no exit status. The status CHECK takes both
+// vocabularies, and a row's failed and cancelled read as failure and
+// cancellation. The first Acquire or AppendRun of this version brings an
+// older table up to date (ALTER TABLE: the exit_code and exit_source
+// columns, and the CHECK dropped and added again with the run states),
+// under a transaction-level advisory lock so that runs starting together
+// do it one after the other; DDL is the same script, which a DBA can run
+// beforehand where the job's role may not alter the table. Inspect and
+// Clear read an older table as it is and alter nothing.
+//
+// # Run history
+//
+// The Locker is a pigging.History: the runs table, "<table>_runs"
+// (pigging_locks_runs), keeps one row per run of every job in the table
+// (job, host, pid, started, ended, duration_s, result, error cut at 4 KiB,
+// exit_code, exit_source, trace_id, span_id, log, and the stages' record
+// totals as a jsonb array), with an identity id and an index on (job, id
+// DESC). AppendRun inserts a run's row and deletes the job's rows beyond
+// the newest keep in one transaction, leaving other jobs' rows alone;
+// Runs returns the last n, newest first, from any host. Both are bounded
+// by WithConnectTimeout and WithQueryTimeout. By hand:
+//
+//	SELECT id, host, result, started, duration_s, error FROM pigging_locks_runs
+//	WHERE job = 'nightly-sync' ORDER BY id DESC LIMIT 10;
 //
 // # Losing the lock
 //
@@ -104,7 +134,12 @@
 // Locker.Inspect reports free, running or stale with the row's details;
 // Locker.Clear deletes a stale row (a live run's is refused with a
 // *pigging.LockError wrapping pigging.ErrLocked). Both use a connection of
-// their own for one transaction. By hand:
+// their own for one transaction. A run refused by a stale row names the
+// failed run's log and the host it is on, and ends with Locker.ClearAdvice:
+//
+//	...; read /var/log/etl.log on host-a, then clear the lock to run again: pigging unlock --pg "$PIGGING_PG_DSN" --name nightly-sync (Locker.Clear in Go)
+//
+// By hand:
 //
 //	SELECT job, status, host, pid, started, error FROM pigging_locks;
 //	DELETE FROM pigging_locks WHERE job = 'nightly-sync' AND status <> 'running';

@@ -47,11 +47,17 @@ func randomName(prefix string) string {
 }
 
 // newTable returns a table name of the test's own, dropped (with its
-// sequence) at cleanup.
+// sequence and its runs table) at cleanup.
 func newTable(t testing.TB) string {
 	t.Helper()
+	return ownTable(t, randomName("pglock_test_"))
+}
+
+// ownTable returns table, dropped (with its sequence and its runs table)
+// at cleanup.
+func ownTable(t testing.TB, table string) string {
+	t.Helper()
 	d := dsn(t)
-	table := randomName("pglock_test_")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -61,7 +67,7 @@ func newTable(t testing.TB) string {
 			return
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+table+"; DROP SEQUENCE IF EXISTS "+table+"_token"); err != nil {
+		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+table+", "+table+"_runs; DROP SEQUENCE IF EXISTS "+table+"_token"); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
@@ -192,3 +198,17 @@ func childOutput(c *proctest.Child) string {
 
 // isHolding matches the line of a "hold" child that holds the lock.
 func isHolding(line string) bool { return strings.HasPrefix(line, "holding token=") }
+
+// dsnPassword returns the test database's password, which no message may
+// show.
+func dsnPassword(t testing.TB) string {
+	t.Helper()
+	cc, err := pgx.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.Password == "" {
+		t.Fatal("the test database's DSN has no password to look for")
+	}
+	return cc.Password
+}

@@ -43,6 +43,7 @@ func (s *lease) write(ctx context.Context, q querier, info *pigging.LockInfo) er
 		pid: int32(info.PID), backendPID: s.backend, host: s.l.host, job: s.l.job,
 		traceID: info.TraceID, spanID: info.SpanID, status: string(info.Status), errText: info.Error,
 		log: info.Log, started: info.Started, updated: time.Now(), token: s.token,
+		exitCode: exitCode(info.ExitCode), exitSource: info.ExitSource,
 	})
 }
 
@@ -80,9 +81,9 @@ func (s *lease) Release(ctx context.Context) error {
 	})
 }
 
-// Keep writes info (status failed or cancelled, and the error) as the
-// run's row and lets go of the lock, in one transaction, and closes the
-// connection. When the session was lost, it writes the status with a new
+// Keep writes info (its status, error and exit status) as the run's row
+// and lets go of the lock, in one transaction, and closes the connection.
+// When the session was lost, it writes the status with a new
 // connection instead, unless another run holds the lock or has replaced
 // the row; when the server still holds the lock for this run's own session
 // (the server stopped answering, and has not seen the connection go), it
@@ -265,8 +266,9 @@ func (s *lease) tryKeepLost(ctx context.Context, info *pigging.LockInfo) error {
 		if !got {
 			return s.endOwnSession(ctx, tx)
 		}
-		_, err := tx.Exec(ctx, "UPDATE "+s.l.table.Sanitize()+" SET status = $3, error = $4, updated_at = now() WHERE job = $1 AND token = $2",
-			s.l.job, s.token, string(info.Status), cutText(text, maxError))
+		_, err := tx.Exec(ctx, "UPDATE "+s.l.table.Sanitize()+
+			" SET status = $3, error = $4, exit_code = $5, exit_source = $6, updated_at = now() WHERE job = $1 AND token = $2",
+			s.l.job, s.token, string(info.Status), cutText(text, maxError), exitCode(info.ExitCode), info.ExitSource)
 		return err
 	})
 }

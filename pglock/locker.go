@@ -27,6 +27,7 @@ type Locker struct {
 	key            int64
 	table          pgx.Identifier
 	seq            pgx.Identifier
+	runs           pgx.Identifier
 	tableRaw       string
 	host           string
 	interval       time.Duration
@@ -85,6 +86,7 @@ func New(dsn string, job string, opts ...Option) (*Locker, error) {
 		tableRaw:       c.table,
 		table:          pgx.Identifier(strings.Split(c.table, ".")),
 		seq:            pgx.Identifier(strings.Split(c.table+"_token", ".")),
+		runs:           pgx.Identifier(strings.Split(c.table+"_runs", ".")),
 		host:           c.host,
 		interval:       c.interval,
 		timeout:        c.timeout,
@@ -116,10 +118,39 @@ func target(cc *pgx.ConnConfig) string {
 }
 
 // String names the lock in messages: the table, the job and the server,
-// never the password. A refused run's message reads "... then delete
-// <String> to run again".
+// never the password.
 func (l *Locker) String() string {
 	return l.tableRaw + " row " + strconv.Quote(l.job) + " (" + l.target + ")"
+}
+
+var _ pigging.ClearAdvisor = (*Locker)(nil)
+
+// ClearAdvice says how a person clears the job's stale lock, which a run
+// refused by it says at the end of its message: the command, pigging
+// unlock --pg "$PIGGING_PG_DSN" --name JOB (with --pg-table TABLE when the
+// table is not DefaultTable; the job and table quoted for a POSIX shell
+// where they need it), and "(Locker.Clear in Go)". It names the DSN's
+// environment variable, never the DSN or its password. It cannot fail.
+func (l *Locker) ClearAdvice() string {
+	var b strings.Builder
+	b.WriteString(`pigging unlock --pg "$PIGGING_PG_DSN"`)
+	if l.tableRaw != DefaultTable {
+		b.WriteString(" --pg-table ")
+		b.WriteString(shellWord(l.tableRaw))
+	}
+	b.WriteString(" --name ")
+	b.WriteString(shellWord(l.job))
+	b.WriteString(" (Locker.Clear in Go)")
+	return b.String()
+}
+
+// shellWord returns s as one word for a POSIX shell: as it is when it
+// holds only characters that need no quoting, else single-quoted.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,:/@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Job returns the job name the lock is for.

@@ -79,7 +79,8 @@ func TestRoundTrip(t *testing.T) {
 	if !errors.As(err, &lerr) || !errors.Is(err, pigging.ErrStaleLock) {
 		t.Fatalf("Start after a failed run = %v, want ErrStaleLock", err)
 	}
-	for _, want := range []string{"on etl-1", "failed: warehouse down", "then delete " + table + ` row "nightly"`} {
+	for _, want := range []string{"on etl-1", "failed: warehouse down",
+		"read " + logPath + " on etl-1, then clear the lock to run again: pigging unlock --pg \"$PIGGING_PG_DSN\" --pg-table " + table + " --name nightly (Locker.Clear in Go)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not say %q", err, want)
 		}

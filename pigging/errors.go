@@ -88,26 +88,30 @@ type LockInfo struct {
 }
 
 // LockError is returned by Start when the run may not go on because of the
-// lock file. It unwraps to ErrLocked (held by a live process) or
-// ErrStaleLock (left by a run that failed, was cancelled or died).
+// lock. It unwraps to ErrLocked (held by a live process) or ErrStaleLock
+// (left by a run that failed, was cancelled or died).
 type LockError struct {
-	// Path is the lock file.
+	// Path names the lock: the lock file, or what its Locker's String
+	// says (a table, a job, a server; never a password).
 	Path string
 	// LogPath is the log file the refused run appended its ERROR line to.
 	// The message tells to read the log the lock names (Holder.Log, the
-	// log of the run that left it), and LogPath only when it names none.
+	// log of the run that left it, and its host when the lock is not a
+	// lock file), and LogPath only when it names none.
 	LogPath string
-	// Holder is what the lock file says of the run that holds or left it;
-	// nil when the file is empty or unreadable.
+	// Holder is what the lock says of the run that holds or left it; nil
+	// when the lock is empty or unreadable.
 	Holder *LockInfo
 	// Err is ErrLocked or ErrStaleLock.
 	Err error
-	// Detail says why the file could not be read, when Holder is nil.
+	// Detail says why the lock could not be read, when Holder is nil.
 	Detail string
 
 	// fileLock is set for a lock file, which "pigging unlock" and Unlock
-	// clear; another Locker is named as what to delete.
+	// clear.
 	fileLock bool
+	// advice is how to clear another Locker's lock (its ClearAdvice).
+	advice string
 }
 
 // readLog returns the log a person should read after a stale lock: the
@@ -149,15 +153,25 @@ func (e *LockError) Error() string {
 		}
 		b.WriteString("; read ")
 		b.WriteString(e.readLog())
-		if e.fileLock {
+		switch {
+		case e.fileLock:
 			b.WriteString(", then clear the lock to run again: pigging unlock --lock ")
 			b.WriteString(shellWord(e.Path))
 			b.WriteString(" (pigging.Unlock in Go)")
 			return b.String()
+		case e.Holder != nil && e.Holder.Log != "" && e.Holder.Host != "":
+			// A lock shared by several hosts: the log is where its run was.
+			b.WriteString(" on ")
+			b.WriteString(e.Holder.Host)
 		}
-		b.WriteString(", then delete ")
+		if e.advice != "" {
+			b.WriteString(", then clear the lock to run again: ")
+			b.WriteString(e.advice)
+			return b.String()
+		}
+		b.WriteString(", then clear ")
 		b.WriteString(e.Path)
-		b.WriteString(" to run again")
+		b.WriteString(" to run again (Locker.Clear in Go)")
 		return b.String()
 	}
 	b.WriteString(e.Path)

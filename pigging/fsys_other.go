@@ -26,3 +26,7 @@ func writeIgnoringSIGPIPE(w interface{ Write([]byte) (int, error) }, b []byte) e
 	_, err := w.Write(b)
 	return err
 }
+
+// ownedByMe reports false where a file's owner cannot be read: pigging
+// writes no record to a log a shared store names.
+func ownedByMe(fs.FileInfo) bool { return false }

@@ -111,3 +111,9 @@ func writeIgnoringSIGPIPE(w interface{ Write([]byte) (int, error) }, b []byte) e
 	_, err := w.Write(b)
 	return err
 }
+
+// ownedByMe reports whether the process's effective user owns fi.
+func ownedByMe(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Geteuid()
+}

@@ -39,6 +39,9 @@ func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
 	if e.Attempts > 1 {
 		attrs = append(attrs, slog.Int("attempts", e.Attempts))
 	}
+	if r := h.t.currentRun(); r != nil {
+		r.stages.add(e)
+	}
 	rec := record{ctx: ctx, time: now, level: slog.LevelInfo, event: true}
 	if e.Err == nil {
 		rec.msg = e.Name + " done"

@@ -62,3 +62,48 @@ func TestRefusalWithoutLogInLock(t *testing.T) {
 		t.Fatalf("Start = %v, want ErrStaleLock telling to read %s", err, logPath)
 	}
 }
+
+// advisingLocker is a memLocker that says how to clear its lock.
+type advisingLocker struct{ *memLocker }
+
+func (advisingLocker) ClearAdvice() string { return "mem-unlock --name etl (memLocker.Clear in Go)" }
+
+var _ pigging.ClearAdvisor = advisingLocker{}
+
+// A Locker shared by several hosts: the refusal names the failed run's log
+// and the host it is on, never the refused run's own log, and ends with
+// the Locker's own advice on clearing it (ClearAdvice), or, from a Locker
+// that gives none, its name and Locker.Clear; nothing says to delete.
+func TestLockRefusalNamesHostAndClearAdvice(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		locker func(*memLocker) pigging.Locker
+		want   string
+	}{
+		{"with advice", func(m *memLocker) pigging.Locker { return advisingLocker{m} },
+			"; read /var/log/etl.log on host-a, then clear the lock to run again: mem-unlock --name etl (memLocker.Clear in Go)"},
+		{"without", func(m *memLocker) pigging.Locker { return m },
+			"; read /var/log/etl.log on host-a, then clear memory job lock to run again (Locker.Clear in Go)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &memLocker{record: &pigging.LockInfo{PID: 4242, Host: "host-a", Job: "etl", Status: pigging.StateFailure,
+				Error: "warehouse unreachable", Log: "/var/log/etl.log"}}
+			logPath := filepath.Join(t.TempDir(), "etl-host-b.log")
+			tr, _ := pigging.New(logPath, "", quietOpts(pigging.WithLocker(tc.locker(m)))...)
+			_, err := tr.Start(context.Background())
+			if !errors.Is(err, pigging.ErrStaleLock) {
+				t.Fatalf("Start = %v, want ErrStaleLock", err)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "pigging: previous run pid 4242 on host-a (job etl) failed: warehouse unreachable") || !strings.HasSuffix(msg, tc.want) {
+				t.Errorf("refusal = %q\nwant it to end %q", msg, tc.want)
+			}
+			if strings.Contains(msg, logPath) || strings.Contains(msg, "delete") {
+				t.Errorf("refusal %q names the refused run's own log or says to delete", msg)
+			}
+			if texts := unitLines(t, logPath); len(texts) != 1 || !strings.Contains(texts[0], tc.want) {
+				t.Errorf("refused run's own log = %q, want its ERROR record to say %q", texts, tc.want)
+			}
+		})
+	}
+}

@@ -32,6 +32,20 @@ type Locker interface {
 	String() string
 }
 
+// ClearAdvisor is a Locker that says how a person clears its stale lock.
+// A run refused by a stale lock (a *LockError wrapping ErrStaleLock) ends
+// its message with the advice: package pglock's is "pigging unlock --pg
+// "$PIGGING_PG_DSN" --name JOB (Locker.Clear in Go)". The lock file needs
+// none (its message says "pigging unlock --lock FILE"); a Locker that is
+// not a ClearAdvisor is named by its String, with Locker.Clear.
+type ClearAdvisor interface {
+	// ClearAdvice returns, as one line, the command that clears the lock
+	// and the Go call in parentheses. It must hold no secret (a password,
+	// a whole DSN): the message goes to logs and spans. It cannot fail; an
+	// empty result is no advice.
+	ClearAdvice() string
+}
+
 // Acquired is what Locker.Acquire found.
 type Acquired struct {
 	// Lease is the lock, taken; nil when a live run holds it.

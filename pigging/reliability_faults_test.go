@@ -769,8 +769,8 @@ func TestHardeningLockAlwaysWhole(t *testing.T) {
 		t.Errorf("%d of %d reads found a lock file that is not whole JSON", bad.Load(), reads.Load())
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 {
-		t.Errorf("%d files in the directory, want the log and the lock", len(entries))
+	if len(entries) != 3 {
+		t.Errorf("%d files in the directory, want the log, the lock and the run history", len(entries))
 	}
 }
 

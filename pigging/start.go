@@ -184,11 +184,9 @@ func (t *Tracker) beginRun(ctx context.Context, res Acquired, info LockInfo, now
 		started: now,
 		info:    info,
 		logAbs:  info.Log,
+		history: t.history(),
 	}
-	if sc.IsValid() {
-		r.info.TraceID = sc.TraceID().String()
-		r.info.SpanID = sc.SpanID().String()
-	}
+	r.info.TraceID, r.info.SpanID = spanIDs(sc)
 	return r, runCtx
 }
 
@@ -326,6 +324,9 @@ func (t *Tracker) abortAndRefuse(ctx, lctx context.Context, lease Lease, lerr *L
 // holder lives the record is a WARN (the overlap is worth knowing, but it
 // is not the live run's failure); after a failed or dead run, an ERROR.
 func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
+	if a, ok := t.locker.(ClearAdvisor); ok {
+		lerr.advice = a.ClearAdvice()
+	}
 	now := time.Now()
 	opts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindInternal),
@@ -363,6 +364,8 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 	}
 
 	end := time.Now()
+	logAbs, _ := t.logAbs()
+	t.recordRefusal(context.WithoutCancel(ctx), t.refusedEntry(now, end, span.SpanContext(), logAbs, lerr))
 	span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(semkeys.DurationMS.Int64(end.Sub(now).Milliseconds()), semkeys.Status.String(string(StateSkip))))
 	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(lerr)), semkeys.RunResult.String(string(StateSkip)))
 	span.SetStatus(codes.Error, msg)

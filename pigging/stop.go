@@ -142,6 +142,8 @@ func (r *run) closeLog(lctx context.Context) runEnd {
 	}
 	e.time = time.Now()
 	e.dur = e.time.Sub(r.started)
+	e.failure = failure
+	r.recordHistory(lctx, &e)
 	r.record(&record{time: e.time, level: slog.LevelInfo, msg: e.total(), own: true, eventName: eventRunStop,
 		otelAttrs: []attribute.KeyValue{semkeys.RunResult.String(string(e.state)), semkeys.DurationMS.Int64(e.dur.Milliseconds())}}, fields{})
 	if n := r.lost.Load(); n > 0 {

@@ -90,6 +90,8 @@ type run struct {
 	info    LockInfo
 	started time.Time
 	logAbs  string
+	stages  stageTotals // what the run's stages counted, for its history entry
+	history History     // where the run's entry goes; nil for none
 }
 
 // report is an error written in full to the log, and by what: a stage's

@@ -9,11 +9,12 @@
 //
 // # Running a command
 //
-//	pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over]
-//	            [--timeout D] [--grace D] [--] CMD [ARG...]
+//	pigging run [--name JOB] [--log FILE] [--lock FILE | --pg DSN] [--take-over] [--wait D]
+//	            [--timeout D] [--grace D] [--quiet] [--keep-children] [--] CMD [ARG...]
 //
 // takes the lock JOB.lock and starts a fresh log JOB.log in the working
-// directory (JOB defaults to the base name of CMD), starts CMD with
+// directory (JOB defaults to the base name of CMD, or of its script when
+// CMD is an interpreter such as python3 or bash), starts CMD with
 // TRACEPARENT, TRACESTATE and BAGGAGE set to the run's span, and writes each
 // line CMD prints to the log: its stdout as INFO records and its stderr as
 // WARN records, each with stream=stdout or stream=stderr. The output is also
@@ -30,23 +31,38 @@
 // (pigging.exit.source) and a kept lock ("exit_source") say whose status it
 // was. Run "pigging help run" for every flag, default and exit status.
 //
-// # Inspecting and clearing a lock
+// # Inspecting and clearing a lock, the run history
 //
-//	pigging status [--name JOB | --lock FILE] [--json]
-//	pigging unlock [--name JOB | --lock FILE]
+//	pigging status  [--name JOB | --lock FILE] [--pg DSN] [--json]
+//	                [--max-age D] [--max-runtime D] [--every CRON [--grace D]]
+//	pigging history [--name JOB | --lock FILE] [--pg DSN] [-n N] [--json]
+//	pigging unlock  [--name JOB | --lock FILE] [--pg DSN]
 //
 // status says whether the lock is free, held by a running job (pid, host,
 // age, trace id), or stale (failed, cancelled or died: the error, when, the
-// log to read), and exits 0, 1 or 2 accordingly. unlock clears a stale lock
-// after showing what it said, appends a record saying who cleared it to the
-// failed run's log, and refuses a lock a running job holds.
+// log to read), and exits 0, 1 or 2 accordingly; from the run history it
+// shows the last success and failure, or that the job never ran. With
+// --max-age, --max-runtime or --every it is a monitoring check: 0 healthy,
+// 2 stale, 3 late (no success in time, or never ran), 4 overrunning.
+// history shows the last runs. unlock clears a stale lock after showing
+// what it said, appends a record saying who cleared it to the failed run's
+// log, and refuses a lock a running job holds.
+//
+// # Several hosts
+//
+// With --pg DSN (or PIGGING_PG_DSN, which keeps the password out of the
+// process list) run, status, history and unlock use the job's lock in
+// PostgreSQL (package pglock) instead of a lock file, so that a job
+// scheduled on several hosts runs once and its failure blocks them all.
 //
 // # Signals
 //
-// SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD's process group;
-// after the grace period (--grace, 10 s by default) the group is killed.
-// The run then ends as cancelled and keeps its lock with status
-// "cancellation". SIGKILL cannot be caught: CMD inherits the lock, which stays
+// SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD's process group,
+// followed by SIGCONT; after the grace period (--grace, 10 s by default) the
+// group is killed, and a second SIGINT or SIGTERM kills it at once. The run
+// then ends as cancelled and keeps its lock with status "cancellation".
+// Processes CMD left running in its group when it exited get SIGTERM, then
+// SIGKILL after --grace (--keep-children leaves them). SIGKILL cannot be caught: CMD inherits the lock, which stays
 // held while CMD or a process it started lives, and on Linux CMD gets
 // SIGTERM when pigging dies. A reader of pigging's output that stops
 // reading never holds the run's end: 2 s after CMD exited, passing the
@@ -77,7 +93,7 @@ const (
 	exitUsage    = 2   // bad command line
 	exitLocked   = 75  // EX_TEMPFAIL: another run holds the lock, or a previous one left it
 	exitTimeout  = 124 // --timeout ended the run, as timeout(1) reports it
-	exitInternal = 125 // pigging could not do its own part (log or lock file, tracing setup)
+	exitInternal = 125 // pigging could not do its own part (log or lock file)
 	exitNoExec   = 126 // the command was found but could not be started
 	exitNotFound = 127 // the command was not found
 )
@@ -117,15 +133,21 @@ type command struct {
 var commands = []command{
 	{
 		name:     "run",
-		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE] [--take-over] [--timeout D] [--grace D] [--ping URL] [--] CMD [ARG...]",
+		synopsis: "pigging run [--name JOB] [--log FILE] [--lock FILE | --pg DSN] [--take-over] [--wait D] [--timeout D] [--grace D] [--quiet] [--keep-children] [--ping URL] [--] CMD [ARG...]",
 		summary:  "run a command as a pigging job: lock, log, trace",
 		main:     (*cli).runCommand,
 	},
 	{
 		name:     "status",
-		synopsis: "pigging status [--name JOB | --lock FILE] [--json]",
-		summary:  "show whether a job's lock is free, running or stale (exit 0, 1, 2)",
+		synopsis: "pigging status [--name JOB | --lock FILE] [--pg DSN] [--json] [--max-age D] [--max-runtime D] [--every CRON [--grace D]]",
+		summary:  "show a job's lock (exit 0 free, 1 running, 2 stale), last success and failure; check it",
 		main:     (*cli).statusCommand,
+	},
+	{
+		name:     "history",
+		synopsis: "pigging history [--name JOB | --lock FILE] [--pg DSN] [-n N] [--json]",
+		summary:  "show a job's last runs: result, start, duration, records, error",
+		main:     (*cli).historyCommand,
 	},
 	{
 		name:     "version",
@@ -135,7 +157,7 @@ var commands = []command{
 	},
 	{
 		name:     "unlock",
-		synopsis: "pigging unlock [--name JOB | --lock FILE]",
+		synopsis: "pigging unlock [--name JOB | --lock FILE] [--pg DSN]",
 		summary:  "clear a stale lock after reading the failed run's log",
 		main:     (*cli).unlockCommand,
 	},

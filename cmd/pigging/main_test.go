@@ -17,10 +17,17 @@ import (
 // the pigging command, with its arguments, instead of running the tests.
 const asPigging = "PIGGING_CMD_TEST_AS_PIGGING"
 
+// testPGDSN is the PostgreSQL the --pg tests use ($PIGGING_PG_DSN when the
+// tests start). The variable is then unset, so that every other test, and
+// every pigging they start, uses lock files as a user without it does.
+var testPGDSN string
+
 func TestMain(m *testing.M) {
 	if os.Getenv(asPigging) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
+	testPGDSN = os.Getenv(pgEnv)
+	os.Unsetenv(pgEnv)
 	goleak.VerifyTestMain(m)
 }
 

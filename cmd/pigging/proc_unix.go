@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -61,13 +62,51 @@ func notifySignals() (<-chan os.Signal, func()) {
 }
 
 // terminate sends sig, or SIGTERM when sig is nil, to the command's
-// process group.
+// process group, then SIGCONT: a process stopped (by SIGTTIN when it read
+// the terminal, say) acts on a signal only once it is continued.
 func terminate(cmd *exec.Cmd, sig os.Signal) error {
 	s, ok := sig.(syscall.Signal)
 	if !ok {
 		s = syscall.SIGTERM
 	}
-	return signalGroup(cmd, s)
+	err := signalGroup(cmd, s)
+	if s != syscall.SIGCONT && s != syscall.SIGKILL {
+		err = errors.Join(err, signalGroup(cmd, syscall.SIGCONT))
+	}
+	return err
+}
+
+// commandStopped reports whether the command itself is stopped, where the
+// system lets pigging see it (canSeeStops).
+func commandStopped(cmd *exec.Cmd) bool { return processStopped(cmd.Process.Pid) }
+
+// groupLeft returns how many processes are alive in the command's process
+// group, after the command exited, and whether there are any. Where they
+// cannot be counted n is -1.
+func groupLeft(cmd *exec.Cmd) (n int, alive bool) {
+	pgid := cmd.Process.Pid
+	n, counted := groupSize(pgid)
+	if counted && n > 0 {
+		return n, true
+	}
+	// Signal 0 checks that the group exists; EPERM means it does. It is
+	// asked even when the count says none: a count read from /proc while
+	// processes come and go is a hint, the kernel's answer is not.
+	// A group the count finds empty may hold only zombies that wait to
+	// be reaped: they are given a moment before the kernel is believed.
+	for try := 0; ; try++ {
+		err := syscall.Kill(-pgid, 0)
+		if err != nil && !errors.Is(err, syscall.EPERM) {
+			return 0, false
+		}
+		if !counted || try == 2 {
+			return -1, true
+		}
+		time.Sleep(20 * time.Millisecond)
+		if n, _ = groupSize(pgid); n > 0 {
+			return n, true
+		}
+	}
 }
 
 // kill kills the command's process group with SIGKILL.

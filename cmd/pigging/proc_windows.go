@@ -50,3 +50,13 @@ func exitStatus(ps *os.ProcessState) (int, string) { return ps.ExitCode(), "" }
 
 // signalName returns the signal's description.
 func signalName(sig os.Signal) string { return sig.String() }
+
+// canSeeStops is false: Windows processes are not stopped by signals.
+const canSeeStops = false
+
+// commandStopped reports false: see canSeeStops.
+func commandStopped(cmd *exec.Cmd) bool { return false }
+
+// groupLeft reports none: without process groups pigging cannot find the
+// processes the command started.
+func groupLeft(cmd *exec.Cmd) (n int, alive bool) { return 0, false }

@@ -505,7 +505,7 @@ func TestRunLeftoverOutput(t *testing.T) {
 	dir := t.TempDir()
 	log, lock := files(dir, "bg")
 	start := time.Now()
-	r := runInProcess(t, "run", "--log", log, "--lock", lock, "--", "sh", "-c", `sleep 10 & echo bye; exit 4`)
+	r := runInProcess(t, "run", "--keep-children", "--log", log, "--lock", lock, "--", "sh", "-c", `sleep 10 & echo bye; exit 4`)
 	if elapsed := time.Since(start); elapsed > 8*time.Second {
 		t.Errorf("pigging waited %s for the background process", elapsed)
 	}

@@ -9,20 +9,22 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/contrib/propagators/envcar"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/internal/ping"
 	"github.com/pigging-go/pigging/otelpig"
+	"github.com/pigging-go/pigging/pglock"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -43,10 +45,17 @@ type runOptions struct {
 	takeOver bool
 	timeout  time.Duration
 	grace    time.Duration
-	ping     string
-	pingWait time.Duration
-	argv     []string
-	pinger   *ping.Pinger // made from ping by parseRun; nil without --ping
+	wait     time.Duration
+	quiet    bool
+	// keepChildren leaves the processes CMD started running after it exits.
+	keepChildren bool
+	ping         string
+	pingWait     time.Duration
+	// pg is the PostgreSQL DSN of the lock, pgTable its table; "" for the
+	// lock file.
+	pg, pgTable string
+	argv        []string
+	pinger      *ping.Pinger // made from ping by parseRun; nil without --ping
 }
 
 const runUsage = `Usage: pigging run [flags] [--] CMD [ARG...]
@@ -54,9 +63,21 @@ const runUsage = `Usage: pigging run [flags] [--] CMD [ARG...]
 Run CMD as a pigging job: take the lock, start a fresh log, trace the run,
 and record every line CMD prints.
 
-  - The lock (default JOB.lock in the working directory) allows one run at a
-    time. A run that fails keeps it, so the next run is refused until a person
-    has read the log and deleted the lock (or --take-over is given).
+  - The lock (default JOB.lock in the working directory; with --pg, or
+    $PIGGING_PG_DSN, JOB's row in PostgreSQL, shared by every host) allows
+    one run at a time. A run that fails keeps it, so the next run is refused
+    until a person has read the log and cleared the lock with "pigging
+    unlock" (or --take-over is given). Every run, and every refused start,
+    adds an entry to the job's run history ("pigging history").
+  - JOB is --name, or the base name of CMD (sync.sh for ./jobs/sync.sh). For
+    an interpreter it is its script's base name: sync.py for
+    python3 -u jobs/sync.py, nightly.sh for bash -e nightly.sh, etl.jar for
+    java -jar etl.jar (python, pythonX.Y, bash, sh, dash, zsh, ksh, node,
+    ruby, perl, php, Rscript, java -jar; python3 -m MOD is named MOD); env,
+    nice, nohup, ionice, timeout and uv run are looked through to the command
+    they run. When there is no script (bash -c '...', dbt run), pigging
+    refuses (exit 2) and asks for --name, unless --log and --lock are both
+    given: two different jobs never share a lock by accident.
   - The log (default JOB.log in the working directory) is truncated at each
     start. Each line CMD writes to stdout becomes an INFO record, each line to
     stderr a WARN record, tagged stream=stdout or stream=stderr, in the order
@@ -67,6 +88,9 @@ and record every line CMD prints.
   - CMD gets TRACEPARENT, TRACESTATE and BAGGAGE for the run's span, so an
     OpenTelemetry-instrumented command joins the run's trace. Spans are
     exported as the OTEL_* variables say (OTEL_TRACES_EXPORTER, ...).
+    Telemetry never stops the job: a value pigging does not know
+    (OTEL_TRACES_EXPORTER=jaeger) is ignored with a warning on stderr and a
+    WARN record naming the variable, and the default is used.
   - pigging's own messages, including TOTAL SCRIPT TIME, go to stderr: stdout
     carries CMD's stdout only. The log and the trace name CMD, not its
     arguments, which may hold secrets.
@@ -75,11 +99,19 @@ CMD's exit status decides the outcome: 0 removes the lock; any other status,
 or death by a signal, keeps it with the reason ("exit status 3").
 
 SIGINT, SIGTERM, SIGHUP (a closed terminal or SSH session) and SIGQUIT are
-forwarded to CMD's process group; if CMD has not exited after --grace, the
-group is killed (SIGKILL). The run ends as cancelled and keeps its lock
-(status "cancellation"). --timeout does the same when the run takes too long,
-and the run fails with "timed out after D". CMD runs in its own process
-group, so it cannot read from a terminal.
+forwarded to CMD's process group, each followed by SIGCONT so that a stopped
+process acts on it; if CMD has not exited after --grace, the group is killed
+(SIGKILL). A second SIGINT or SIGTERM kills the group at once. The run ends
+as cancelled and keeps its lock (status "cancellation"). --timeout does the
+same when the run takes too long, and the run fails with "timed out after
+D". CMD runs in its own process group, so it cannot read from a terminal:
+it is stopped (SIGTTIN) if it tries, and on Linux a WARN record says so.
+
+Processes CMD left running in its process group when it exited get SIGTERM,
+then SIGKILL after --grace, and a WARN record says how many, as systemd's
+KillMode=control-group does; --keep-children leaves them running. A
+process that started a session or group of its own (setsid, a daemon) is
+not in CMD's group and is left alone.
 
 SIGKILL cannot be caught. CMD inherits the lock as its descriptor 3, so the
 lock stays held while CMD or any process it started lives: "pigging status"
@@ -97,12 +129,15 @@ On Windows there are no process groups and no SIGTERM: CMD is not signalled
 (a console Ctrl-C reaches it directly); after a signal or the timeout pigging
 waits --grace, then terminates CMD only (processes it started keep running).
 
+A duration (--timeout, --grace, --wait, --ping-timeout) is a number with a
+unit (90s, 5m, 1h30m, 250ms) or a bare number of seconds (5, 0.5).
+
 Exit status:
   CMD's own status   CMD exited (128+N when it was killed by signal N)
   2                  bad usage
   75                 the lock refused the run (EX_TEMPFAIL); the holder is printed
   124                --timeout ended the run
-  125                pigging failed (log or lock file, tracing setup)
+  125                pigging failed (log or lock file)
   126                CMD could not be started
   127                CMD was not found
 
@@ -126,7 +161,24 @@ func (c *cli) runCommand(args []string) int {
 	if !ok {
 		return code
 	}
-	return c.runJob(context.Background(), o)
+	if !o.quiet {
+		return c.runJob(context.Background(), o)
+	}
+	// Everything the run writes, CMD's output, pigging's messages and the
+	// trace summary, waits in q until the run's status is known.
+	q := newQuietBuffer(quietLimit)
+	quiet := &cli{stdin: c.stdin, stdout: q.writer(false), stderr: &syncWriter{w: q.writer(true)}, tp: c.tp}
+	code = quiet.runJob(context.Background(), o)
+	if code != exitOK {
+		// Bounded as any output once CMD has exited: a reader that stopped
+		// reading loses the replay, not the run's end.
+		stderr := c.stderr
+		if sw, ok := stderr.(*syncWriter); ok {
+			stderr = sw.passThrough()
+		}
+		q.replay(newOutlet(c.stdout), newOutlet(stderr), o.log)
+	}
+	return code
 }
 
 // parseRun parses the command line of "pigging run". When it reports
@@ -137,14 +189,21 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 	fs := flag.NewFlagSet("pigging run", flag.ContinueOnError)
 	// Parse prints nothing: help goes to stdout, errors to stderr, below.
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.name, "name", "", "the job's `name`: the run span's name and the files' default names\n(default: the base name of CMD, without .exe, .bat, .cmd or .com)")
+	fs.StringVar(&o.name, "name", "", "the job's `name`: the run span's name and the files' default names\n(default: the base name of CMD, without .exe, .bat, .cmd or .com; for an\ninterpreter, of its script, as said above)")
 	fs.StringVar(&o.log, "log", "", "the run's log `file` (default JOB.log in the working directory)")
 	fs.StringVar(&o.lock, "lock", "", "the run's lock `file` (default JOB.lock in the working directory)")
 	fs.BoolVar(&o.takeOver, "take-over", false, "start even when a previous run failed, was cancelled or died:\nlog a WARN naming it and keep its log as LOG.prev")
-	fs.DurationVar(&o.timeout, "timeout", 0, "end the run as failed after this `duration`, as on SIGTERM (0: no limit)")
-	fs.DurationVar(&o.grace, "grace", defaultGrace, "how long CMD has to exit after a forwarded signal or the timeout\nbefore its process group is killed")
+	o.grace = defaultGrace
+	fs.Var(durationFlag{&o.timeout}, "timeout", "end the run as failed after this `duration`, as on SIGTERM (0: no limit)")
+	fs.Var(durationFlag{&o.grace}, "grace", "the `duration` CMD has to exit after a forwarded signal or the timeout\nbefore its process group is killed")
 	fs.StringVar(&o.ping, "ping", os.Getenv(pingEnv), "a healthchecks-style check `URL` to ping when the run starts (URL/start) and\nends (URL on success, URL/<exit status> or URL/fail on failure), with the\nlog's last 10 KiB; a failed ping never changes the outcome (default $"+pingEnv+")")
-	fs.DurationVar(&o.pingWait, "ping-timeout", ping.DefaultTimeout, "the longest one ping may take, its retries included")
+	fs.Var(durationFlag{&o.wait}, "wait", "when another run holds the lock, wait up to this `duration` for it to finish\nbefore refusing (75); a lock a failed run left is refused at once (0: do not wait)")
+	fs.BoolVar(&o.keepChildren, "keep-children", false, "leave running the processes CMD started in its process group when it exits\n(by default they get SIGTERM, then SIGKILL after --grace)")
+	fs.BoolVar(&o.quiet, "quiet", false, "print nothing if the run exits 0 (the log still has every line); else print\nall of it, CMD's output, pigging's messages and the trace summary, once the\nrun has ended, like chronic: cron then mails only failures (up to the\nlast 8 MiB; the log has the rest)")
+	fs.StringVar(&o.pg, "pg", "", "take the lock in PostgreSQL (package pglock) at this `DSN` instead of a lock\nfile, for a job scheduled on several hosts: the job's name is the key, and a\nfailed run blocks every host until \"pigging unlock --pg\" (default $"+pgEnv+",\nwhich keeps the password out of the process list)")
+	fs.StringVar(&o.pgTable, "pg-table", pglock.DefaultTable, "with --pg, the `table` that keeps the jobs' locks")
+	o.pingWait = ping.DefaultTimeout
+	fs.Var(durationFlag{&o.pingWait}, "ping-timeout", "the longest `duration` one ping may take, its retries included")
 	bad := func(format string, a ...any) (runOptions, int, bool) {
 		fmt.Fprintf(c.stderr, "pigging run: "+format+"\n", a...)
 		fmt.Fprintln(c.stderr, "Run 'pigging help run' for usage.")
@@ -169,6 +228,8 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 		return bad("--timeout %s is negative", o.timeout)
 	case o.grace < 0:
 		return bad("--grace %s is negative", o.grace)
+	case o.wait < 0:
+		return bad("--wait %s is negative", o.wait)
 	case o.pingWait <= 0:
 		return bad("--ping-timeout %s is not positive", o.pingWait)
 	}
@@ -179,12 +240,27 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 		}
 		o.pinger = p
 	}
+	if o.pg == "" && o.lock == "" {
+		o.pg = os.Getenv(pgEnv)
+	}
+	if o.pg != "" && o.lock != "" {
+		return bad("--lock names a lock file; with --pg (or $%s) the lock is the job's row in PostgreSQL", pgEnv)
+	}
 	if o.name == "" {
-		if o.name = jobName(o.argv[0]); o.name == "" {
+		name, err := defaultJobName(o.argv)
+		switch {
+		case err != nil && o.log != "" && o.lock != "":
+			// No file is named after the job: it is only the span's name.
+			name = jobName(o.argv[0])
+		case err != nil:
+			n := jobName(o.argv[0])
+			return bad("no script in the command to name the job after: it would be %q, like every %s job\nrun here, and share %s.lock with them; give --name JOB", n, n, n)
+		}
+		if o.name = name; o.name == "" {
 			return bad("no job name in the command %q: give --name", o.argv[0])
 		}
 	}
-	if o.log == "" || o.lock == "" {
+	if o.log == "" || o.lock == "" && o.pg == "" {
 		// The name becomes a file name in the working directory.
 		if o.name == "." || o.name == ".." || strings.ContainsAny(o.name, `/\`) {
 			return bad("job name %q cannot name a file: give --name, or --log and --lock", o.name)
@@ -192,34 +268,35 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 		if o.log == "" {
 			o.log = o.name + ".log"
 		}
-		if o.lock == "" {
+		if o.lock == "" && o.pg == "" {
 			o.lock = o.name + ".lock"
 		}
 	}
 	return o, 0, true
 }
 
-// jobName is the default job name for the command cmd: its base name,
-// without the extension of a Windows executable. Both / and \ separate
-// directories, whatever the system.
-func jobName(cmd string) string {
-	name := cmd[strings.LastIndexAny(cmd, `/\`)+1:]
-	switch ext := filepath.Ext(name); strings.ToLower(ext) {
-	case ".exe", ".bat", ".cmd", ".com":
-		name = strings.TrimSuffix(name, ext)
-	}
-	return name
-}
-
 // runJob runs the job o describes and returns pigging's exit status. The
 // trace is flushed before it returns.
 func (c *cli) runJob(ctx context.Context, o runOptions) int {
+	// Telemetry never stops the job: a variable Setup ignores (it says
+	// so on stderr) and an exporter that cannot be built are WARN records
+	// of the run, and the job runs.
+	var telemetryWarnings []string
 	tp := c.tp
 	if tp == nil {
+		for _, w := range otelpig.EnvWarnings() {
+			telemetryWarnings = append(telemetryWarnings, strings.TrimPrefix(w.Error(), "otelpig: "))
+		}
 		shutdown, err := otelpig.Setup(ctx, otelpig.WithServiceName(o.name), otelpig.WithWriter(c.stderr))
 		if err != nil {
-			fmt.Fprintf(c.stderr, "pigging: tracing setup: %s\n", errText(err))
-			return exitInternal
+			msg := fmt.Sprintf("tracing setup failed, the run's trace is not exported: %s", strings.TrimPrefix(err.Error(), "otelpig: "))
+			fmt.Fprintf(c.stderr, "pigging: WARN: %s\n", msg)
+			telemetryWarnings = append(telemetryWarnings, msg)
+			// Spans still get ids for the log and the lock.
+			sdk := sdktrace.NewTracerProvider()
+			shutdown, tp = sdk.Shutdown, sdk
+		} else {
+			tp = otel.GetTracerProvider()
 		}
 		defer func() {
 			// A collector that cannot be reached never changes the job's
@@ -228,7 +305,6 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 				fmt.Fprintf(c.stderr, "pigging: exporting the trace: %s\n", errText(err))
 			}
 		}()
-		tp = otel.GetTracerProvider()
 		ctx = otelpig.ContextFromEnv(ctx)
 	}
 
@@ -241,25 +317,41 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 	if o.takeOver {
 		policy = pigging.TakeOver
 	}
+	locker, err := o.locker()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "pigging run: %s\n", errText(err))
+		return exitUsage
+	}
 	t, err := pigging.New(o.log, o.lock,
 		pigging.WithName(o.name),
 		pigging.WithTracerProvider(tp),
 		pigging.WithStaleLock(policy),
-		pigging.WithOutput(c.stderr))
+		pigging.WithOutput(c.stderr),
+		pigging.WithLocker(locker))
 	if err != nil {
 		fmt.Fprintf(c.stderr, "pigging run: %s\n", errText(err))
 		return exitUsage
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	spanCtx, err := t.Start(runCtx)
+	spanCtx, waited, err := c.start(runCtx, t, locker, o, sigs)
+	if stopped := (*errWaitStopped)(nil); errors.As(err, &stopped) {
+		fmt.Fprintf(c.stderr, "pigging: %s after %s\n", stopped, waited.Round(time.Millisecond))
+		return stopped.code()
+	}
 	if err != nil {
 		fmt.Fprintln(c.stderr, err)
+		if o.wait > 0 && errors.Is(err, pigging.ErrLocked) && !errors.Is(err, pigging.ErrStaleLock) {
+			fmt.Fprintf(c.stderr, "pigging: %s\n", waitedText(waited, o.wait))
+		}
 		c.pingRefused(ctx, o.pinger, err)
 		if errors.Is(err, pigging.ErrLocked) {
 			return exitLocked
 		}
 		return exitInternal
+	}
+	for _, w := range telemetryWarnings {
+		t.Warn(w)
 	}
 	started := c.pingStart(spanCtx, t, o.pinger)
 	j := &job{cli: c, opts: o, t: t, spanCtx: spanCtx, cancel: cancel, sigs: sigs}
@@ -342,15 +434,20 @@ func (j *job) run(ctx context.Context) int {
 		readEnds, writeEnds = append(readEnds, r), append(writeEnds, w)
 	}
 	cmd.Stdout, cmd.Stderr = writeEnds[0], writeEnds[1]
-	lockFile, err := inheritLock(cmd, t)
-	if err != nil {
-		t.Warn("The command cannot hold the lock: it is free if pigging dies before it", "error", errText(err))
+	// A lock in PostgreSQL is held by pigging's session, which no child
+	// can inherit; on Linux the command gets SIGTERM if pigging dies.
+	var lockFile *os.File
+	if j.opts.pg == "" {
+		var err error
+		if lockFile, err = inheritLock(cmd, t); err != nil {
+			t.Warn("The command cannot hold the lock: it is free if pigging dies before it", "error", errText(err))
+		}
 	}
 
 	started := make(chan error, 1)
 	done := make(chan error, 1)
 	go startAndWait(cmd, started, done)
-	err = <-started
+	err := <-started
 	closeAll(writeEnds)
 	if lockFile != nil {
 		lockFile.Close()
@@ -387,6 +484,9 @@ func (j *job) run(ctx context.Context) int {
 	outStdout.setLimit(0)
 	outStderr.setLimit(0)
 	waitErr, timedOut := j.supervise(cmd, done)
+	if cmd.ProcessState != nil && !j.opts.keepChildren {
+		j.stopLeftovers(cmd)
+	}
 	outStdout.setLimit(outputGrace)
 	outStderr.setLimit(outputGrace)
 	leftover := drain(pumped, readEnds, outStdout, outStderr)
@@ -525,6 +625,17 @@ func (j *job) supervise(cmd *exec.Cmd, done <-chan error) (waitErr error, timedO
 			graceTimer.Stop()
 		}
 	}()
+	// Where the system shows it, pigging looks every stopCheck whether the
+	// command is stopped: in a process group of its own, it is stopped by
+	// SIGTTIN as soon as it reads from a terminal, and would wait forever.
+	var stopTick <-chan time.Time
+	if canSeeStops {
+		tk := time.NewTicker(stopCheck)
+		defer tk.Stop()
+		stopTick = tk.C
+	}
+	var stopped bool
+	signals := 0
 	// stopping is set by the first signal or the timeout, whichever comes
 	// first; it decides the outcome, and starts the grace period.
 	stopping := func(cause error) {
@@ -541,6 +652,15 @@ func (j *job) supervise(cmd *exec.Cmd, done <-chan error) (waitErr error, timedO
 			return err, timedOut
 		case sig := <-j.sigs:
 			name := signalName(sig)
+			signals++
+			if signals > 1 && (sig == os.Interrupt || sig == syscall.SIGTERM) {
+				// A second Ctrl-C or SIGTERM means now, as for the library's Run.
+				j.t.Warn("Received " + name + " again, killing the command's process group now")
+				if err := kill(cmd); err != nil {
+					j.t.Warn("Killing the command failed", "error", err.Error())
+				}
+				break
+			}
 			stopping(fmt.Errorf("received %s", name))
 			j.t.Warn("Received "+name+", forwarding it to the command", "grace", j.opts.grace.String())
 			if err := terminate(cmd, sig); err != nil {
@@ -557,6 +677,13 @@ func (j *job) supervise(cmd *exec.Cmd, done <-chan error) (waitErr error, timedO
 			if err := terminate(cmd, nil); err != nil {
 				j.t.Warn("Stopping the command failed", "error", err.Error())
 			}
+		case <-stopTick:
+			now := commandStopped(cmd)
+			if now && !stopped {
+				j.t.Warn("The command is stopped: a process in a group of its own is stopped by SIGTTIN or SIGTTOU when it reads from or writes to the terminal (or by SIGSTOP); pigging follows each signal it forwards with SIGCONT",
+					"pid", cmd.Process.Pid)
+			}
+			stopped = now
 		case <-grace:
 			grace = nil
 			// done has not fired: the command itself is still running.
@@ -565,6 +692,46 @@ func (j *job) supervise(cmd *exec.Cmd, done <-chan error) (waitErr error, timedO
 				j.t.Warn("Killing the command failed", "error", err.Error())
 			}
 		}
+	}
+}
+
+// stopCheck is how often pigging looks whether the command is stopped.
+const stopCheck = 500 * time.Millisecond
+
+// stopLeftovers stops the processes the command left running in its
+// process group when it exited, as systemd's KillMode=control-group does:
+// SIGTERM (and SIGCONT), then SIGKILL for those still there after
+// --grace, with a WARN record saying how many.
+func (j *job) stopLeftovers(cmd *exec.Cmd) {
+	n, alive := groupLeft(cmd)
+	if !alive {
+		return
+	}
+	count := "processes"
+	if n == 1 {
+		count = "1 process"
+	} else if n > 1 {
+		count = fmt.Sprintf("%d processes", n)
+	}
+	j.t.Warn("The command left "+count+" running in its process group: sending SIGTERM (--keep-children keeps them)",
+		"processes", n, "grace", j.opts.grace.String())
+	if err := terminate(cmd, nil); err != nil {
+		j.t.Warn("Stopping the command's leftover processes failed", "error", err.Error())
+	}
+	deadline := time.Now().Add(j.opts.grace)
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
+		if n, alive = groupLeft(cmd); !alive {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		time.Sleep(min(pause, left))
+	}
+	j.t.Warn("Processes the command left were still running "+j.opts.grace.String()+" after SIGTERM, killing them", "processes", n)
+	if err := kill(cmd); err != nil {
+		j.t.Warn("Killing the command's leftover processes failed", "error", err.Error())
 	}
 }
 
@@ -589,4 +756,14 @@ func childEnv(ctx context.Context, environ []string) []string {
 		env = append(env, k+"="+v)
 	}})
 	return env
+}
+
+// locker returns the run's lock: the job's row in PostgreSQL with --pg,
+// else the lock file. It returns an error for a DSN that cannot be parsed,
+// never with the password in it.
+func (o *runOptions) locker() (pigging.Locker, error) {
+	if o.pg == "" {
+		return pigging.NewFileLocker(o.lock, 0o644), nil
+	}
+	return pglock.New(o.pg, o.name, pglock.WithTable(o.pgTable))
 }
