@@ -241,7 +241,7 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 	case pl.traces.exporter == "":
 		// The summary holds spans until their root ends and prints at once:
 		// no batching delay, and a tree even if the job never shuts down.
-		spanExp, target, simple = newSummaryExporter(cfg.writer), consoleTarget, true
+		spanExp, target, simple = newSummaryExporter(cfg.writer, summaryMaxSpans), consoleTarget, true
 	case pl.traces.exporter == exporterConsole:
 		target = consoleTarget
 		if spanExp, err = stdouttrace.New(stdouttrace.WithWriter(cfg.writer)); err != nil {
@@ -265,26 +265,8 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 	}
 	p.tp = sdktrace.NewTracerProvider(tpOpts...)
 
-	// Metrics.
-	var reader sdkmetric.Reader
-	switch {
-	case cfg.metricReader != nil:
-		reader = cfg.metricReader
-	case pl.metrics.exporter == exporterConsole:
-		exp, err := stdoutmetric.New(stdoutmetric.WithWriter(cfg.writer))
-		if err != nil {
-			return fmt.Errorf("otelpig: console metrics exporter: %w", err)
-		}
-		reader = sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: p.delivery("metrics", consoleTarget)})
-	case pl.metrics.exporter == exporterOTLP:
-		exp, err := newOTLPMetricExporter(ctx, pl.metrics.otlp)
-		if err != nil {
-			return fmt.Errorf("otelpig: metrics exporter for %s: %w", pl.metrics.otlp.endpoint, err)
-		}
-		reader = sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: p.delivery("metrics", pl.metrics.otlp.endpoint)})
-	}
-	if reader != nil {
-		p.mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(reader))
+	if err := p.buildMetrics(ctx, cfg, pl, res); err != nil {
+		return err
 	}
 
 	// Logs.
@@ -307,6 +289,31 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 		wrapped := &logExporter{Exporter: logExp, d: p.delivery("log records", target)}
 		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res),
 			sdklog.WithProcessor(sdklog.NewBatchProcessor(wrapped)))
+	}
+	return nil
+}
+
+// buildMetrics makes the meter provider the plan asks for, if any.
+func (p *providers) buildMetrics(ctx context.Context, cfg config, pl plan, res *resource.Resource) error {
+	var reader sdkmetric.Reader
+	switch {
+	case cfg.metricReader != nil:
+		reader = cfg.metricReader
+	case pl.metrics.exporter == exporterConsole:
+		exp, err := stdoutmetric.New(stdoutmetric.WithWriter(cfg.writer))
+		if err != nil {
+			return fmt.Errorf("otelpig: console metrics exporter: %w", err)
+		}
+		reader = sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: p.delivery("metrics", consoleTarget)})
+	case pl.metrics.exporter == exporterOTLP:
+		exp, err := newOTLPMetricExporter(ctx, pl.metrics.otlp)
+		if err != nil {
+			return fmt.Errorf("otelpig: metrics exporter for %s: %w", pl.metrics.otlp.endpoint, err)
+		}
+		reader = sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: p.delivery("metrics", pl.metrics.otlp.endpoint)})
+	}
+	if reader != nil {
+		p.mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(reader))
 	}
 	return nil
 }
