@@ -68,8 +68,8 @@ func TestPiggingLogsAndMetrics(t *testing.T) {
 				if st := r.Attrs["pigging.stage.name"]; st != "" {
 					stages[st] = true
 				}
-				if r.EventName == "pigging.run.stop" && r.Attrs["pigging.run.result"] != want.result {
-					t.Errorf("stop record %s, want pigging.run.result=%s", r, want.result)
+				if r.EventName == "pigging.run.stop" && r.Attrs["cicd.pipeline.result"] != want.result {
+					t.Errorf("stop record %s, want cicd.pipeline.result=%s", r, want.result)
 				}
 			}
 			for _, st := range etlStages {

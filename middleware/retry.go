@@ -44,7 +44,7 @@ func (c *call) do(f func(context.Context) error) error {
 			if c.timedOut {
 				aspan.SetAttributes(semkeys.TimedOut.Bool(true))
 			}
-			recordError(aspan, err, true)
+			recordError(aspan, err, c.exc.Spans)
 		}
 		last = err
 		_, panicked := errtype.As[*PanicError](err)

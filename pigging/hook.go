@@ -18,6 +18,8 @@ var _ runctx.Run = hook{}
 
 func (h hook) TracerProvider() trace.TracerProvider { return h.t.cfg.provider }
 
+func (h hook) Exceptions() errtype.Signals { return h.t.tel.exceptions }
+
 func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
 	h.t.emit(&record{ctx: ctx, time: time.Now(), level: levelOf(level).level, msg: msg, event: true}, fields{attrs: attrs})
 }
@@ -57,6 +59,9 @@ func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
 		}
 	}
 	h.t.emit(&rec, fields{attrs: attrs})
+	if e.Err != nil && h.t.tel.exceptions.Logs && h.t.currentRun() != nil {
+		h.t.tel.emitException(ctx, now, e.Err, rec.stack, h.t.cfg.name)
+	}
 	h.t.tel.stageEnded(ctx, h.t.cfg.name, e, d)
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/pigging-go/pigging/internal/errtype"
 )
 
 // Run is what the middleware needs of a started Tracker.
@@ -28,6 +30,9 @@ type Run interface {
 	// records counted and, past one, the attempts. It never fails, as
 	// LogAttrs.
 	StageEnded(ctx context.Context, e *StageEnd)
+	// Exceptions says where the run's exceptions go: span events, which
+	// the stage adds, and log records, which StageEnded emits for e.Err.
+	Exceptions() errtype.Signals
 }
 
 // StageEnd is what a stage call reports when it ends.
