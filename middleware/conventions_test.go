@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/log/global"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 )
 
@@ -41,10 +41,10 @@ func (s *recordSink) records() []sdklog.Record {
 func withGlobalLogs(t *testing.T) *recordSink {
 	sink := &recordSink{}
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(sink)))
-	prev := global.GetLoggerProvider()
-	global.SetLoggerProvider(lp)
+	prev := otel.GetLoggerProvider()
+	otel.SetLoggerProvider(lp)
 	t.Cleanup(func() {
-		global.SetLoggerProvider(prev)
+		otel.SetLoggerProvider(prev)
 		_ = lp.Shutdown(context.Background())
 	})
 	return sink

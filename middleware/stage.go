@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	otellog "go.opentelemetry.io/otel/log"
-	"go.opentelemetry.io/otel/log/global"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -415,7 +414,7 @@ func emitException(ctx context.Context, err error) {
 	if st := runctx.StageFrom(ctx); st != nil {
 		lr.AddAttributes(semkeys.StageName.String(st.Name))
 	}
-	global.GetLoggerProvider().Logger(ScopeName, loggerOpts...).Emit(ctx, lr)
+	otel.GetLoggerProvider().Logger(ScopeName, loggerOpts...).Emit(ctx, lr)
 }
 
 // loggerOpts are the options of the stages' logger, for exceptions outside

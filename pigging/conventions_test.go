@@ -252,7 +252,7 @@ func TestLogRecordsTyped(t *testing.T) {
 		t.Error("start record has no trace context")
 	}
 	if v, ok := logAttr(*stageEnd, "duration"); !ok || v.Type() != attribute.FLOAT64 || v.AsFloat64() < 0 || v.AsFloat64() > 60 {
-		t.Errorf("stage record duration = %v (%v), want seconds as a float64", v.Emit(), v.Type())
+		t.Errorf("stage record duration = %v (%v), want seconds as a float64", v.String(), v.Type())
 	}
 	if v, _ := logAttr(*stop, "error.type"); v.AsString() != "_OTHER" {
 		t.Errorf("stop record error.type = %q, want _OTHER", v.AsString())
