@@ -172,6 +172,13 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 	if got := run.Attrs["pigging.job"]; got != runSpanName {
 		fail("run span pigging.job=%q; want %q", got, runSpanName)
 	}
+	// The CI/CD conventions: the run is a pipeline run, its id the span's.
+	if got := run.Attrs["cicd.pipeline.name"]; got != runSpanName {
+		fail("run span cicd.pipeline.name=%q; want %q", got, runSpanName)
+	}
+	if got := run.Attrs["cicd.pipeline.run.id"]; got != run.SpanID {
+		fail("run span cicd.pipeline.run.id=%q; want its span id %s", got, run.SpanID)
+	}
 	for _, name := range []string{"start", "log", "stop"} {
 		if len(run.EventsNamed(name)) == 0 {
 			fail("run span has no %q event", name)
@@ -255,6 +262,14 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 		prevOut = out
 
 		stageFails := want.failed && st.failsOnErr
+		wantResult := "success"
+		if stageFails {
+			wantResult = "failure"
+		}
+		if s.Attrs["cicd.pipeline.task.name"] != st.name || s.Attrs["cicd.pipeline.task.run.id"] != s.SpanID || s.Attrs["cicd.pipeline.task.run.result"] != wantResult {
+			fail("%q: cicd.pipeline.task.name=%q task.run.id=%q task.run.result=%q; want %q, its span id %s, %s", st.name,
+				s.Attrs["cicd.pipeline.task.name"], s.Attrs["cicd.pipeline.task.run.id"], s.Attrs["cicd.pipeline.task.run.result"], st.name, s.SpanID, wantResult)
+		}
 		if stageFails {
 			if s.StatusCode != "error" {
 				fail("%q: status %s; want error in a failed run", st.name, s.StatusCode)
