@@ -202,7 +202,9 @@ func WithLoggerProvider(lp otellog.LoggerProvider) Option {
 
 // WithMeterProvider sets the provider of the run metrics (MetricRunDuration,
 // MetricRunLastSuccess, MetricRunStartTime, MetricRunActive,
-// MetricLockRefusals). The default is the global
+// MetricLockRefusals, the stage metrics, and the CI/CD conventions'
+// cicd.pipeline.run.duration, cicd.pipeline.run.active and
+// cicd.pipeline.run.errors). The default is the global
 // provider (otel.GetMeterProvider) at the time New is called.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.meterProvider = mp })

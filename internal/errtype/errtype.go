@@ -1,6 +1,7 @@
-// Package errtype names an error for the error.type and exception.type span
-// attributes of the OpenTelemetry semantic conventions, and adds exception
-// events as those conventions describe them.
+// Package errtype names an error for the error.type and exception.type
+// attributes of the OpenTelemetry semantic conventions, makes exceptions as
+// those conventions describe them (span events and log records alike), and
+// reads where exceptions go (OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN).
 package errtype
 
 import (
