@@ -22,8 +22,8 @@ type outcome struct {
 }
 
 var (
-	okRun   = outcome{exitCode: 0, status: "ok"}
-	failRun = outcome{args: []string{"-fail"}, exitCode: 1, status: "failed", failed: true, keepLock: true}
+	okRun   = outcome{exitCode: 0, status: "success"}
+	failRun = outcome{args: []string{"-fail"}, exitCode: 1, status: "failure", failed: true, keepLock: true}
 )
 
 // stageWant is one expected child span of the run span.
