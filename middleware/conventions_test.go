@@ -129,3 +129,47 @@ func TestTaskRunConventions(t *testing.T) {
 		}
 	}
 }
+
+// Under "logs" an exception log record goes where the span event would:
+// one for each failed attempt, in the attempt's span, and none repeated for
+// the stage.
+func TestExceptionOptInLogsEachAttempt(t *testing.T) {
+	t.Setenv("OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN", "logs")
+	sink := withGlobalLogs(t)
+	tp, rec := newProvider(t)
+	n := 0
+	ld := Load("warehouse", func(context.Context, []int) error {
+		n++
+		if n < 3 {
+			return errors.New("flaky")
+		}
+		return nil
+	}, WithTracerProvider(tp), WithRetry(3, 0))
+	if err := ld(context.Background(), []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	s := spanNamed(t, rec.Ended(), "load warehouse")
+	kids := childrenOf(rec.Ended(), s)
+	if len(kids) != 3 {
+		t.Fatalf("attempts: %v", spanNames(kids))
+	}
+	var got []string
+	for _, r := range sink.records() {
+		if r.EventName() != "exception" {
+			continue
+		}
+		for _, k := range kids {
+			if r.SpanID() == k.SpanContext().SpanID() {
+				got = append(got, k.Name())
+			}
+		}
+	}
+	if !slices.Equal(got, []string{"attempt 1", "attempt 2"}) {
+		t.Errorf("exception log records in %v, want attempt 1 and attempt 2 (records: %d)", got, len(sink.records()))
+	}
+	for _, sp := range append(kids, s) {
+		if len(eventsNamed(sp, "exception")) != 0 {
+			t.Errorf("%s has an exception span event under logs", sp.Name())
+		}
+	}
+}

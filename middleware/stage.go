@@ -256,6 +256,10 @@ type call struct {
 	// exc is where the call's exceptions go: the run's choice inside a
 	// run, else the stage's.
 	exc errtype.Signals
+	// attemptLogged says that the error the call returns was emitted as
+	// an exception log record in the span of the attempt that returned
+	// it, as onAttempt says for span events.
+	attemptLogged bool
 }
 
 // begin starts the stage span and the stage ctx in c, a zero call. It
@@ -350,6 +354,9 @@ func (c *call) end(err error) error {
 	if c.observed {
 		c.finish(err)
 	}
+	if err != nil && c.exc.Logs && !c.attemptLogged {
+		c.logException(c.ctx, err)
+	}
 	c.span.End()
 	return err
 }
@@ -380,9 +387,6 @@ func (c *call) finish(err error) {
 			recordError(span, err, !c.onAttempt && c.exc.Spans)
 		}
 	}
-	if err != nil && c.tracker == nil && c.exc.Logs {
-		emitException(c.ctx, err)
-	}
 	if c.tracker != nil {
 		c.tracker.StageEnded(c.ctx, &runctx.StageEnd{Stage: c.s.rstage, Name: c.s.spanName, Start: c.start,
 			In: c.in, Out: c.out, HasIn: c.hasIn, HasOut: c.hasOut, Attempts: c.attempts, Err: err})
@@ -405,14 +409,20 @@ func taskResult(err error, timedOut bool) string {
 	return string(pigging.StateFailure)
 }
 
-// emitException emits err, the error of a call outside a run, as an
-// "exception" log record of the global LoggerProvider, in ctx (the stage
-// span's).
-func emitException(ctx context.Context, err error) {
-	lr := errtype.Record(err, panicStack(err))
+// logException emits err as an "exception" log record in ctx (the span
+// of the stage or attempt that returned it): the run's inside a run, else
+// one of the global LoggerProvider. A stage whose span does not record
+// still emits it: the record is the exception, not a view of it.
+func (c *call) logException(ctx context.Context, err error) {
+	stack := panicStack(err)
+	if c.tracker != nil {
+		c.tracker.Exception(ctx, err, stack)
+		return
+	}
+	lr := errtype.Record(err, stack)
 	lr.SetTimestamp(time.Now())
-	if st := runctx.StageFrom(ctx); st != nil {
-		lr.AddAttributes(semkeys.StageName.String(st.Name))
+	if c.s.rstage != nil {
+		lr.AddAttributes(semkeys.StageName.String(c.s.name))
 	}
 	otel.GetLoggerProvider().Logger(ScopeName, loggerOpts...).Emit(ctx, lr)
 }

@@ -20,6 +20,10 @@ func (h hook) TracerProvider() trace.TracerProvider { return h.t.cfg.provider }
 
 func (h hook) Exceptions() errtype.Signals { return h.t.tel.exceptions }
 
+func (h hook) Exception(ctx context.Context, err error, stack []byte) {
+	h.t.tel.emitException(ctx, time.Now(), err, stack, h.t.cfg.name)
+}
+
 func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
 	h.t.emit(&record{ctx: ctx, time: time.Now(), level: levelOf(level).level, msg: msg, event: true}, fields{attrs: attrs})
 }
@@ -59,9 +63,6 @@ func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
 		}
 	}
 	h.t.emit(&rec, fields{attrs: attrs})
-	if e.Err != nil && h.t.tel.exceptions.Logs && h.t.currentRun() != nil {
-		h.t.tel.emitException(ctx, now, e.Err, rec.stack, h.t.cfg.name)
-	}
 	h.t.tel.stageEnded(ctx, h.t.cfg.name, e, d)
 }
 

@@ -31,8 +31,11 @@ type Run interface {
 	// LogAttrs.
 	StageEnded(ctx context.Context, e *StageEnd)
 	// Exceptions says where the run's exceptions go: span events, which
-	// the stage adds, and log records, which StageEnded emits for e.Err.
+	// the stage adds, or log records, which it emits with Exception.
 	Exceptions() errtype.Signals
+	// Exception emits err (with the stack of a panic) as an "exception"
+	// log record of the run, in ctx: the span where err happened.
+	Exception(ctx context.Context, err error, stack []byte)
 }
 
 // StageEnd is what a stage call reports when it ends.
