@@ -114,7 +114,7 @@
 // where it happened (the stage span, or with WithRetry the span of the
 // attempt that returned it), and status Error with error.type on that span
 // and on the stage span. Under OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs the
-// exception is an "exception" log record in the stage span instead (the
+// exception is an "exception" log record in that same span instead (the
 // run's LoggerProvider inside a run, the global one outside; "logs/dup"
 // sends both), as it is for the run's own exceptions. exception.type is
 // the error's Go type with its package path ("*errors.errorString"). The
