@@ -16,7 +16,7 @@ import (
 type outcome struct {
 	args     []string
 	exitCode int
-	status   string // pigging.status on the stop event
+	status   string // cicd.pipeline.result on the stop event
 	failed   bool   // run span status error and error.type; the exception is on the failing attempt
 	keepLock bool   // etl.lock stays after the run
 }
@@ -172,6 +172,13 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 	if got := run.Attrs["pigging.job"]; got != runSpanName {
 		fail("run span pigging.job=%q; want %q", got, runSpanName)
 	}
+	// The CI/CD conventions: the run is a pipeline run, its id the span's.
+	if got := run.Attrs["cicd.pipeline.name"]; got != runSpanName {
+		fail("run span cicd.pipeline.name=%q; want %q", got, runSpanName)
+	}
+	if got := run.Attrs["cicd.pipeline.run.id"]; got != run.SpanID {
+		fail("run span cicd.pipeline.run.id=%q; want its span id %s", got, run.SpanID)
+	}
 	for _, name := range []string{"start", "log", "stop"} {
 		if len(run.EventsNamed(name)) == 0 {
 			fail("run span has no %q event", name)
@@ -183,8 +190,8 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 		}
 	}
 	if stops := run.EventsNamed("stop"); len(stops) == 1 {
-		if got := stops[0].Attrs["pigging.status"]; got != want.status {
-			fail("stop event pigging.status=%q; want %q", got, want.status)
+		if got := stops[0].Attrs["cicd.pipeline.result"]; got != want.status {
+			fail("stop event cicd.pipeline.result=%q; want %q", got, want.status)
 		}
 		if ms, err := strconv.ParseInt(stops[0].Attrs["pigging.duration_ms"], 10, 64); err != nil || ms < 0 {
 			fail("stop event pigging.duration_ms=%q; want a count of milliseconds", stops[0].Attrs["pigging.duration_ms"])
@@ -202,13 +209,13 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 		if len(exceptions) != 0 {
 			fail("failed run: the run span repeats the stage's exception (%d events)", len(exceptions))
 		}
-		if run.Attrs["error.type"] == "" || run.Attrs["pigging.run.result"] != "failure" {
-			fail("failed run: error.type=%q pigging.run.result=%q; want the error's type and failure", run.Attrs["error.type"], run.Attrs["pigging.run.result"])
+		if run.Attrs["error.type"] == "" || run.Attrs["cicd.pipeline.result"] != "failure" {
+			fail("failed run: error.type=%q cicd.pipeline.result=%q; want the error's type and failure", run.Attrs["error.type"], run.Attrs["cicd.pipeline.result"])
 		}
 		checkRunError(spans, fail)
 	} else {
-		if run.Attrs["pigging.run.result"] != "success" {
-			fail("successful run: pigging.run.result=%q; want success", run.Attrs["pigging.run.result"])
+		if run.Attrs["cicd.pipeline.result"] != "success" {
+			fail("successful run: cicd.pipeline.result=%q; want success", run.Attrs["cicd.pipeline.result"])
 		}
 		if run.StatusCode == "error" {
 			fail("successful run: run span status error")
@@ -255,6 +262,14 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 		prevOut = out
 
 		stageFails := want.failed && st.failsOnErr
+		wantResult := "success"
+		if stageFails {
+			wantResult = "failure"
+		}
+		if s.Attrs["cicd.pipeline.task.name"] != st.name || s.Attrs["cicd.pipeline.task.run.id"] != s.SpanID || s.Attrs["cicd.pipeline.task.run.result"] != wantResult {
+			fail("%q: cicd.pipeline.task.name=%q task.run.id=%q task.run.result=%q; want %q, its span id %s, %s", st.name,
+				s.Attrs["cicd.pipeline.task.name"], s.Attrs["cicd.pipeline.task.run.id"], s.Attrs["cicd.pipeline.task.run.result"], st.name, s.SpanID, wantResult)
+		}
 		if stageFails {
 			if s.StatusCode != "error" {
 				fail("%q: status %s; want error in a failed run", st.name, s.StatusCode)

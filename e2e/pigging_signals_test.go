@@ -34,6 +34,9 @@ func TestPiggingLogsAndMetrics(t *testing.T) {
 				"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
 				"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + j.OTLPHTTP,
 				"OTEL_SERVICE_NAME":           service,
+				// Exceptions as log records: the load's failed attempts
+				// (the first always fails) must become records too.
+				"OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN": "logs",
 			}, want.args...)
 			checkOutcome(t, res, want.outcome)
 			spans := waitSpans(t, j, service, since, traceComplete)
@@ -55,6 +58,7 @@ func TestPiggingLogsAndMetrics(t *testing.T) {
 				return false
 			})
 			stages := map[string]bool{}
+			exceptions := 0
 			for _, r := range recs {
 				if r.Scope != "github.com/pigging-go/pigging/pigging" {
 					continue
@@ -68,8 +72,22 @@ func TestPiggingLogsAndMetrics(t *testing.T) {
 				if st := r.Attrs["pigging.stage.name"]; st != "" {
 					stages[st] = true
 				}
-				if r.EventName == "pigging.run.stop" && r.Attrs["pigging.run.result"] != want.result {
-					t.Errorf("stop record %s, want pigging.run.result=%s", r, want.result)
+				if r.EventName == "exception" {
+					exceptions++
+					if r.Attrs["pigging.stage.name"] != "warehouse" || r.Attrs["exception.type"] == "" || r.Attrs["exception.type"] == "_OTHER" || r.Attrs["exception.message"] == "" {
+						t.Errorf("exception record %s, want the load stage's, with its fully qualified exception.type", r)
+					}
+				}
+				if r.EventName == "pigging.run.stop" && r.Attrs["cicd.pipeline.result"] != want.result {
+					t.Errorf("stop record %s, want cicd.pipeline.result=%s", r, want.result)
+				}
+			}
+			if exceptions == 0 {
+				t.Error("no exception log record under OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs; the load's first attempt fails")
+			}
+			for _, s := range spans {
+				if n := len(s.EventsNamed("exception")); n > 0 {
+					t.Errorf("span %q has %d exception events under OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs", s.Name, n)
 				}
 			}
 			for _, st := range etlStages {
@@ -86,6 +104,9 @@ func TestPiggingLogsAndMetrics(t *testing.T) {
 			})
 			if s := m.Find("pigging_run_duration_seconds_count", labels); s[0].Value != 1 {
 				t.Errorf("pigging_run_duration_seconds_count = %v, want 1", s[0])
+			}
+			if s := m.Find("cicd_pipeline_run_duration_seconds_count", map[string]string{"job": service, "cicd_pipeline_name": "etl", "cicd_pipeline_result": want.result}); len(s) != 1 || s[0].Value != 1 {
+				t.Errorf("cicd_pipeline_run_duration_seconds_count = %v, want the one run", s)
 			}
 			in := m.Find("pigging_stage_records_total", map[string]string{"job": service, "pigging_stage_name": "orders-csv", "pigging_records_direction": "out"})
 			if len(in) != 1 || in[0].Value != 4000 {

@@ -113,8 +113,17 @@
 // "exception" event with exception.type and exception.message on the span
 // where it happened (the stage span, or with WithRetry the span of the
 // attempt that returned it), and status Error with error.type on that span
-// and on the stage span. The stage's ERROR line is the one place the log
-// writes it in full.
+// and on the stage span. Under OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs the
+// exception is an "exception" log record in that same span instead (the
+// run's LoggerProvider inside a run, the global one outside; "logs/dup"
+// sends both), as it is for the run's own exceptions. exception.type is
+// the error's Go type with its package path ("*errors.errorString"). The
+// stage's ERROR line is the one place the log writes it in full.
+//
+// A stage span is a CI/CD pipeline task run, as the semantic conventions
+// say it: cicd.pipeline.task.name (the span's name),
+// cicd.pipeline.task.run.id (its span id) and cicd.pipeline.task.run.result
+// (success, failure, timeout or cancellation).
 //
 // An error is never asked for its text unguarded: a typed nil (an Error
 // method that reads a field of a nil pointer) or an Error method that

@@ -95,7 +95,7 @@ func TestNotRecordingSpan(t *testing.T) {
 	if s.name != "transform double" || s.parent != parent.SpanID() {
 		t.Errorf("span %q with parent %v, want %q with parent %v", s.name, s.parent, "transform double", parent.SpanID())
 	}
-	want := []attribute.KeyValue{semkeys.StageKind.String("transform"), semkeys.StageName.String("double"), attribute.String("team", "data")}
+	want := []attribute.KeyValue{semkeys.StageKind.String("transform"), semkeys.StageName.String("double"), attribute.String("cicd.pipeline.task.name", "transform double"), attribute.String("team", "data")}
 	if !slices.Equal(s.attrs, want) {
 		t.Errorf("start attributes %v, want %v", s.attrs, want)
 	}

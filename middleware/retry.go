@@ -27,7 +27,7 @@ func (c *call) do(f func(context.Context) error) error {
 		if n > 1 {
 			if err := c.wait(n, last); err != nil {
 				// A new error, that no attempt span has.
-				c.onAttempt = false
+				c.onAttempt, c.attemptLogged = false, false
 				return err
 			}
 		}
@@ -36,15 +36,19 @@ func (c *call) do(f func(context.Context) error) error {
 		err := c.try(actx, f)
 		if err == nil {
 			aspan.End()
-			c.onAttempt = false
+			c.onAttempt, c.attemptLogged = false, false
 			return nil
+		}
+		c.attemptLogged = c.exc.Logs
+		if c.attemptLogged {
+			c.logException(actx, err)
 		}
 		c.onAttempt = aspan.IsRecording()
 		if c.onAttempt {
 			if c.timedOut {
 				aspan.SetAttributes(semkeys.TimedOut.Bool(true))
 			}
-			recordError(aspan, err, true)
+			recordError(aspan, err, c.exc.Spans)
 		}
 		last = err
 		_, panicked := errtype.As[*PanicError](err)

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	otellog "go.opentelemetry.io/otel/log"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -173,11 +174,16 @@ type stage struct {
 
 	// attemptOpts[n-1] are the start options of the span of attempt n.
 	attemptOpts [][]trace.SpanStartOption
+
+	// exc is where exceptions go for calls outside a run, as
+	// OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN said at wrap time; a run says
+	// it for calls inside it.
+	exc errtype.Signals
 }
 
 func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 	cfg, cfgErr := newConfig(opts)
-	s := &stage{kind: kind, name: name, cfg: cfg, spanName: kind}
+	s := &stage{kind: kind, name: name, cfg: cfg, spanName: kind, exc: errtype.SignalsFromEnv()}
 	if name != "" {
 		s.spanName = kind + " " + name
 		s.rstage = &runctx.Stage{Kind: kind, Name: name}
@@ -195,8 +201,8 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 	}
 	s.err = errors.Join(errs...)
 
-	attrs := make([]attribute.KeyValue, 0, 3+len(cfg.attrs))
-	attrs = append(attrs, semkeys.StageKind.String(kind), semkeys.StageName.String(name))
+	attrs := make([]attribute.KeyValue, 0, 4+len(cfg.attrs))
+	attrs = append(attrs, semkeys.StageKind.String(kind), semkeys.StageName.String(name), semconv.CICDPipelineTaskName(s.spanName))
 	if cfg.timeout > 0 {
 		attrs = append(attrs, semkeys.TimeoutMS.Int64(cfg.timeout.Milliseconds()))
 	}
@@ -246,6 +252,14 @@ type call struct {
 
 	in, out       int64
 	hasIn, hasOut bool
+
+	// exc is where the call's exceptions go: the run's choice inside a
+	// run, else the stage's.
+	exc errtype.Signals
+	// attemptLogged says that the error the call returns was emitted as
+	// an exception log record in the span of the attempt that returned
+	// it, as onAttempt says for span events.
+	attemptLogged bool
 }
 
 // begin starts the stage span and the stage ctx in c, a zero call. It
@@ -258,6 +272,10 @@ func (s *stage) begin(ctx context.Context, c *call) error {
 	}
 	c.s = s
 	c.tracker = runctx.FromContext(ctx)
+	c.exc = s.exc
+	if c.tracker != nil {
+		c.exc = c.tracker.Exceptions()
+	}
 	if ctx.Err() != nil {
 		return s.notCalled(ctx, c.tracker)
 	}
@@ -336,6 +354,9 @@ func (c *call) end(err error) error {
 	if c.observed {
 		c.finish(err)
 	}
+	if err != nil && c.exc.Logs && !c.attemptLogged {
+		c.logException(c.ctx, err)
+	}
 	c.span.End()
 	return err
 }
@@ -347,7 +368,8 @@ func (c *call) finish(err error) {
 	if span := c.span; c.recording {
 		// One SetAttributes call: each one costs the SDK a pass over the
 		// span's attributes.
-		kvs := make([]attribute.KeyValue, 0, 4)
+		kvs := make([]attribute.KeyValue, 0, 6)
+		kvs = append(kvs, semconv.CICDPipelineTaskRunID(span.SpanContext().SpanID().String()), semkeys.TaskResult.String(taskResult(err, c.timedOut)))
 		if c.hasIn {
 			kvs = append(kvs, semkeys.RecordsIn.Int64(c.in))
 		}
@@ -360,17 +382,61 @@ func (c *call) finish(err error) {
 		if c.timedOut && err != nil {
 			kvs = append(kvs, semkeys.TimedOut.Bool(true))
 		}
-		if len(kvs) > 0 {
-			span.SetAttributes(kvs...)
-		}
+		span.SetAttributes(kvs...)
 		if err != nil {
-			recordError(span, err, !c.onAttempt)
+			recordError(span, err, !c.onAttempt && c.exc.Spans)
 		}
 	}
 	if c.tracker != nil {
 		c.tracker.StageEnded(c.ctx, &runctx.StageEnd{Stage: c.s.rstage, Name: c.s.spanName, Start: c.start,
 			In: c.in, Out: c.out, HasIn: c.hasIn, HasOut: c.hasOut, Attempts: c.attempts, Err: err})
 	}
+}
+
+// taskResult is the cicd.pipeline.task.run.result of a call that returned
+// err: success, timeout (its attempt ran past WithTimeout, or err is a
+// deadline), cancellation (err is a cancelled ctx's), else failure.
+func taskResult(err error, timedOut bool) string {
+	if err == nil {
+		return string(pigging.StateSuccess)
+	}
+	switch name := errtype.TypeName(err); {
+	case timedOut, name == "context.DeadlineExceeded":
+		return string(pigging.StateTimeout)
+	case name == "context.Canceled":
+		return string(pigging.StateCancellation)
+	}
+	return string(pigging.StateFailure)
+}
+
+// logException emits err as an "exception" log record in ctx (the span
+// of the stage or attempt that returned it): the run's inside a run, else
+// one of the global LoggerProvider. A stage whose span does not record
+// still emits it: the record is the exception, not a view of it.
+func (c *call) logException(ctx context.Context, err error) {
+	stack := panicStack(err)
+	if c.tracker != nil {
+		c.tracker.Exception(ctx, err, stack)
+		return
+	}
+	lr := errtype.Record(err, stack)
+	lr.SetTimestamp(time.Now())
+	if c.s.rstage != nil {
+		lr.AddAttributes(semkeys.StageName.String(c.s.name))
+	}
+	otel.GetLoggerProvider().Logger(ScopeName, loggerOpts...).Emit(ctx, lr)
+}
+
+// loggerOpts are the options of the stages' logger, for exceptions outside
+// a run.
+var loggerOpts = []otellog.LoggerOption{otellog.WithInstrumentationVersion(pigging.Version()), otellog.WithSchemaURL(semconv.SchemaURL)}
+
+// panicStack returns the stack of the panic err is or wraps, or nil.
+func panicStack(err error) []byte {
+	if pe, ok := errtype.As[*PanicError](err); ok && pe != nil {
+		return pe.Stack
+	}
+	return nil
 }
 
 // recordError marks span failed by err: status Error, error.type and,
@@ -380,11 +446,7 @@ func (c *call) finish(err error) {
 // typed nil or an Error method that panics still gives a readable text.
 func recordError(span trace.Span, err error, exception bool) {
 	if exception {
-		var stack []byte
-		if pe, ok := errtype.As[*PanicError](err); ok && pe != nil {
-			stack = pe.Stack
-		}
-		errtype.AddException(span, err, stack)
+		errtype.AddException(span, err, panicStack(err))
 	}
 	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(err)))
 	span.SetStatus(codes.Error, errtype.Message(err))

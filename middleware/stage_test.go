@@ -46,6 +46,20 @@ func checkStage(t *testing.T, s, parent sdktrace.ReadOnlySpan, kind, name string
 	}
 }
 
+// qualifiedType is the exception.type of an error whose error.type is typ:
+// the same Go type with its package path, and never _OTHER.
+func qualifiedType(typ string) string {
+	if typ == "_OTHER" {
+		return "*errors.errorString"
+	}
+	for _, pkg := range []string{"middleware", "pigging"} {
+		if rest, ok := strings.CutPrefix(strings.TrimLeft(typ, "*"), pkg+"."); ok {
+			return strings.Repeat("*", len(typ)-len(strings.TrimLeft(typ, "*"))) + "github.com/pigging-go/pigging/" + pkg + "." + rest
+		}
+	}
+	return typ
+}
+
 func checkException(t *testing.T, s sdktrace.ReadOnlySpan, typ, msg string, stack bool) {
 	t.Helper()
 	ex := eventsNamed(s, "exception")
@@ -53,8 +67,8 @@ func checkException(t *testing.T, s sdktrace.ReadOnlySpan, typ, msg string, stac
 		t.Fatalf("%s: %d exception events, want 1: %v", s.Name(), len(ex), s.Events())
 	}
 	a := eventAttrs(ex[0])
-	if got := a["exception.type"].AsString(); got != typ {
-		t.Errorf("%s: exception.type %q, want %q", s.Name(), got, typ)
+	if got, want := a["exception.type"].AsString(), qualifiedType(typ); got != want {
+		t.Errorf("%s: exception.type %q, want %q", s.Name(), got, want)
 	}
 	if got := a["exception.message"].AsString(); got != msg {
 		t.Errorf("%s: exception.message %q, want %q", s.Name(), got, msg)

@@ -56,7 +56,7 @@ func ro(stubs ...*tracetest.SpanStub) []sdktrace.ReadOnlySpan {
 func etlTrace(m *spanMaker) (root *tracetest.SpanStub, rest []*tracetest.SpanStub) {
 	root = m.span("etl", nil, 0, 11*time.Millisecond)
 	root.Events = []sdktrace.Event{{Name: "start"}, {Name: "log"}, {Name: "log"},
-		{Name: "stop", Attributes: []attribute.KeyValue{attribute.String("pigging.status", "success")}}}
+		{Name: "stop", Attributes: []attribute.KeyValue{attribute.String("cicd.pipeline.result", "success")}}}
 	root.Attributes = []attribute.KeyValue{attribute.String("pigging.job", "etl")}
 	extract := m.span("extract orders-csv", root, 100*time.Microsecond, 875*time.Microsecond)
 	extract.Attributes = []attribute.KeyValue{attribute.Int("pigging.records.out", 4000)}
@@ -75,7 +75,7 @@ func etlTrace(m *spanMaker) (root *tracetest.SpanStub, rest []*tracetest.SpanStu
 	return root, []*tracetest.SpanStub{extract, clean, a1, a2, load}
 }
 
-const etlSummary = `etl  11.0ms  pigging.status=success  [start log×2 stop]
+const etlSummary = `etl  11.0ms  cicd.pipeline.result=success  [start log×2 stop]
   extract orders-csv  0.9ms  pigging.records.out=4000
   transform clean  0.9ms  pigging.records.in=4000 pigging.records.out=3927  [log×2]
   load warehouse  8.7ms  pigging.records.in=300 pigging.attempts=2

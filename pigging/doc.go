@@ -85,18 +85,26 @@
 // # Span events
 //
 // Start begins a span named after the job (attributes pigging.job,
-// pigging.log.path, pigging.lock.path) from the TracerProvider given with
-// WithTracerProvider, or the global one. Its events: "start"; "log" for each
-// record (pigging.log.severity, pigging.log.message and the record's key/values) while the
-// event budget lasts (WithEventBudget, default 100; past it records are
-// counted in pigging.events.dropped); "exception" for LogException and
-// panics; "stop" with pigging.duration_ms and pigging.status, the run's
-// RunState (success, failure, error, timeout, cancellation, or skip for a
-// refused Start), which the run span also carries as pigging.run.result.
-// A failed run's span has status
-// Error and error.type. A refused Start and a Start that finds a stale lock
-// link to the trace named in the lock file. Stop force-flushes the provider
-// when it has a ForceFlush method.
+// cicd.pipeline.name, cicd.pipeline.run.id, pigging.log.path,
+// pigging.lock.path) from the TracerProvider given with WithTracerProvider,
+// or the global one. Its events: "start"; "log" for each record
+// (pigging.log.severity, pigging.log.message and the record's key/values)
+// while the event budget lasts (WithEventBudget, default 100; past it
+// records are counted in pigging.events.dropped); "exception" for
+// LogException and panics; "stop" with pigging.duration_ms,
+// cicd.pipeline.result, the run's RunState (success, failure, error,
+// timeout, cancellation, or skip for a refused Start), which the run span
+// also carries, and error.type when the run did not succeed. A failed
+// run's span has status Error and error.type. A refused Start and a Start
+// that finds a stale lock link to the trace named in the lock file. Stop
+// force-flushes the provider when it has a ForceFlush method.
+//
+// Every event is first a log record, sent to the LoggerProvider
+// (WithLoggerProvider); the span event is a view of it, which
+// WithSpanEvents(false) turns off. Exceptions go where
+// OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN says, on every path (LogException, a
+// failed run, a failing middleware stage, a refused Start): span events by
+// default, "exception" log records under "logs", both under "logs/dup".
 //
 // pigging takes the OpenTelemetry API only; set up the SDK in the program,
 // for instance with the otelpig package.

@@ -121,7 +121,13 @@ func appendAttr(b []byte, kvs *[]attribute.KeyValue, prefix string, a slog.Attr)
 		}
 		return strconv.AppendBool(b, v.Bool())
 	case slog.KindDuration:
-		text = v.Duration().String()
+		// Text for the reader of the file ("17ms"), a number of seconds
+		// for the log record and the span event, as OpenTelemetry
+		// measures time.
+		if kvs != nil {
+			*kvs = append(*kvs, attribute.Float64(key, v.Duration().Seconds()))
+		}
+		return logfmt.AppendValue(b, v.Duration().String())
 	case slog.KindTime:
 		text = v.Time().UTC().Format(time.RFC3339Nano)
 	default:

@@ -18,6 +18,12 @@ var _ runctx.Run = hook{}
 
 func (h hook) TracerProvider() trace.TracerProvider { return h.t.cfg.provider }
 
+func (h hook) Exceptions() errtype.Signals { return h.t.tel.exceptions }
+
+func (h hook) Exception(ctx context.Context, err error, stack []byte) {
+	h.t.tel.emitException(ctx, time.Now(), err, stack, h.t.cfg.name)
+}
+
 func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
 	h.t.emit(&record{ctx: ctx, time: time.Now(), level: levelOf(level).level, msg: msg, event: true}, fields{attrs: attrs})
 }

@@ -63,6 +63,7 @@ type config struct {
 	fileMode    fs.FileMode
 	locker      Locker
 	history     int
+	spanEvents  bool
 
 	loggerProvider otellog.LoggerProvider
 	meterProvider  metric.MeterProvider
@@ -77,6 +78,7 @@ func newConfig(opts []Option) (config, error) {
 		eventBudget: DefaultEventBudget,
 		fileMode:    0o644,
 		history:     DefaultHistory,
+		spanEvents:  true,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -200,7 +202,9 @@ func WithLoggerProvider(lp otellog.LoggerProvider) Option {
 
 // WithMeterProvider sets the provider of the run metrics (MetricRunDuration,
 // MetricRunLastSuccess, MetricRunStartTime, MetricRunActive,
-// MetricLockRefusals). The default is the global
+// MetricLockRefusals, the stage metrics, and the CI/CD conventions'
+// cicd.pipeline.run.duration, cicd.pipeline.run.active and
+// cicd.pipeline.run.errors). The default is the global
 // provider (otel.GetMeterProvider) at the time New is called.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.meterProvider = mp })
@@ -213,4 +217,16 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // negative n is refused by New.
 func WithHistory(n int) Option {
 	return optionFunc(func(c *config) { c.history = n })
+}
+
+// WithSpanEvents says whether a run's events are also span events. Every
+// event is first a log record (sent to the LoggerProvider: see
+// WithLoggerProvider); its span event ("log", "start", "stop",
+// "exception") is a view of it on the span it belongs to, which is how
+// Jaeger and most trace views show a run. With false no span event is
+// added, by the run or by its middleware stages, and exceptions go to log
+// records only, whatever OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN says. The
+// default is true.
+func WithSpanEvents(on bool) Option {
+	return optionFunc(func(c *config) { c.spanEvents = on })
 }

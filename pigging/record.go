@@ -152,7 +152,7 @@ func (r *run) record(rec *record, f fields) error {
 		r.setFailure(rec.failure)
 	}
 	var span trace.Span
-	if rec.event {
+	if rec.event && r.t.tel.spanEvents {
 		span = r.eventSpan(rec.ctx)
 	}
 	logCtx := rec.ctx
@@ -182,11 +182,11 @@ func (r *run) record(rec *record, f fields) error {
 	}
 	if rec.failure != nil {
 		if rec.exception {
-			if r.t.tel.exceptions.spans && r.budget.takeException() {
+			if r.t.tel.exceptions.Spans && r.budget.takeException() {
 				errtype.AddException(r.span, rec.failure, rec.stack)
 			}
-			if r.t.tel.exceptions.logs {
-				r.t.tel.emitException(r.spanCtx, rec.failure, rec.stack, r.t.cfg.name)
+			if r.t.tel.exceptions.Logs {
+				r.t.tel.emitException(r.spanCtx, rec.time, rec.failure, rec.stack, r.t.cfg.name)
 			}
 		}
 		r.markFailed()

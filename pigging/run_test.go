@@ -35,7 +35,7 @@ func TestRunSucceeds(t *testing.T) {
 		t.Errorf("output = %q", e.out.String())
 	}
 	s := unitOnlySpan(t, e.rec, unitJob)
-	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "success")
+	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", "success")
 }
 
 func TestRunError(t *testing.T) {
@@ -166,7 +166,7 @@ func TestRunCancelled(t *testing.T) {
 				t.Errorf("lock = %+v, want kept as cancelled", info)
 			}
 			s := unitOnlySpan(t, e.rec, unitJob)
-			unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "cancellation")
+			unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", "cancellation")
 			if len(unitEvents(s, "exception")) != 0 {
 				t.Errorf("a cancelled run has exception events")
 			}

@@ -62,6 +62,6 @@ func TestRunPastDeadlineIsTimeout(t *testing.T) {
 		t.Errorf("lock = %+v, want status timeout", info)
 	}
 	s := unitOnlySpan(t, e.rec, unitJob)
-	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "timeout")
-	unitWantAttr(t, "run span", s.Attributes(), "pigging.run.result", "timeout")
+	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", "timeout")
+	unitWantAttr(t, "run span", s.Attributes(), "cicd.pipeline.result", "timeout")
 }

@@ -72,7 +72,7 @@ func TestRunSpan(t *testing.T) {
 	unitWantAttr(t, "log", logs[1].Attributes, "pigging.log.message", "skipped")
 
 	stop := unitEvents(s, "stop")[0]
-	unitWantAttr(t, "stop", stop.Attributes, "pigging.status", "success")
+	unitWantAttr(t, "stop", stop.Attributes, "cicd.pipeline.result", "success")
 	d, ok := unitAttr(stop.Attributes, "pigging.duration_ms")
 	if !ok || d.AsInt64() < 0 || d.AsInt64() > s.EndTime().Sub(s.StartTime()).Milliseconds() {
 		t.Errorf("pigging.duration_ms = %v, span lasted %v", d.AsInterface(), s.EndTime().Sub(s.StartTime()))
@@ -116,7 +116,7 @@ func TestRunOutcomes(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := unitOnlySpan(t, e.rec, unitJob)
-			unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", tt.wantStatus)
+			unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", tt.wantStatus)
 			if s.Status().Code != tt.wantCode || s.Status().Description != tt.wantDesc {
 				t.Errorf("status = %+v, want %v %q", s.Status(), tt.wantCode, tt.wantDesc)
 			}
@@ -132,7 +132,7 @@ func TestRunOutcomes(t *testing.T) {
 				if len(exc) == 0 {
 					t.Fatal("no exception event")
 				}
-				unitWantAttr(t, "exception", exc[0].Attributes, "exception.type", tt.wantType)
+				unitWantAttr(t, "exception", exc[0].Attributes, "exception.type", strings.Replace(tt.wantType, "pigging_test.", "github.com/pigging-go/pigging/pigging_test.", 1))
 				unitWantAttr(t, "exception", exc[0].Attributes, "exception.message", tt.wantDesc)
 				if _, ok := unitAttr(exc[0].Attributes, "exception.stacktrace"); ok {
 					t.Errorf("stacktrace on an error that has none")
@@ -157,7 +157,7 @@ func TestExceptionEventForPanic(t *testing.T) {
 	if len(exc) != 1 {
 		t.Fatalf("got %d exception events, want 1", len(exc))
 	}
-	unitWantAttr(t, "exception", exc[0].Attributes, "exception.type", "*pigging.PanicError")
+	unitWantAttr(t, "exception", exc[0].Attributes, "exception.type", "*github.com/pigging-go/pigging/pigging.PanicError")
 	unitWantAttr(t, "exception", exc[0].Attributes, "exception.message", "panic: nil map")
 	st, ok := unitAttr(exc[0].Attributes, "exception.stacktrace")
 	if !ok || st.AsString() != string(perr.Stack) || !strings.Contains(st.AsString(), "TestExceptionEventForPanic") {
@@ -202,12 +202,12 @@ func TestRefusedStartSpan(t *testing.T) {
 	unitWantAttr(t, "refused span", s.Attributes(), "error.type", "*pigging.LockError")
 	unitEqualLines(t, "events", unitEventNames(s), []string{"start", "exception", "stop"})
 	exc := unitEvents(s, "exception")[0]
-	unitWantAttr(t, "exception", exc.Attributes, "exception.type", "*pigging.LockError")
+	unitWantAttr(t, "exception", exc.Attributes, "exception.type", "*github.com/pigging-go/pigging/pigging.LockError")
 	unitWantAttr(t, "exception", exc.Attributes, "exception.message", err.Error())
 	if msg, _ := unitAttr(exc.Attributes, "exception.message"); !strings.Contains(msg.AsString(), "pid "+strconv.Itoa(os.Getpid())) {
 		t.Errorf("exception.message %q does not say who holds the lock", msg.AsString())
 	}
-	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "skip")
+	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", "skip")
 	if s.Status().Code != codes.Error || s.Status().Description != err.Error() {
 		t.Errorf("status = %+v, want Error with the message", s.Status())
 	}
@@ -232,7 +232,7 @@ func TestRefusedStartWithoutHolderTrace(t *testing.T) {
 	if len(s.Links()) != 0 {
 		t.Errorf("links = %+v, want none", s.Links())
 	}
-	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "skip")
+	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", "skip")
 }
 
 func TestStaleLockLinks(t *testing.T) {
@@ -485,7 +485,7 @@ func TestDeferredStopRecordsPanic(t *testing.T) {
 	if !strings.Contains(st.AsString(), "unitCrash") {
 		t.Errorf("stacktrace does not name the function that panicked:\n%s", st.AsString())
 	}
-	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "pigging.status", "failure")
+	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", "failure")
 	if s.Status().Code != codes.Error {
 		t.Errorf("status = %+v, want Error", s.Status())
 	}

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pigging-go/pigging/internal/errtype"
+	"github.com/pigging-go/pigging/internal/logfmt"
 	"github.com/pigging-go/pigging/internal/runctx"
 	"github.com/pigging-go/pigging/internal/semkeys"
 )
@@ -172,6 +173,9 @@ func (t *Tracker) beginRun(ctx context.Context, res Acquired, info LockInfo, now
 	}
 	runCtx, span := t.tracer.Start(ctx, t.cfg.name, startOpts...)
 	sc := span.SpanContext()
+	if span.IsRecording() {
+		span.SetAttributes(runID(sc))
+	}
 	r := &run{
 		spanCtx: trace.ContextWithSpan(context.Background(), span),
 		t:       t,
@@ -234,15 +238,19 @@ func ownLog(h *LockInfo, logAbs, host string) bool {
 // logging", and the WARN of a stale lock taken over.
 func (r *run) logStart(res Acquired, prevLog string) {
 	t := r.t
-	r.span.AddEvent("start", trace.WithTimestamp(r.started), trace.WithAttributes(
-		attribute.Int("process.pid", r.info.PID),
-		attribute.String("host.name", r.info.Host),
-	))
-	header := []slog.Attr{slog.String("job", t.cfg.name)}
-	if r.info.TraceID != "" {
-		header = append(header, slog.String("trace_id", r.info.TraceID))
+	if t.tel.spanEvents {
+		r.span.AddEvent("start", trace.WithTimestamp(r.started), trace.WithAttributes(
+			attribute.Int("process.pid", r.info.PID),
+			attribute.String("host.name", r.info.Host),
+		))
 	}
-	t.emit(&record{time: r.started, level: slog.LevelInfo, msg: "Starting logging", own: true, eventName: eventRunStart}, fields{attrs: header})
+	// job and trace_id are for the reader of the file only: the log record
+	// has pigging.job, and its trace context is the record's own.
+	header := logfmt.AppendValue([]byte(" job="), t.cfg.name)
+	if r.info.TraceID != "" {
+		header = append(append(header, " trace_id="...), r.info.TraceID...)
+	}
+	t.emit(&record{time: r.started, level: slog.LevelInfo, msg: "Starting logging", own: true, eventName: eventRunStart}, fields{h: &handler{text: header}})
 	if res.Stale {
 		t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: "Took over a stale lock: " + staleText(res.Holder, res.Detail), own: true, event: true},
 			fields{attrs: takeOverAttrs(res.Holder, prevLog)})
@@ -356,9 +364,14 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 		opts = append(opts, trace.WithLinks(l))
 	}
 	_, span := t.tracer.Start(ctx, t.cfg.name, opts...)
-	span.AddEvent("start", trace.WithTimestamp(now), trace.WithAttributes(attribute.Int("process.pid", os.Getpid())))
+	spanCtx := trace.ContextWithSpan(context.WithoutCancel(ctx), span)
+	if span.IsRecording() {
+		span.SetAttributes(runID(span.SpanContext()))
+	}
+	if t.tel.spanEvents {
+		span.AddEvent("start", trace.WithTimestamp(now), trace.WithAttributes(attribute.Int("process.pid", os.Getpid())))
+	}
 	msg := lerr.Error()
-	errtype.AddException(span, lerr, nil)
 
 	rec := record{time: time.Now(), level: slog.LevelError, msg: "Locked: " + strings.TrimPrefix(msg, "pigging: "), own: true}
 	if lerr.Err == ErrLocked {
@@ -369,7 +382,21 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 	if lerr.Holder != nil {
 		f.attrs = append(f.attrs, slog.Int("holder_pid", lerr.Holder.PID))
 	}
-	line := rec.format(nil, nil, f)
+	var kvs *[]attribute.KeyValue
+	logOn := t.tel.logEnabled(spanCtx, rec.level)
+	if logOn {
+		kvs = new([]attribute.KeyValue)
+	}
+	line := rec.format(nil, kvs, f)
+	if logOn {
+		t.tel.emitLog(spanCtx, &rec, *kvs, t.cfg.name)
+	}
+	if t.tel.exceptions.Spans {
+		errtype.AddException(span, lerr, nil)
+	}
+	if t.tel.exceptions.Logs {
+		t.tel.emitException(spanCtx, rec.time, lerr, nil, t.cfg.name)
+	}
 	errs := []error{lerr}
 	if logAbs, err := t.logAbs(); err != nil {
 		errs = append(errs, err)
@@ -381,12 +408,14 @@ func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
 	end := time.Now()
 	logAbs, _ := t.logAbs()
 	t.recordRefusal(context.WithoutCancel(ctx), t.refusedEntry(now, end, span.SpanContext(), logAbs, lerr))
-	span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(semkeys.DurationMS.Int64(end.Sub(now).Milliseconds()), semkeys.Status.String(string(StateSkip))))
-	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(lerr)), semkeys.RunResult.String(string(StateSkip)))
+	errType := errtype.KeyErrorType.String(errtype.Of(lerr))
+	if t.tel.spanEvents {
+		span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(semkeys.DurationMS.Int64(end.Sub(now).Milliseconds()), semkeys.Result.String(string(StateSkip)), errType))
+	}
+	span.SetAttributes(errType, semkeys.Result.String(string(StateSkip)))
 	span.SetStatus(codes.Error, msg)
 	span.End(trace.WithTimestamp(end))
-	mctx := trace.ContextWithSpan(context.WithoutCancel(ctx), span)
-	t.tel.refused(mctx, t.cfg.name, metricReason)
+	t.tel.refused(spanCtx, t.cfg.name, metricReason, end.Sub(now), lerr)
 	t.flush()
 	return errors.Join(errs...)
 }

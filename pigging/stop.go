@@ -101,6 +101,16 @@ type runEnd struct {
 	errs    []error // errors Stop returns
 }
 
+// attrs are the attributes of the run's stop event and log record: its
+// result and duration, and error.type when it did not succeed.
+func (e *runEnd) attrs() []attribute.KeyValue {
+	attrs := []attribute.KeyValue{semkeys.Result.String(string(e.state)), semkeys.DurationMS.Int64(e.dur.Milliseconds())}
+	if e.state != StateSuccess {
+		attrs = append(attrs, errtype.KeyErrorType.String(errtype.Of(e.failure)))
+	}
+	return attrs
+}
+
 // total is the run's last line: "TOTAL SCRIPT TIME: <duration>".
 func (e *runEnd) total() string { return "TOTAL SCRIPT TIME: " + e.dur.String() }
 
@@ -145,7 +155,7 @@ func (r *run) closeLog(lctx context.Context) runEnd {
 	e.failure = failure
 	r.recordHistory(lctx, &e)
 	r.record(&record{time: e.time, level: slog.LevelInfo, msg: e.total(), own: true, eventName: eventRunStop,
-		otelAttrs: []attribute.KeyValue{semkeys.RunResult.String(string(e.state)), semkeys.DurationMS.Int64(e.dur.Milliseconds())}}, fields{})
+		otelAttrs: e.attrs()}, fields{})
 	if n := r.lost.Load(); n > 0 {
 		r.failMu.Lock()
 		writeErr := r.writeErr
@@ -171,7 +181,9 @@ func (r *run) closeLog(lctx context.Context) runEnd {
 // endSpan adds the stop event and the run's counts and result to the run
 // span, and ends it.
 func (r *run) endSpan(e *runEnd) {
-	r.span.AddEvent("stop", trace.WithTimestamp(e.time), trace.WithAttributes(semkeys.DurationMS.Int64(e.dur.Milliseconds()), semkeys.Status.String(string(e.state))))
+	if r.t.tel.spanEvents {
+		r.span.AddEvent("stop", trace.WithTimestamp(e.time), trace.WithAttributes(e.attrs()...))
+	}
 	logsDropped, excDropped := r.budget.dropped()
 	if logsDropped > 0 {
 		r.span.SetAttributes(semkeys.EventsDropped.Int64(logsDropped))
@@ -182,7 +194,7 @@ func (r *run) endSpan(e *runEnd) {
 	if n := r.t.late.Load(); n > 0 {
 		r.span.SetAttributes(semkeys.RecordsAfterStop.Int64(n))
 	}
-	r.span.SetAttributes(semkeys.RunResult.String(string(e.state)))
+	r.span.SetAttributes(semkeys.Result.String(string(e.state)))
 	if e.state != StateSuccess {
 		r.span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(e.failure)))
 		r.span.SetStatus(codes.Error, errtype.Message(e.failure))

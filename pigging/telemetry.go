@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/semconv/v1.43.0/cicdconv"
 
 	"github.com/pigging-go/pigging/internal/errtype"
 	"github.com/pigging-go/pigging/internal/runctx"
@@ -71,25 +70,6 @@ const (
 	eventException = "exception"
 )
 
-// exceptionSignals says where exceptions go: span events (the default),
-// log records, or both, as OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN asks.
-type exceptionSignals struct{ spans, logs bool }
-
-// exceptionSignalsFromEnv reads OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN:
-// "logs" moves exceptions to log records, "logs/dup" sends them to both;
-// unset (or anything else) keeps them as span events.
-func exceptionSignalsFromEnv() exceptionSignals {
-	for v := range strings.SplitSeq(os.Getenv("OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN"), ",") {
-		switch strings.ToLower(strings.TrimSpace(v)) {
-		case "logs":
-			return exceptionSignals{logs: true}
-		case "logs/dup":
-			return exceptionSignals{spans: true, logs: true}
-		}
-	}
-	return exceptionSignals{spans: true}
-}
-
 // telemetry is what a Tracker sends besides its log file and spans: log
 // records through the Logs API and run metrics through the Metrics API,
 // made once in New.
@@ -105,12 +85,24 @@ type telemetry struct {
 	stageDur    metric.Float64Histogram
 	stageRecs   metric.Int64Counter
 	stageTries  metric.Int64Counter
-	stages      sync.Map // *runctx.Stage -> *stageOpts
-	exceptions  exceptionSignals
+	// The CI/CD conventions' run metrics, beside pigging's own, which the
+	// alert rules in deploy/prometheus read.
+	cicdDuration cicdconv.PipelineRunDuration
+	cicdActive   cicdconv.PipelineRunActive
+	cicdErrors   cicdconv.PipelineRunErrors
+	stages       sync.Map // *runctx.Stage -> *stageOpts
+	exceptions   errtype.Signals
+	// spanEvents says that records are also span events (WithSpanEvents).
+	spanEvents bool
 }
 
 func newTelemetry(c *config) *telemetry {
-	tel := &telemetry{lp: c.loggerProvider, mp: c.meterProvider, exceptions: exceptionSignalsFromEnv()}
+	tel := &telemetry{lp: c.loggerProvider, mp: c.meterProvider, exceptions: errtype.SignalsFromEnv(), spanEvents: c.spanEvents}
+	if !c.spanEvents {
+		// Without span events an exception is a log record only, whatever
+		// the opt-in says: it must go somewhere.
+		tel.exceptions = errtype.Signals{Logs: true}
+	}
 	tel.logger = tel.lp.Logger(ScopeName, otellog.WithInstrumentationVersion(Version()), otellog.WithSchemaURL(semconv.SchemaURL))
 	meter := tel.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
 	var err error
@@ -145,6 +137,15 @@ func newTelemetry(c *config) *telemetry {
 	if tel.stageTries, err = meter.Int64Counter(MetricStageAttempts, metric.WithUnit("{attempt}"),
 		metric.WithDescription("Tries made by stage calls, retries included.")); err != nil {
 		otel.Handle(fmt.Errorf("pigging: %s: %w", MetricStageAttempts, err))
+	}
+	if tel.cicdDuration, err = cicdconv.NewPipelineRunDuration(meter, metric.WithExplicitBucketBoundaries(durationBuckets...)); err != nil {
+		otel.Handle(fmt.Errorf("pigging: %s: %w", tel.cicdDuration.Name(), err))
+	}
+	if tel.cicdActive, err = cicdconv.NewPipelineRunActive(meter); err != nil {
+		otel.Handle(fmt.Errorf("pigging: %s: %w", tel.cicdActive.Name(), err))
+	}
+	if tel.cicdErrors, err = cicdconv.NewPipelineRunErrors(meter); err != nil {
+		otel.Handle(fmt.Errorf("pigging: %s: %w", tel.cicdErrors.Name(), err))
 	}
 	return tel
 }
@@ -216,7 +217,6 @@ func (tel *telemetry) logEnabled(ctx context.Context, level slog.Level) bool {
 func (tel *telemetry) emitLog(ctx context.Context, rec *record, kvs []attribute.KeyValue, job string) {
 	var lr otellog.Record
 	lr.SetTimestamp(rec.time)
-	lr.SetObservedTimestamp(time.Now())
 	lr.SetSeverity(levelOf(rec.level).severity)
 	lr.SetSeverityText(levelOf(rec.level).name)
 	lr.SetBody(attribute.StringValue(rec.msg))
@@ -237,24 +237,14 @@ func (tel *telemetry) emitLog(ctx context.Context, rec *record, kvs []attribute.
 	tel.logger.Emit(ctx, lr)
 }
 
-// emitException emits err as an "exception" log record in ctx.
-func (tel *telemetry) emitException(ctx context.Context, err error, stack []byte, job string) {
-	var lr otellog.Record
-	now := time.Now()
-	lr.SetTimestamp(now)
-	lr.SetObservedTimestamp(now)
-	lr.SetSeverity(otellog.SeverityError)
-	lr.SetSeverityText("ERROR")
-	lr.SetEventName(eventException)
-	msg := errtype.Message(err)
-	lr.SetBody(attribute.StringValue(msg))
-	lr.AddAttributes(
-		errtype.KeyExcType.String(errtype.TypeName(err)),
-		errtype.KeyExcMessage.String(msg),
-		semkeys.Job.String(job),
-	)
-	if len(stack) > 0 {
-		lr.AddAttributes(errtype.KeyExcStack.String(string(stack)))
+// emitException emits err as an "exception" log record in ctx (the span
+// it happened in), at time tm.
+func (tel *telemetry) emitException(ctx context.Context, tm time.Time, err error, stack []byte, job string) {
+	lr := errtype.Record(err, stack)
+	lr.SetTimestamp(tm)
+	lr.AddAttributes(semkeys.Job.String(job))
+	if st := runctx.StageFrom(ctx); st != nil {
+		lr.AddAttributes(semkeys.StageName.String(st.Name))
 	}
 	tel.logger.Emit(ctx, lr)
 }
@@ -269,6 +259,7 @@ func (tel *telemetry) runStarted(ctx context.Context, job string, start time.Tim
 	if tel.active != nil {
 		tel.active.Add(ctx, 1, opt)
 	}
+	tel.cicdActive.Add(ctx, 1, job, cicdconv.PipelineRunStateExecuting)
 }
 
 // unixSeconds is t in seconds since the Unix epoch.
@@ -281,6 +272,7 @@ func (tel *telemetry) runEnded(ctx context.Context, job string, state RunState, 
 	if tel.active != nil {
 		tel.active.Add(ctx, -1, metric.WithAttributeSet(attribute.NewSet(semkeys.Job.String(job))))
 	}
+	tel.cicdActive.Add(ctx, -1, job, cicdconv.PipelineRunStateExecuting)
 	attrs := []attribute.KeyValue{semkeys.Job.String(job), semkeys.RunResult.String(string(state))}
 	if err != nil {
 		attrs = append(attrs, errtype.KeyErrorType.String(errtype.Of(err)))
@@ -288,18 +280,39 @@ func (tel *telemetry) runEnded(ctx context.Context, job string, state RunState, 
 	if tel.runDuration != nil {
 		tel.runDuration.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
 	}
+	tel.cicdRunEnded(ctx, job, state, d, err)
 	if state == StateSuccess && tel.lastSuccess != nil {
 		tel.lastSuccess.Record(ctx, unixSeconds(end), metric.WithAttributes(semkeys.Job.String(job)))
 	}
 }
 
-// refused records a refused start: reason is "held" or "stale". It is the
-// only metric a refused start records: it is not a run, and its few
-// milliseconds in the run duration histogram would drag its quantiles down.
-func (tel *telemetry) refused(ctx context.Context, job, reason string) {
+// cicdRunEnded records a run of job that ended in state after d, failing
+// with err, in the CI/CD conventions' metrics: its duration in the
+// executing state, by result and error.type, and one error when the run
+// failed (failure, error or timeout: a cancellation or a skip is not an
+// error the run met).
+func (tel *telemetry) cicdRunEnded(ctx context.Context, job string, state RunState, d time.Duration, err error) {
+	attrs := []attribute.KeyValue{tel.cicdDuration.AttrPipelineResult(cicdconv.PipelineResultAttr(state))}
+	if state != StateSuccess {
+		attrs = append(attrs, tel.cicdDuration.AttrErrorType(cicdconv.ErrorTypeAttr(errtype.Of(err))))
+	}
+	tel.cicdDuration.Record(ctx, d.Seconds(), job, cicdconv.PipelineRunStateExecuting, attrs...)
+	switch state {
+	case StateFailure, StateError, StateTimeout:
+		tel.cicdErrors.Add(ctx, 1, job, cicdconv.ErrorTypeAttr(errtype.Of(err)))
+	}
+}
+
+// refused records a refused start that took d, failing with err: reason
+// is "held" or "stale". It is not counted in MetricRunDuration (its few
+// milliseconds would drag the quantiles of the runs down), only in
+// cicd.pipeline.run.duration, whose cicd.pipeline.result=skip sets it
+// apart.
+func (tel *telemetry) refused(ctx context.Context, job, reason string, d time.Duration, err error) {
 	if tel.refusals != nil {
 		tel.refusals.Add(ctx, 1, metric.WithAttributes(semkeys.Job.String(job), semkeys.LockReason.String(reason)))
 	}
+	tel.cicdRunEnded(ctx, job, StateSkip, d, err)
 }
 
 // flush asks the tracer, meter and logger providers to export what they

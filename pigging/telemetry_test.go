@@ -162,11 +162,11 @@ func TestLogRecordsAndRunMetrics(t *testing.T) {
 	if v, _ := logAttr(recs[1], "rows"); v.AsInt64() != 42 || recs[1].Severity().String() != "INFO" {
 		t.Errorf("record 1: rows=%v severity %v", v.AsInt64(), recs[1].Severity())
 	}
-	if v, _ := logAttr(recs[len(recs)-1], "pigging.run.result"); v.AsString() != "success" {
-		t.Errorf("stop record pigging.run.result = %q", v.AsString())
+	if v, _ := logAttr(recs[len(recs)-1], "cicd.pipeline.result"); v.AsString() != "success" {
+		t.Errorf("stop record cicd.pipeline.result = %q", v.AsString())
 	}
-	if v, ok := attrOf(runSpan.Attributes(), "pigging.run.result"); !ok || v.AsString() != "success" {
-		t.Errorf("run span pigging.run.result = %v", v.AsString())
+	if v, ok := attrOf(runSpan.Attributes(), "cicd.pipeline.result"); !ok || v.AsString() != "success" {
+		t.Errorf("run span cicd.pipeline.result = %v", v.AsString())
 	}
 
 	hist, ok := s.metric(t, pigging.MetricRunDuration).(metricdata.Histogram[float64])

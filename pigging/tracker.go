@@ -233,8 +233,16 @@ func (t *Tracker) logAbs() (string, error) {
 func (t *Tracker) spanAttrs() []attribute.KeyValue {
 	return []attribute.KeyValue{
 		semkeys.Job.String(t.cfg.name),
+		semconv.CICDPipelineName(t.cfg.name),
 		semkeys.LogPath.String(t.logPath),
 		semkeys.LockPath.String(t.locker.String()),
 		semconv.ProcessPID(os.Getpid()),
 	}
+}
+
+// runID is the cicd.pipeline.run.id of the run whose span has sc: the
+// span's id, unique to the run and the key to find its span in a trace
+// store.
+func runID(sc trace.SpanContext) attribute.KeyValue {
+	return semconv.CICDPipelineRunID(sc.SpanID().String())
 }

@@ -152,16 +152,16 @@ func TestSignalCancelsRun(t *testing.T) {
 						continue
 					}
 					for _, a := range ev.Attributes {
-						if a.Key == "pigging.status" {
+						if a.Key == "cicd.pipeline.result" {
 							status, _ = a.Value.Value.(string)
 						}
 					}
 				}
 				if status != "cancellation" {
-					t.Errorf("stop event pigging.status = %q, want cancellation (events %+v)", status, run.Events)
+					t.Errorf("stop event cicd.pipeline.result = %q, want cancellation (events %+v)", status, run.Events)
 				}
 				// A cancelled run did not do its work: status Error, as
-				// pigging.run.result=cancellation says.
+				// cicd.pipeline.result=cancellation says.
 				if run.Status.Code != "Error" {
 					t.Errorf("a cancelled run's span has status %q, want Error", run.Status.Code)
 				}

@@ -183,7 +183,7 @@ func spanAttr(spans []sdktrace.ReadOnlySpan, name string, key attribute.Key) (at
 	return attribute.Value{}, false
 }
 
-// stopStatus returns pigging.status of the stop event of the span named
+// stopStatus returns cicd.pipeline.result of the stop event of the span named
 // name, or "" when there is none.
 func stopStatus(spans []sdktrace.ReadOnlySpan, name string) string {
 	for _, s := range spans {
@@ -195,7 +195,7 @@ func stopStatus(spans []sdktrace.ReadOnlySpan, name string) string {
 				continue
 			}
 			for _, a := range e.Attributes {
-				if a.Key == "pigging.status" {
+				if a.Key == "cicd.pipeline.result" {
 					return a.Value.AsString()
 				}
 			}

@@ -30,7 +30,7 @@ func TestRunExitStatus(t *testing.T) {
 		name     string
 		argv     []string
 		code     int
-		status   string // pigging.status on the stop event
+		status   string // cicd.pipeline.result on the stop event
 		lockErr  string // the error kept in the lock file; "" when the lock is removed
 		lastText string // the text of the record before TOTAL SCRIPT TIME
 	}{
@@ -52,7 +52,7 @@ func TestRunExitStatus(t *testing.T) {
 				t.Fatalf("exit status %d, want %d\nstderr: %s", r.code, tt.code, r.stderr)
 			}
 			if got := stopStatus(r.spans, job); got != tt.status {
-				t.Errorf("pigging.status %q, want %q", got, tt.status)
+				t.Errorf("cicd.pipeline.result %q, want %q", got, tt.status)
 			}
 			if tt.code < exitNoExec {
 				if got, ok := spanAttr(r.spans, job, "process.exit.code"); !ok || got.AsInt64() != int64(tt.code) {
@@ -492,7 +492,7 @@ func TestRunTimeout(t *testing.T) {
 				t.Errorf("lock file %s, want exit_code 124 from pigging", content)
 			}
 			if got := stopStatus(r.spans, "timeout"); got != "failure" {
-				t.Errorf("pigging.status %q, want failure", got)
+				t.Errorf("cicd.pipeline.result %q, want failure", got)
 			}
 		})
 	}

@@ -1,14 +1,19 @@
-// Package errtype names an error for the error.type and exception.type span
-// attributes of the OpenTelemetry semantic conventions, and adds exception
-// events as those conventions describe them.
+// Package errtype names an error for the error.type and exception.type
+// attributes of the OpenTelemetry semantic conventions, makes exceptions as
+// those conventions describe them (span events and log records alike), and
+// reads where exceptions go (OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN).
 package errtype
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"reflect"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -19,8 +24,9 @@ const Other = "_OTHER"
 // Of names err for the error.type attribute, as semconv.ErrorType of the
 // semantic conventions does: the value of an ErrorType() string method of err
 // or of an error in its chain (found as errors.As finds it, through
-// errors.Join too), else the most specific error's type as TypeName gives
-// it, else Other for an error with no type of its own (errors.New). A nil
+// errors.Join too), else the most specific error's type as TypeName finds
+// it, named with its package's name rather than path ("*pigging.LockError"),
+// else Other for an error with no type of its own (errors.New). A nil
 // err is named Other. It never panics.
 func Of(err error) (name string) {
 	if err == nil {
@@ -31,7 +37,7 @@ func Of(err error) (name string) {
 			return s
 		}
 	}
-	if name = TypeName(err); name == "*errors.errorString" {
+	if name = shortName(err); name == "*errors.errorString" {
 		return Other
 	}
 	return name
@@ -53,17 +59,33 @@ func errorTypeOf(et typedError) (s string) {
 }
 
 // TypeName names the most specific error in err's chain, for the
-// exception.type attribute: it skips the generic wrappers made by
-// fmt.Errorf and errors.Join (following the first error of a join), names
-// context errors as the variables callers compare with
-// ("context.DeadlineExceeded"), and any other error by its Go type
-// ("*pigging.LockError", "*errors.errorString"; never Other). It never
-// panics: an Unwrap method that does (on a typed nil, say) ends the walk at
-// the error that has it.
-func TypeName(err error) (name string) {
+// exception.type attribute, fully qualified as the semantic conventions
+// ask: it skips the generic wrappers made by fmt.Errorf and errors.Join
+// (following the first error of a join), names context errors as the
+// variables callers compare with ("context.DeadlineExceeded"), and any
+// other error by its Go type with the package path
+// ("*errors.errorString", "*github.com/pigging-go/pigging/pigging.LockError";
+// never Other). It never panics: an Unwrap method that does (on a typed
+// nil, say) ends the walk at the error that has it.
+func TypeName(err error) string { return typeName(err, qualified) }
+
+// shortName is TypeName with the package's name for its path
+// ("*pigging.LockError"), as error.type has always said it.
+func shortName(err error) string {
+	return typeName(err, func(t reflect.Type) string {
+		if t == nil {
+			return "<nil>"
+		}
+		return t.String()
+	})
+}
+
+// typeName walks err's chain as TypeName says and names the most specific
+// error's type with name.
+func typeName(err error, name func(reflect.Type) string) (s string) {
 	defer func() {
 		if recover() != nil {
-			name = fmt.Sprintf("%T", err)
+			s = name(reflect.TypeOf(err))
 		}
 	}()
 	if err == nil {
@@ -76,9 +98,9 @@ func TypeName(err error) (name string) {
 		case context.Canceled:
 			return "context.Canceled"
 		}
-		name := fmt.Sprintf("%T", err)
-		if name != "*fmt.wrapError" && name != "*fmt.wrapErrors" && name != "*errors.joinError" {
-			return name
+		t := reflect.TypeOf(err)
+		if t != fmtWrapError && t != fmtWrapErrors && t != joinError {
+			return name(t)
 		}
 		next := errors.Unwrap(err)
 		if next == nil {
@@ -87,10 +109,36 @@ func TypeName(err error) (name string) {
 			}
 		}
 		if next == nil {
-			return name
+			return name(t)
 		}
 		err = next
 	}
+}
+
+// The types of the generic wrappers TypeName looks through.
+var (
+	fmtWrapError  = reflect.TypeOf(fmt.Errorf("%w", errors.New("")))
+	fmtWrapErrors = reflect.TypeOf(fmt.Errorf("%w %w", errors.New(""), errors.New("")))
+	joinError     = reflect.TypeOf(errors.Join(errors.New("")))
+)
+
+// qualified names t with its package path: "pkg/path.Name", with a "*"
+// for each pointer, or t's own text for a type with no name
+// ("[]string").
+func qualified(t reflect.Type) string {
+	if t == nil {
+		return "<nil>"
+	}
+	stars := 0
+	for t.Kind() == reflect.Pointer && t.Name() == "" {
+		stars++
+		t = t.Elem()
+	}
+	name := t.String()
+	if pkg := t.PkgPath(); pkg != "" && t.Name() != "" {
+		name = pkg + "." + t.Name()
+	}
+	return strings.Repeat("*", stars) + name
 }
 
 // Keys of the semantic conventions for errors and exception events.
@@ -101,14 +149,61 @@ const (
 	KeyExcStack   = attribute.Key("exception.stacktrace")
 )
 
-// AddException adds an "exception" event for err to span, as the semantic
-// conventions describe it: exception.type (Of err), exception.message, and
-// exception.stacktrace when stack is not empty.
-func AddException(span trace.Span, err error, stack []byte) {
+// Attrs are the attributes of an exception for err, as the semantic
+// conventions describe them: exception.type (TypeName, never Other),
+// exception.message, and exception.stacktrace when stack is not empty.
+func Attrs(err error, stack []byte) []attribute.KeyValue {
 	attrs := make([]attribute.KeyValue, 0, 3)
-	attrs = append(attrs, KeyExcType.String(Of(err)), KeyExcMessage.String(Message(err)))
+	attrs = append(attrs, KeyExcType.String(TypeName(err)), KeyExcMessage.String(Message(err)))
 	if len(stack) > 0 {
 		attrs = append(attrs, KeyExcStack.String(string(stack)))
 	}
-	span.AddEvent("exception", trace.WithAttributes(attrs...))
+	return attrs
+}
+
+// AddException adds an "exception" event for err to span, with Attrs.
+func AddException(span trace.Span, err error, stack []byte) {
+	span.AddEvent(EventException, trace.WithAttributes(Attrs(err, stack)...))
+}
+
+// EventException is the name of an exception event and of its log record.
+const EventException = "exception"
+
+// Record returns the "exception" log record of err, at ERROR: err itself
+// (Record.SetErr, for the SDK and exporters that read it), the message as
+// its body, and the Attrs. The attributes are set here, not left for the
+// SDK to derive from err: the SDK calls err.Error() unguarded (a typed nil
+// or a panicking Error method would crash the job) and names a pointer
+// type without its package path; attributes given take precedence over
+// derived ones, so the SDK then leaves err alone. The caller sets the time
+// and emits it; the observed time is left to the SDK.
+func Record(err error, stack []byte) otellog.Record {
+	var lr otellog.Record
+	lr.SetEventName(EventException)
+	lr.SetSeverity(otellog.SeverityError)
+	lr.SetSeverityText("ERROR")
+	lr.SetErr(err)
+	attrs := Attrs(err, stack)
+	lr.SetBody(attrs[1].Value)
+	lr.AddAttributes(attrs...)
+	return lr
+}
+
+// Signals says where exceptions go: span events, log records, or both.
+type Signals struct{ Spans, Logs bool }
+
+// SignalsFromEnv reads OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN, a
+// comma-separated list: "logs" moves exceptions to log records,
+// "logs/dup" sends them to both; unset (or anything else) keeps them as
+// span events.
+func SignalsFromEnv() Signals {
+	for v := range strings.SplitSeq(os.Getenv("OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN"), ",") {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "logs":
+			return Signals{Logs: true}
+		case "logs/dup":
+			return Signals{Spans: true, Logs: true}
+		}
+	}
+	return Signals{Spans: true}
 }

@@ -60,8 +60,8 @@ func TestAddException(t *testing.T) {
 		t.Fatalf("%d events, want 2", len(evs))
 	}
 	want := []map[attribute.Key]string{
-		{"exception.type": "*errtype_test.myErr", "exception.message": "load: mine"},
-		{"exception.type": "_OTHER", "exception.message": "boom", "exception.stacktrace": "goroutine 1 [running]:\nmain.main()"},
+		{"exception.type": "*github.com/pigging-go/pigging/internal/errtype_test.myErr", "exception.message": "load: mine"},
+		{"exception.type": "*errors.errorString", "exception.message": "boom", "exception.stacktrace": "goroutine 1 [running]:\nmain.main()"},
 	}
 	for i, e := range evs {
 		if e.Name != "exception" {
@@ -91,8 +91,10 @@ func TestErrorTypeMethodAndTypeName(t *testing.T) {
 		err          error
 		wantOf, want string
 	}{
-		{"ErrorType method", namedErr{}, "warehouse.refused", "errtype_test.namedErr"},
-		{"wrapped", fmt.Errorf("load: %w", namedErr{}), "warehouse.refused", "errtype_test.namedErr"},
+		{"ErrorType method", namedErr{}, "warehouse.refused", "github.com/pigging-go/pigging/internal/errtype_test.namedErr"},
+		{"wrapped", fmt.Errorf("load: %w", namedErr{}), "warehouse.refused", "github.com/pigging-go/pigging/internal/errtype_test.namedErr"},
+		{"pointer, wrapped twice", fmt.Errorf("a: %w", fmt.Errorf("b: %w", &myErr{})), "*errtype_test.myErr", "*github.com/pigging-go/pigging/internal/errtype_test.myErr"},
+		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), "context.DeadlineExceeded", "context.DeadlineExceeded"},
 		{"second of a join", errors.Join(plain, namedErr{}), "warehouse.refused", "*errors.errorString"},
 		{"errors.New", plain, errtype.Other, "*errors.errorString"},
 	}
@@ -102,6 +104,41 @@ func TestErrorTypeMethodAndTypeName(t *testing.T) {
 		}
 		if got := errtype.TypeName(c.err); got != c.want {
 			t.Errorf("%s: TypeName = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// The exception log record hands the SDK the error itself and carries the
+// same exception.type as the span event: the fully qualified Go type,
+// never _OTHER.
+func TestRecord(t *testing.T) {
+	err := fmt.Errorf("load: %w", errors.New("boom"))
+	r := errtype.Record(err, []byte("stack"))
+	if r.Err() != err {
+		t.Errorf("Err = %v, want the error itself", r.Err())
+	}
+	if r.EventName() != "exception" || r.Body().AsString() != "load: boom" {
+		t.Errorf("event %q body %q", r.EventName(), r.Body().AsString())
+	}
+	got := map[attribute.Key]string{}
+	r.WalkAttributes(func(kv attribute.KeyValue) bool { got[kv.Key] = kv.Value.AsString(); return true })
+	want := map[attribute.Key]string{"exception.type": "*errors.errorString", "exception.message": "load: boom", "exception.stacktrace": "stack"}
+	if !maps.Equal(got, want) {
+		t.Errorf("attributes = %v, want %v", got, want)
+	}
+}
+
+func TestSignalsFromEnv(t *testing.T) {
+	for env, want := range map[string]errtype.Signals{
+		"":               {Spans: true},
+		"logs":           {Logs: true},
+		"http, logs":     {Logs: true},
+		"logs/dup":       {Spans: true, Logs: true},
+		"something else": {Spans: true},
+	} {
+		t.Setenv("OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN", env)
+		if got := errtype.SignalsFromEnv(); got != want {
+			t.Errorf("%q: %+v, want %+v", env, got, want)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/pigging-go/pigging/internal/errtype"
 )
 
 // Run is what the middleware needs of a started Tracker.
@@ -28,6 +30,12 @@ type Run interface {
 	// records counted and, past one, the attempts. It never fails, as
 	// LogAttrs.
 	StageEnded(ctx context.Context, e *StageEnd)
+	// Exceptions says where the run's exceptions go: span events, which
+	// the stage adds, or log records, which it emits with Exception.
+	Exceptions() errtype.Signals
+	// Exception emits err (with the stack of a panic) as an "exception"
+	// log record of the run, in ctx: the span where err happened.
+	Exception(ctx context.Context, err error, stack []byte)
 }
 
 // StageEnd is what a stage call reports when it ends.

@@ -4,7 +4,10 @@
 // them for users.
 package semkeys
 
-import "go.opentelemetry.io/otel/attribute"
+import (
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
 
 // Keys on the run span, its events and the run metrics.
 const (
@@ -16,10 +19,17 @@ const (
 	LockPath = attribute.Key("pigging.lock.path")
 	// DurationMS is the run's duration in milliseconds, on the stop event.
 	DurationMS = attribute.Key("pigging.duration_ms")
-	// Status is the run's state on the stop event (a pigging.RunState).
-	Status = attribute.Key("pigging.status")
-	// RunResult is the run's state on the run span, the stop log record
-	// and the run duration metric (a pigging.RunState).
+	// Result is how a run ended (a pigging.RunState, whose values are
+	// those of the CI/CD conventions), on the run span, its stop event and
+	// stop log record, and the cicd.pipeline.run.duration metric.
+	Result = semconv.CICDPipelineResultKey
+	// Status is Result, under the name the console summary of package
+	// otelpig lifts from the stop event.
+	Status = Result
+	// RunResult is the run's state on the pigging.run.duration metric
+	// only (a pigging.RunState), under the label the Prometheus alert
+	// rules (deploy/prometheus) select on. Spans and log records say
+	// Result.
 	RunResult = attribute.Key("pigging.run.result")
 	// EventsDropped and ExceptionsDropped count the log and exception
 	// events left out past the event budget.
@@ -44,6 +54,9 @@ const (
 	StageKind   = attribute.Key("pigging.stage.kind")
 	StageName   = attribute.Key("pigging.stage.name")
 	StageResult = attribute.Key("pigging.stage.result")
+	// TaskResult is how a stage call ended (success or failure), on its
+	// span, as the CI/CD conventions say a pipeline task run's result.
+	TaskResult = semconv.CICDPipelineTaskRunResultKey
 	// RecordsIn and RecordsOut count the records a stage call took in and
 	// gave out; RecordsDirection ("in" or "out") labels the records metric.
 	RecordsIn        = attribute.Key("pigging.records.in")
