@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
@@ -196,24 +197,31 @@ var errAbandoned = errors.New("otelpig: export abandoned at shutdown")
 // delivery is what the exporters of one signal share with the shutdown: a
 // context that ends exports still running when the shutdown bound ends, and
 // a count of what could not be delivered, so that shutdown reports lost
-// telemetry and not only a late collector.
+// telemetry and not only a late collector. Each loss is reported once:
+// by the error of the export that failed (the SDK hands it to the error
+// handler, or to the caller of ForceFlush), by the error of a ForceFlush
+// that ran out of time, or, for what is left, by the shutdown's result.
 type delivery struct {
-	what   string          // "spans", "metrics", "log records"
-	target string          // the endpoint or writer, for messages
-	stop   context.Context // done when exports must end
+	what     string          // "spans", "metrics", "log records"
+	target   string          // the endpoint or writer, for messages
+	stop     context.Context // done when exports must end
+	bound    *flushBound     // told of each successful export
+	shutting *atomic.Bool    // set once the shutdown has begun
 
 	mu       sync.Mutex
 	inflight int   // items in exports still running
 	lost     int   // items in exports that failed
+	reported int   // items of lost and inflight already reported
 	first    error // the first export error, as the exporter gave it
 }
 
-func newDelivery(what, target string, stop context.Context) *delivery {
-	return &delivery{what: what, target: target, stop: stop}
+func newDelivery(what, target string, stop context.Context, bound *flushBound, shutting *atomic.Bool) *delivery {
+	return &delivery{what: what, target: target, stop: stop, bound: bound, shutting: shutting}
 }
 
 // export runs one export of n items with a ctx that also ends with d.stop,
-// and records a failure. The error it returns names the target.
+// and records a failure. The error it returns names the target. An export
+// the shutdown abandoned returns nil: the shutdown's result reports it.
 func (d *delivery) export(ctx context.Context, n int, fn func(context.Context) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -226,17 +234,29 @@ func (d *delivery) export(ctx context.Context, n int, fn func(context.Context) e
 	err := fn(ctx)
 	d.mu.Lock()
 	d.inflight -= n
+	abandoned := err != nil && errors.Is(context.Cause(ctx), errAbandoned)
 	if err != nil {
 		d.lost += n
 		if d.first == nil {
 			d.first = err
 		}
+		if !abandoned && !d.shutting.Load() {
+			// The caller reports this error: the SDK's error handler, or
+			// whoever called ForceFlush.
+			d.reported = max(d.reported, d.lost)
+		}
 	}
 	d.mu.Unlock()
-	if err != nil {
-		return &exportError{fmt.Errorf("otelpig: exporting %d %s to %s: %w", n, d.what, d.target, err)}
+	switch {
+	case err == nil:
+		if d.bound != nil {
+			d.bound.exported()
+		}
+		return nil
+	case abandoned:
+		return nil
 	}
-	return nil
+	return &exportError{fmt.Errorf("otelpig: exporting %d %s to %s: %w", n, d.what, d.target, err)}
 }
 
 // exportError is the error of one failed export. The shutdown leaves it out
@@ -247,19 +267,47 @@ type exportError struct{ err error }
 func (e *exportError) Error() string { return e.err.Error() }
 func (e *exportError) Unwrap() error { return e.err }
 
-// err reports what was lost, or nil. Items of exports still running count
-// as lost: err is called when the shutdown bound has ended them.
+// report returns an error for the items not yet reported as lost, those of
+// exports still running included, with cause as what ended them; nil when
+// there are none. They count as reported from then on.
+func (d *delivery) report(cause error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := d.lost + d.inflight - d.reported
+	if n <= 0 {
+		return nil
+	}
+	d.reported += n
+	return fmt.Errorf("otelpig: %d %s not exported to %s: %w", n, d.what, d.target, cause)
+}
+
+// hasLost reports whether any item was lost.
+func (d *delivery) hasLost() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lost+d.inflight > 0
+}
+
+// err reports what was lost and not reported yet, or nil. Items of exports
+// still running count as lost: err is called when the shutdown bound has
+// ended them.
 func (d *delivery) err() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	lost, first := d.lost+d.inflight, d.first
-	if lost == 0 {
+	lost, first := d.lost+d.inflight-d.reported, d.first
+	if lost <= 0 {
 		return nil
 	}
 	if first == nil {
-		first = errAbandoned
+		if first = context.Cause(d.stop); first == nil {
+			first = errAbandoned
+		}
 	}
-	return fmt.Errorf("otelpig: %d %s not exported to %s: %w", lost, d.what, d.target, first)
+	more := ""
+	if d.reported > 0 {
+		more = "more "
+	}
+	return fmt.Errorf("otelpig: %d %s%s not exported to %s: %w", lost, more, d.what, d.target, first)
 }
 
 // spanExporter adds a [delivery] to a span exporter.
@@ -274,16 +322,28 @@ func (e *spanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	})
 }
 
-// metricExporter adds a [delivery] to a metric exporter.
+// metricExporter adds a [delivery] to a metric exporter, and sends the
+// final collection of the shutdown only when it says something the last
+// export did not: a job's Stop flushes its metrics, and the shutdown's
+// collection right after would otherwise send the same values a second
+// time (two POSTs to /v1/metrics per run).
 type metricExporter struct {
 	sdkmetric.Exporter
 	d *delivery
+
+	mu   sync.Mutex
+	last string // the fingerprint of the last export tried
 }
 
 func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
-	n := 0
-	for _, sm := range rm.ScopeMetrics {
-		n += len(sm.Metrics)
+	fp, n := fingerprint(rm)
+	e.mu.Lock()
+	same := fp == e.last
+	e.last = fp
+	e.mu.Unlock()
+	if e.d.shutting.Load() && (same || n == 0) {
+		// Sent already, or reported lost already: nothing new to say.
+		return nil
 	}
 	return e.d.export(ctx, n, func(ctx context.Context) error {
 		return e.Exporter.Export(ctx, rm)

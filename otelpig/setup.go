@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/contrib/propagators/autoprop"
@@ -88,7 +89,7 @@ func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) 
 		return noop, err
 	}
 
-	p := &providers{timeout: cfg.shutdownTimeout}
+	p := &providers{timeout: cfg.shutdownTimeout, bound: &flushBound{timeout: cfg.shutdownTimeout}}
 	p.exports, p.abandon = context.WithCancelCause(context.Background())
 	if err := p.build(ctx, cfg, pl, res); err != nil {
 		p.abandon(errAbandoned)
@@ -204,8 +205,11 @@ type providers struct {
 	spanProc  sdktrace.SpanProcessor   // nil when no span is exported
 	mp        *sdkmetric.MeterProvider // nil for "none"
 	lp        *sdklog.LoggerProvider   // nil for "none"
+	logProc   sdklog.Processor         // nil for "none"
 	timeout   time.Duration
-	delivered []*delivery // one per exporting signal
+	delivered []*delivery // one per exporter
+	bound     *flushBound // shared by ForceFlush calls and the shutdown
+	shutting  atomic.Bool // set when the shutdown begins
 
 	exports context.Context         // done when exports must stop
 	abandon context.CancelCauseFunc // ends exports
@@ -216,7 +220,7 @@ type providers struct {
 
 // delivery returns a new delivery record for one signal's exporter.
 func (p *providers) delivery(what, target string) *delivery {
-	d := newDelivery(what, target, p.exports)
+	d := newDelivery(what, target, p.exports, p.bound, &p.shutting)
 	p.delivered = append(p.delivered, d)
 	return d
 }
@@ -255,12 +259,15 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 	}
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	if spanExp != nil {
-		wrapped := &spanExporter{SpanExporter: spanExp, d: p.delivery("spans", target)}
+		d := p.delivery("spans", target)
+		wrapped := &spanExporter{SpanExporter: spanExp, d: d}
+		var proc sdktrace.SpanProcessor
 		if simple {
-			p.spanProc = sdktrace.NewSimpleSpanProcessor(wrapped)
+			proc = sdktrace.NewSimpleSpanProcessor(wrapped)
 		} else {
-			p.spanProc = sdktrace.NewBatchSpanProcessor(wrapped)
+			proc = sdktrace.NewBatchSpanProcessor(wrapped)
 		}
+		p.spanProc = &boundedSpanProcessor{SpanProcessor: proc, b: p.bound, ds: []*delivery{d}}
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p.spanProc))
 	}
 	p.tp = sdktrace.NewTracerProvider(tpOpts...)
@@ -275,13 +282,15 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 		if err != nil {
 			return fmt.Errorf("otelpig: console metrics exporter: %w", err)
 		}
-		reader = sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: p.delivery("metrics", consoleTarget)})
+		d := p.delivery("metrics", consoleTarget)
+		reader = newBoundedReader(sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: d}), p.bound, d)
 	case pl.metrics.exporter == exporterOTLP:
 		exp, err := newOTLPMetricExporter(ctx, pl.metrics.otlp)
 		if err != nil {
 			return fmt.Errorf("otelpig: metrics exporter for %s: %w", pl.metrics.otlp.endpoint, err)
 		}
-		reader = sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: p.delivery("metrics", pl.metrics.otlp.endpoint)})
+		d := p.delivery("metrics", pl.metrics.otlp.endpoint)
+		reader = newBoundedReader(sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: d}), p.bound, d)
 	}
 	if reader != nil {
 		p.mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(reader))
@@ -304,24 +313,37 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 		}
 	}
 	if logExp != nil {
-		wrapped := &logExporter{Exporter: logExp, d: p.delivery("log records", target)}
-		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res),
-			sdklog.WithProcessor(sdklog.NewBatchProcessor(wrapped)))
+		d := p.delivery("log records", target)
+		wrapped := &logExporter{Exporter: logExp, d: d}
+		p.logProc = &boundedLogProcessor{Processor: sdklog.NewBatchProcessor(wrapped), b: p.bound, ds: []*delivery{d}}
+		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(p.logProc))
 	}
 	return nil
 }
 
 func (p *providers) shutdown(ctx context.Context) error {
 	p.once.Do(func() {
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, p.timeout)
-			defer cancel()
+		p.shutting.Store(true)
+		// The bound is ctx's deadline, or the timeout; none at all when a
+		// ForceFlush just ran out of time waiting for the collector: the
+		// job's end waits for a silent collector once, not twice.
+		deadline := p.bound.shutdownDeadline()
+		if d, ok := ctx.Deadline(); ok && !p.bound.isCut() {
+			deadline = d
 		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
 		// The processors and readers export from goroutines of their own,
 		// with contexts of their own; cut those exports off when our bound
 		// ends.
-		stop := context.AfterFunc(ctx, func() { p.abandon(errAbandoned) })
+		abandon := func() {
+			if err := context.Cause(ctx); err != nil {
+				p.abandon(fmt.Errorf("%w: %w", errAbandoned, err))
+			}
+			p.abandon(errAbandoned)
+		}
+		stop := context.AfterFunc(ctx, abandon)
 		defer stop()
 
 		// The three providers share the one bound, side by side, so a slow
@@ -343,20 +365,35 @@ func (p *providers) shutdown(ctx context.Context) error {
 			wg.Go(func() { metricErr = p.mp.Shutdown(ctx) })
 		}
 		if p.lp != nil {
-			wg.Go(func() { logErr = p.lp.Shutdown(ctx) })
+			wg.Go(func() {
+				logErr = p.lp.Shutdown(ctx)
+				if p.logProc != nil {
+					// As for spans: the provider skips its processors when
+					// ctx is already done.
+					_ = p.logProc.Shutdown(ctx)
+				}
+			})
 		}
 		wg.Wait()
-		p.abandon(errAbandoned)
+		abandon()
 
 		var errs []error
+		lost := false
 		for _, d := range p.delivered {
-			errs = append(errs, d.err())
+			err := d.err()
+			errs = append(errs, err)
+			lost = lost || err != nil || d.hasLost()
 		}
 		for _, e := range []struct {
 			what string
 			err  error
 		}{{"traces", traceErr}, {"metrics", metricErr}, {"logs", logErr}} {
-			if e.err != nil && !errors.As(e.err, new(*exportError)) {
+			switch {
+			case e.err == nil, errors.As(e.err, new(*exportError)):
+			case lost && (errors.Is(e.err, context.DeadlineExceeded) || errors.Is(e.err, context.Canceled)):
+				// The bound ended exports whose loss is reported above,
+				// or was reported when the flush ran out of time.
+			default:
 				errs = append(errs, fmt.Errorf("otelpig: shutdown %s: %w", e.what, e.err))
 			}
 		}
