@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,16 +65,44 @@ func (s signal) exporterVar() string { return "OTEL_" + s.upper + "_EXPORTER" }
 // getenv returns the variable's value without surrounding spaces.
 func getenv(key string) string { return strings.TrimSpace(os.Getenv(key)) }
 
-// exporterName returns the exporter named by the signal's variable in lower
-// case (enumerated values are case-insensitive), or "" when it is unset.
-// An unknown value is an error that names the variable and what it takes.
-func (s signal) exporterName() (string, error) {
+// exporterNames returns the exporters named by the signal's variable, a
+// comma-separated list, in lower case (enumerated values are
+// case-insensitive) and without repeats; nil when it is unset, or when no
+// entry is known. An entry it does not know, and "none" beside other
+// exporters, is left out and reported in the error, which names the
+// variable and what it takes. "none" alone is returned as [none].
+func (s signal) exporterNames() ([]string, error) {
 	raw := getenv(s.exporterVar())
-	switch v := strings.ToLower(raw); v {
-	case "", exporterOTLP, exporterConsole, exporterNone:
-		return v, nil
+	if raw == "" {
+		return nil, nil
 	}
-	return "", fmt.Errorf("otelpig: %s=%s: use otlp, console or none", s.exporterVar(), raw)
+	var names, unknown []string
+	none := false
+	for n := range strings.SplitSeq(raw, ",") {
+		switch n = strings.ToLower(strings.TrimSpace(n)); n {
+		case exporterNone:
+			none = true
+		case exporterOTLP, exporterConsole:
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		default:
+			unknown = append(unknown, strconv.Quote(n))
+		}
+	}
+	var err error
+	switch {
+	case len(unknown) > 0 && len(names) > 0:
+		err = fmt.Errorf("otelpig: %s=%s: use otlp, console or none, or a list of otlp and console; unknown exporter %s", s.exporterVar(), raw, strings.Join(unknown, ", "))
+	case len(unknown) > 0:
+		err = fmt.Errorf("otelpig: %s=%s: use otlp, console or none, or a list of otlp and console", s.exporterVar(), raw)
+	case none && len(names) > 0:
+		err = fmt.Errorf("otelpig: %s=%s: none cannot be listed with other exporters", s.exporterVar(), raw)
+	}
+	if len(names) == 0 && none && len(unknown) == 0 {
+		names = []string{exporterNone}
+	}
+	return names, err
 }
 
 // otlpTarget is where one signal's OTLP exporter sends.
@@ -83,6 +113,9 @@ type otlpTarget struct {
 	// must then use the specification's default, http://localhost:4318 or
 	// :4317 without TLS, where the Go exporters would default to TLS.
 	plainDefault bool
+	// badTimeout is set when the timeout variable holds a bad value, which
+	// the exporters would use: the default is then passed explicitly.
+	badTimeout bool
 }
 
 // otlpTarget reads the signal's OTLP protocol and endpoint variables. An
@@ -90,7 +123,7 @@ type otlpTarget struct {
 // with the target of the default protocol, http/protobuf: the caller warns
 // and goes on with it.
 func (s signal) otlpTarget() (otlpTarget, error) {
-	t := otlpTarget{protocol: protocolHTTP}
+	t := otlpTarget{protocol: protocolHTTP, badTimeout: s.otlpTimeoutBad()}
 	var bad error
 	for _, key := range []string{"OTEL_EXPORTER_OTLP_" + s.upper + "_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
 		raw := getenv(key)
@@ -151,11 +184,17 @@ func newOTLPSpanExporter(ctx context.Context, t otlpTarget) (sdktrace.SpanExport
 		if t.plainDefault {
 			opts = append(opts, otlptracegrpc.WithInsecure())
 		}
+		if t.badTimeout {
+			opts = append(opts, otlptracegrpc.WithTimeout(defaultOTLPTimeout))
+		}
 		return otlptracegrpc.New(ctx, opts...)
 	}
 	var opts []otlptracehttp.Option
 	if t.plainDefault {
 		opts = append(opts, otlptracehttp.WithInsecure())
+	}
+	if t.badTimeout {
+		opts = append(opts, otlptracehttp.WithTimeout(defaultOTLPTimeout))
 	}
 	return otlptracehttp.New(ctx, opts...)
 }
@@ -166,11 +205,17 @@ func newOTLPMetricExporter(ctx context.Context, t otlpTarget) (sdkmetric.Exporte
 		if t.plainDefault {
 			opts = append(opts, otlpmetricgrpc.WithInsecure())
 		}
+		if t.badTimeout {
+			opts = append(opts, otlpmetricgrpc.WithTimeout(defaultOTLPTimeout))
+		}
 		return otlpmetricgrpc.New(ctx, opts...)
 	}
 	var opts []otlpmetrichttp.Option
 	if t.plainDefault {
 		opts = append(opts, otlpmetrichttp.WithInsecure())
+	}
+	if t.badTimeout {
+		opts = append(opts, otlpmetrichttp.WithTimeout(defaultOTLPTimeout))
 	}
 	return otlpmetrichttp.New(ctx, opts...)
 }
@@ -181,11 +226,17 @@ func newOTLPLogExporter(ctx context.Context, t otlpTarget) (sdklog.Exporter, err
 		if t.plainDefault {
 			opts = append(opts, otlploggrpc.WithInsecure())
 		}
+		if t.badTimeout {
+			opts = append(opts, otlploggrpc.WithTimeout(defaultOTLPTimeout))
+		}
 		return otlploggrpc.New(ctx, opts...)
 	}
 	var opts []otlploghttp.Option
 	if t.plainDefault {
 		opts = append(opts, otlploghttp.WithInsecure())
+	}
+	if t.badTimeout {
+		opts = append(opts, otlploghttp.WithTimeout(defaultOTLPTimeout))
 	}
 	return otlploghttp.New(ctx, opts...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // Setup installs OpenTelemetry SDK providers for traces, metrics and logs as
@@ -42,8 +44,20 @@ import (
 // OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER work the same way for the
 // global meter and logger providers, except that unset means "none": the
 // globals are then no-op providers. [WithMetricReader] and
-// [WithLogExporter] override them. OTEL_PROPAGATORS sets the propagator
+// [WithLogExporter] override them. Each of the three variables takes a
+// comma-separated list ("console,otlp"): one processor or reader per
+// exporter; "none" alone means none. OTEL_PROPAGATORS sets the propagator
 // (default "tracecontext,baggage"). Enumerated values are case-insensitive.
+//
+// OTEL_SDK_DISABLED=true turns every signal off, whatever the options say:
+// Setup builds no exporter, installs the no-op tracer, meter and logger
+// providers (and the propagator), and returns a shutdown that does nothing.
+//
+// The SDK and the OTLP exporters read OTEL_BSP_*, OTEL_BLRP_*,
+// OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_TIMEOUT and
+// OTEL_EXPORTER_OTLP_TIMEOUT (and its per-signal variants) themselves;
+// Setup checks them, and one that is not a positive integer is ignored
+// with a warning like any unknown value.
 //
 // Setup connects to nothing: an unreachable collector does not make it
 // fail. Export errors during the run go to the OpenTelemetry error handler
@@ -54,7 +68,16 @@ import (
 // providers and their exporters down, side by side. It is bounded by its
 // ctx, or by [WithShutdownTimeout] (5 s by default) when ctx has no
 // deadline; exports still running when the bound ends are cancelled, so it
-// never hangs the job. It returns the errors met, joined with
+// never hangs the job. A ForceFlush of the providers (a pigging Tracker's
+// Stop makes one) and the shutdown share that bound: a ForceFlush ends at
+// the latest when the timeout since the first one has passed, and a
+// shutdown after a ForceFlush that ran out of time does not wait for the
+// collector again, so a silent collector costs a job's end the bound once.
+// The shutdown's last collection of metrics is sent only when it differs
+// from the last export, so a run flushed by Stop sends its metrics once.
+// Each loss is reported once, naming the endpoint: by the export's own
+// error (to the error handler, or to ForceFlush's caller), by ForceFlush's
+// error, or by shutdown's result, whichever sees it first. It returns the errors met, joined with
 // [errors.Join]: an error for each signal that lost telemetry (how much,
 // the endpoint, the first export error) and the providers' own
 // ([context.DeadlineExceeded] when the collector did not answer in time).
@@ -62,9 +85,10 @@ import (
 // calls wait for the first and return its result.
 //
 // Telemetry configuration never stops the job. An OTEL_*_EXPORTER, an OTLP
-// protocol, OTEL_PROPAGATORS or
-// OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE that holds an unknown
-// value is ignored, as the OpenTelemetry specification asks: Setup writes a
+// protocol, OTEL_PROPAGATORS,
+// OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_SDK_DISABLED or
+// one of the numeric variables above that holds an unknown value is
+// ignored, as the OpenTelemetry specification asks: Setup writes a
 // warning naming the variable, the values it takes and what is used
 // instead ("otelpig: OTEL_TRACES_EXPORTER=jaeger: use otlp, console or
 // none; ignored, using the default: ...") on [WithWriter]'s writer, and goes
@@ -83,6 +107,16 @@ func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) 
 		// Written before anything is built, so that it comes first; a
 		// failed write loses only the warning.
 		_, _ = fmt.Fprintf(cfg.writer, "%s\n", w)
+	}
+	if pl.disabled {
+		// The operator's off switch, stronger than the options: no
+		// exporter is built, nothing is sent or printed. The propagator
+		// still passes a caller's trace context on.
+		otel.SetTracerProvider(tracenoop.NewTracerProvider())
+		otel.SetMeterProvider(metricnoop.NewMeterProvider())
+		otel.SetLoggerProvider(lognoop.NewLoggerProvider())
+		otel.SetTextMapPropagator(pl.propagator)
+		return noop, nil
 	}
 	res, err := newResource(ctx, cfg)
 	if err != nil {
@@ -112,15 +146,19 @@ func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) 
 	return p.shutdown, nil
 }
 
-// choice is the exporter chosen for one signal.
+// choice is the exporters chosen for one signal.
 type choice struct {
-	exporter string     // exporterOTLP, exporterConsole, exporterNone or ""
-	otlp     otlpTarget // when exporter is exporterOTLP
+	exporters []string   // exporterOTLP, exporterConsole; [exporterNone]; nil for the default
+	otlp      otlpTarget // when exporters has exporterOTLP
 }
+
+// has reports whether c lists the exporter name.
+func (c choice) has(name string) bool { return slices.Contains(c.exporters, name) }
 
 // plan is what the environment asks for, read and checked before anything
 // is built.
 type plan struct {
+	disabled              bool // OTEL_SDK_DISABLED=true: no SDK at all
 	traces, metrics, logs choice
 	propagator            propagation.TextMapPropagator
 }
@@ -134,17 +172,25 @@ func readEnv(cfg config) (pl plan, warnings []error) {
 	warn := func(err error, fallback string) {
 		warnings = append(warnings, fmt.Errorf("%w; ignored, %s", err, fallback))
 	}
+	disabled, err := sdkDisabled()
+	if err != nil {
+		warn(err, "using the default: false")
+	}
+	pl.disabled = disabled
 	choose := func(s signal, overridden bool, fallback string) choice {
-		if overridden {
+		if overridden || disabled {
 			return choice{}
 		}
-		name, err := s.exporterName()
+		names, err := s.exporterNames()
 		if err != nil {
-			warn(err, fallback)
-			return choice{}
+			if names == nil {
+				warn(err, fallback)
+			} else {
+				warn(err, "using "+strings.Join(names, ","))
+			}
 		}
-		c := choice{exporter: name}
-		if name == exporterOTLP {
+		c := choice{exporters: names}
+		if c.has(exporterOTLP) {
 			if c.otlp, err = s.otlpTarget(); err != nil {
 				warn(err, "using http/protobuf")
 			}
@@ -154,9 +200,16 @@ func readEnv(cfg config) (pl plan, warnings []error) {
 	pl.traces = choose(tracesSignal, cfg.exporter != nil, "using the default: a summary of each trace")
 	pl.metrics = choose(metricsSignal, cfg.metricReader != nil, "using the default: none")
 	pl.logs = choose(logsSignal, cfg.logExporter != nil, "using the default: none")
-	if pl.metrics.exporter == exporterOTLP {
+	if pl.metrics.has(exporterOTLP) {
 		if err := checkTemporality(); err != nil {
 			warn(err, "using the default: cumulative")
+		}
+	}
+	if !disabled {
+		for _, v := range sdkNumbers {
+			if err := v.check(); err != nil {
+				warn(err, "using the SDK's default")
+			}
 		}
 	}
 	var ignored []string
@@ -202,10 +255,10 @@ func newPropagator() (p propagation.TextMapPropagator, ignored []string) {
 // providers owns what Setup built and shuts it down once.
 type providers struct {
 	tp        *sdktrace.TracerProvider
-	spanProc  sdktrace.SpanProcessor   // nil when no span is exported
+	spanProcs []sdktrace.SpanProcessor // one per span exporter
 	mp        *sdkmetric.MeterProvider // nil for "none"
 	lp        *sdklog.LoggerProvider   // nil for "none"
-	logProc   sdklog.Processor         // nil for "none"
+	logProcs  []sdklog.Processor       // one per log exporter
 	timeout   time.Duration
 	delivered []*delivery // one per exporter
 	bound     *flushBound // shared by ForceFlush calls and the shutdown
@@ -229,94 +282,129 @@ func (p *providers) delivery(what, target string) *delivery {
 // messages.
 const consoleTarget = "the console writer"
 
-// build makes the three providers pl and cfg ask for. On error, what was
-// built is left for shutdown to release.
+// build makes the three providers pl and cfg ask for, with one processor
+// or reader per exporter. On error, what was built is left for shutdown to
+// release.
 func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resource.Resource) error {
 	// Traces.
-	var (
-		spanExp sdktrace.SpanExporter
-		target  string
-		simple  bool
-		err     error
-	)
+	type spanOut struct {
+		exp    sdktrace.SpanExporter
+		target string
+		simple bool
+	}
+	var spanOuts []spanOut
 	switch {
 	case cfg.exporter != nil:
-		spanExp, target = cfg.exporter, fmt.Sprintf("the %T given to WithExporter", cfg.exporter)
-	case pl.traces.exporter == "":
+		spanOuts = append(spanOuts, spanOut{exp: cfg.exporter, target: fmt.Sprintf("the %T given to WithExporter", cfg.exporter)})
+	case pl.traces.exporters == nil:
 		// The summary holds spans until their root ends and prints at once:
 		// no batching delay, and a tree even if the job never shuts down.
-		spanExp, target, simple = newSummaryExporter(cfg.writer), consoleTarget, true
-	case pl.traces.exporter == exporterConsole:
-		target = consoleTarget
-		if spanExp, err = stdouttrace.New(stdouttrace.WithWriter(cfg.writer)); err != nil {
-			return fmt.Errorf("otelpig: console traces exporter: %w", err)
-		}
-	case pl.traces.exporter == exporterOTLP:
-		target = pl.traces.otlp.endpoint
-		if spanExp, err = newOTLPSpanExporter(ctx, pl.traces.otlp); err != nil {
-			return fmt.Errorf("otelpig: traces exporter for %s: %w", target, err)
+		spanOuts = append(spanOuts, spanOut{exp: newSummaryExporter(cfg.writer), target: consoleTarget, simple: true})
+	}
+	for _, name := range pl.traces.exporters {
+		switch name {
+		case exporterConsole:
+			exp, err := stdouttrace.New(stdouttrace.WithWriter(cfg.writer))
+			if err != nil {
+				return fmt.Errorf("otelpig: console traces exporter: %w", err)
+			}
+			spanOuts = append(spanOuts, spanOut{exp: exp, target: consoleTarget})
+		case exporterOTLP:
+			target := pl.traces.otlp.endpoint
+			exp, err := newOTLPSpanExporter(ctx, pl.traces.otlp)
+			if err != nil {
+				return fmt.Errorf("otelpig: traces exporter for %s: %w", target, err)
+			}
+			spanOuts = append(spanOuts, spanOut{exp: exp, target: target})
 		}
 	}
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if spanExp != nil {
-		d := p.delivery("spans", target)
-		wrapped := &spanExporter{SpanExporter: spanExp, d: d}
+	for _, o := range spanOuts {
+		d := p.delivery("spans", o.target)
+		wrapped := &spanExporter{SpanExporter: o.exp, d: d}
 		var proc sdktrace.SpanProcessor
-		if simple {
+		if o.simple {
 			proc = sdktrace.NewSimpleSpanProcessor(wrapped)
 		} else {
-			proc = sdktrace.NewBatchSpanProcessor(wrapped)
+			proc = sdktrace.NewBatchSpanProcessor(wrapped, bspOptions()...)
 		}
-		p.spanProc = &boundedSpanProcessor{SpanProcessor: proc, b: p.bound, ds: []*delivery{d}}
-		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p.spanProc))
+		bp := &boundedSpanProcessor{SpanProcessor: proc, b: p.bound, ds: []*delivery{d}}
+		p.spanProcs = append(p.spanProcs, bp)
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(bp))
 	}
 	p.tp = sdktrace.NewTracerProvider(tpOpts...)
 
 	// Metrics.
-	var reader sdkmetric.Reader
-	switch {
-	case cfg.metricReader != nil:
-		reader = cfg.metricReader
-	case pl.metrics.exporter == exporterConsole:
-		exp, err := stdoutmetric.New(stdoutmetric.WithWriter(cfg.writer))
-		if err != nil {
-			return fmt.Errorf("otelpig: console metrics exporter: %w", err)
-		}
-		d := p.delivery("metrics", consoleTarget)
-		reader = newBoundedReader(sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: d}), p.bound, d)
-	case pl.metrics.exporter == exporterOTLP:
-		exp, err := newOTLPMetricExporter(ctx, pl.metrics.otlp)
-		if err != nil {
-			return fmt.Errorf("otelpig: metrics exporter for %s: %w", pl.metrics.otlp.endpoint, err)
-		}
-		d := p.delivery("metrics", pl.metrics.otlp.endpoint)
-		reader = newBoundedReader(sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: d}), p.bound, d)
+	var readers []sdkmetric.Reader
+	if cfg.metricReader != nil {
+		readers = append(readers, cfg.metricReader)
 	}
-	if reader != nil {
-		p.mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(reader))
+	for _, name := range pl.metrics.exporters {
+		var (
+			exp    sdkmetric.Exporter
+			target string
+			err    error
+		)
+		switch name {
+		case exporterConsole:
+			target = consoleTarget
+			if exp, err = stdoutmetric.New(stdoutmetric.WithWriter(cfg.writer)); err != nil {
+				return fmt.Errorf("otelpig: console metrics exporter: %w", err)
+			}
+		case exporterOTLP:
+			target = pl.metrics.otlp.endpoint
+			if exp, err = newOTLPMetricExporter(ctx, pl.metrics.otlp); err != nil {
+				return fmt.Errorf("otelpig: metrics exporter for %s: %w", target, err)
+			}
+		default:
+			continue
+		}
+		d := p.delivery("metrics", target)
+		readers = append(readers, newBoundedReader(sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: d}), p.bound, d))
+	}
+	if len(readers) > 0 {
+		mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+		for _, r := range readers {
+			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+		}
+		p.mp = sdkmetric.NewMeterProvider(mpOpts...)
 	}
 
 	// Logs.
-	var logExp sdklog.Exporter
-	switch {
-	case cfg.logExporter != nil:
-		logExp, target = cfg.logExporter, fmt.Sprintf("the %T given to WithLogExporter", cfg.logExporter)
-	case pl.logs.exporter == exporterConsole:
-		target = consoleTarget
-		if logExp, err = stdoutlog.New(stdoutlog.WithWriter(cfg.writer)); err != nil {
-			return fmt.Errorf("otelpig: console logs exporter: %w", err)
-		}
-	case pl.logs.exporter == exporterOTLP:
-		target = pl.logs.otlp.endpoint
-		if logExp, err = newOTLPLogExporter(ctx, pl.logs.otlp); err != nil {
-			return fmt.Errorf("otelpig: logs exporter for %s: %w", target, err)
+	type logOut struct {
+		exp    sdklog.Exporter
+		target string
+	}
+	var logOuts []logOut
+	if cfg.logExporter != nil {
+		logOuts = append(logOuts, logOut{cfg.logExporter, fmt.Sprintf("the %T given to WithLogExporter", cfg.logExporter)})
+	}
+	for _, name := range pl.logs.exporters {
+		switch name {
+		case exporterConsole:
+			exp, err := stdoutlog.New(stdoutlog.WithWriter(cfg.writer))
+			if err != nil {
+				return fmt.Errorf("otelpig: console logs exporter: %w", err)
+			}
+			logOuts = append(logOuts, logOut{exp, consoleTarget})
+		case exporterOTLP:
+			target := pl.logs.otlp.endpoint
+			exp, err := newOTLPLogExporter(ctx, pl.logs.otlp)
+			if err != nil {
+				return fmt.Errorf("otelpig: logs exporter for %s: %w", target, err)
+			}
+			logOuts = append(logOuts, logOut{exp, target})
 		}
 	}
-	if logExp != nil {
-		d := p.delivery("log records", target)
-		wrapped := &logExporter{Exporter: logExp, d: d}
-		p.logProc = &boundedLogProcessor{Processor: sdklog.NewBatchProcessor(wrapped), b: p.bound, ds: []*delivery{d}}
-		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(p.logProc))
+	if len(logOuts) > 0 {
+		lpOpts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
+		for _, o := range logOuts {
+			d := p.delivery("log records", o.target)
+			proc := &boundedLogProcessor{Processor: sdklog.NewBatchProcessor(&logExporter{Exporter: o.exp, d: d}), b: p.bound, ds: []*delivery{d}}
+			p.logProcs = append(p.logProcs, proc)
+			lpOpts = append(lpOpts, sdklog.WithProcessor(proc))
+		}
+		p.lp = sdklog.NewLoggerProvider(lpOpts...)
 	}
 	return nil
 }
@@ -353,11 +441,12 @@ func (p *providers) shutdown(ctx context.Context) error {
 		if p.tp != nil {
 			wg.Go(func() {
 				traceErr = p.tp.Shutdown(ctx)
-				if p.spanProc != nil {
+				for _, sp := range p.spanProcs {
 					// The provider skips its processors when ctx is already
-					// done; shutting ours down directly still stops its
-					// goroutine. Its error is then ctx's, which traceErr holds.
-					_ = p.spanProc.Shutdown(ctx)
+					// done; shutting ours down directly still stops their
+					// goroutines. Their error is then ctx's, which traceErr
+					// holds.
+					_ = sp.Shutdown(ctx)
 				}
 			})
 		}
@@ -367,10 +456,10 @@ func (p *providers) shutdown(ctx context.Context) error {
 		if p.lp != nil {
 			wg.Go(func() {
 				logErr = p.lp.Shutdown(ctx)
-				if p.logProc != nil {
+				for _, lp := range p.logProcs {
 					// As for spans: the provider skips its processors when
 					// ctx is already done.
-					_ = p.logProc.Shutdown(ctx)
+					_ = lp.Shutdown(ctx)
 				}
 			})
 		}
