@@ -64,24 +64,24 @@ func TestCommandSpan(t *testing.T) {
 			}
 			attrs := attribute.NewSet(proc.Attributes()...)
 			if v, _ := attrs.Value("process.executable.name"); v.AsString() != "sh" {
-				t.Errorf("process.executable.name %q, want sh", v.Emit())
+				t.Errorf("process.executable.name %q, want sh", v.String())
 			}
 			pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
 			if err != nil {
 				t.Fatalf("the command printed %q, not its pid", r.stdout)
 			}
 			if v, ok := attrs.Value("process.pid"); !ok || v.AsInt64() != int64(pid) {
-				t.Errorf("process.pid %s, want the command's %d", v.Emit(), pid)
+				t.Errorf("process.pid %s, want the command's %d", v.String(), pid)
 			}
 			if v, ok := attrs.Value("process.exit.code"); !ok || v.AsInt64() != int64(tt.code) {
-				t.Errorf("process.exit.code %s (set: %v), want %d", v.Emit(), ok, tt.code)
+				t.Errorf("process.exit.code %s (set: %v), want %d", v.String(), ok, tt.code)
 			}
 			v, ok := attrs.Value("error.type")
 			switch {
 			case tt.errorType == "" && ok:
-				t.Errorf("error.type %q on a command that succeeded", v.Emit())
+				t.Errorf("error.type %q on a command that succeeded", v.String())
 			case tt.errorType != "" && v.AsString() != tt.errorType:
-				t.Errorf("error.type %q, want %q", v.Emit(), tt.errorType)
+				t.Errorf("error.type %q, want %q", v.String(), tt.errorType)
 			}
 			if got, want := proc.Status().Code, codes.Unset; tt.errorType != "" && got != codes.Error || tt.errorType == "" && got != want {
 				t.Errorf("status %v %q", got, proc.Status().Description)
@@ -89,16 +89,16 @@ func TestCommandSpan(t *testing.T) {
 			v, ok = attrs.Value("process.command_args")
 			switch {
 			case tt.args && !slices.Equal(v.AsStringSlice(), tt.argv):
-				t.Errorf("process.command_args %v, want %q", v.Emit(), tt.argv)
+				t.Errorf("process.command_args %v, want %q", v.String(), tt.argv)
 			case !tt.args && ok:
-				t.Errorf("process.command_args %v recorded without the opt-in", v.Emit())
+				t.Errorf("process.command_args %v recorded without the opt-in", v.String())
 			}
 			// The run span is pigging's: its process.pid is pigging's own.
 			for _, kv := range run.Attributes() {
 				switch {
 				case kv.Key == "process.pid" && kv.Value.AsInt64() == int64(os.Getpid()):
 				case strings.HasPrefix(string(kv.Key), "process."):
-					t.Errorf("run span has %s=%s: the command's attributes belong to its span", kv.Key, kv.Value.Emit())
+					t.Errorf("run span has %s=%s: the command's attributes belong to its span", kv.Key, kv.Value.String())
 				}
 			}
 		})
@@ -121,7 +121,7 @@ func TestCommandSpanNotStarted(t *testing.T) {
 	}
 	attrs := attribute.NewSet(proc.Attributes()...)
 	if v, ok := attrs.Value("error.type"); !ok || v.AsString() == "" {
-		t.Errorf("error.type %q, want the start error's type", v.Emit())
+		t.Errorf("error.type %q, want the start error's type", v.String())
 	}
 	if _, ok := attrs.Value("process.pid"); ok {
 		t.Errorf("process.pid on a command that never ran")
