@@ -301,7 +301,7 @@ func (d *delivery) export(ctx context.Context, n int, fn func(context.Context) e
 	switch {
 	case err == nil:
 		if d.bound != nil {
-			d.bound.exported()
+			d.bound.exported(d)
 		}
 		return nil
 	case abandoned:

@@ -19,17 +19,19 @@ import (
 //
 // The first ForceFlush of any of the three providers opens a window of the
 // timeout; ForceFlush calls that start while it is open end with it at the
-// latest. A ForceFlush that the window (or its own ctx) ended leaves the
-// window cut: the collector did not answer in time, and the shutdown that
-// follows does not wait for it again, but shuts down at once. A successful
-// export closes a cut window, so a long-running process whose collector
-// came back gets the whole bound at its next flush or shutdown.
+// latest. A ForceFlush that the window (or its own ctx) ended leaves
+// its exporters cut off: their collector did not answer in time, and the
+// shutdown that follows does not wait for it again, but shuts down at
+// once. An exporter's successful export ends that, so a long-running
+// process whose collector came back gets the whole bound at its next flush
+// or shutdown; a collector that answers for one signal does not give a
+// silent one a second bound.
 type flushBound struct {
 	timeout time.Duration
 
 	mu  sync.Mutex
-	end time.Time // the open window's end; zero when none was opened
-	cut bool      // a ForceFlush ran out of time and nothing was exported since
+	end time.Time          // the open window's end; zero when none was opened
+	cut map[*delivery]bool // exporters a ForceFlush ran out of time on, with no export since
 }
 
 // window returns ctx bounded by the flush window, opening one when none is
@@ -45,17 +47,22 @@ func (b *flushBound) window(ctx context.Context) (context.Context, context.Cance
 	return context.WithDeadline(ctx, end)
 }
 
-// ranOut records that a ForceFlush ended before its exports did.
-func (b *flushBound) ranOut() {
+// ranOut records that a ForceFlush ended before the exports of ds did.
+func (b *flushBound) ranOut(ds []*delivery) {
 	b.mu.Lock()
-	b.cut = true
+	if b.cut == nil {
+		b.cut = map[*delivery]bool{}
+	}
+	for _, d := range ds {
+		b.cut[d] = true
+	}
 	b.mu.Unlock()
 }
 
-// exported records an export that reached its destination.
-func (b *flushBound) exported() {
+// exported records an export of d that reached its destination.
+func (b *flushBound) exported(d *delivery) {
 	b.mu.Lock()
-	b.cut = false
+	delete(b.cut, d)
 	b.mu.Unlock()
 }
 
@@ -64,7 +71,7 @@ func (b *flushBound) exported() {
 func (b *flushBound) isCut() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.cut
+	return len(b.cut) > 0
 }
 
 // shutdownDeadline returns when the shutdown must end: at once after a cut
@@ -73,7 +80,7 @@ func (b *flushBound) shutdownDeadline() time.Time {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := time.Now()
-	if b.cut {
+	if len(b.cut) > 0 {
 		return now
 	}
 	return now.Add(b.timeout)
@@ -89,7 +96,7 @@ func (b *flushBound) forceFlush(ctx context.Context, ds []*delivery, flush func(
 	if err == nil || wctx.Err() == nil {
 		return err
 	}
-	b.ranOut()
+	b.ranOut(ds)
 	if errors.As(err, new(*exportError)) {
 		return err // names the endpoint already, and is counted as reported
 	}

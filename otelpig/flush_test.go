@@ -156,3 +156,31 @@ func TestShutdownSendsWhatChangedAfterFlush(t *testing.T) {
 		t.Errorf("POST /v1/metrics: %d requests, want 2: the flush, and the shutdown with the new value", got)
 	}
 }
+
+// TestSilentTracesCollectorOneBound checks that a collector that answers
+// for metrics and logs does not give a silent traces collector a second
+// bound.
+func TestSilentTracesCollectorOneBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the 5 s default bound on a silent collector: runs in the full test command")
+	}
+	isolate(t)
+	addr, _ := silentListener(t)
+	c := &postCounter{posts: map[string]int{}}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	allOTLP(t, srv.URL)
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://"+addr+"/v1/traces")
+	shutdown := setup(t)
+	start := time.Now()
+	trackedRun(t)
+	err := shutdown(context.Background())
+	total := time.Since(start)
+	t.Logf("Stop and shutdown %v; shutdown: %v; reported: %v", total, err, reported.all())
+	if total > otelpig.DefaultShutdownTimeout+3*time.Second {
+		t.Errorf("Stop and shutdown took %v, want one bound of %v", total, otelpig.DefaultShutdownTimeout)
+	}
+	if got := c.counts(); got["POST /v1/metrics"] != 1 || got["POST /v1/logs"] != 1 {
+		t.Errorf("requests %v, want one POST of metrics and one of logs", got)
+	}
+}
