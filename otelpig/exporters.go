@@ -291,7 +291,7 @@ func (d *delivery) export(ctx context.Context, n int, fn func(context.Context) e
 		if d.first == nil {
 			d.first = err
 		}
-		if !abandoned && !d.shutting.Load() {
+		if !abandoned && !d.shutting.Load() && !cutByFlush(ctx, err) {
 			// The caller reports this error: the SDK's error handler, or
 			// whoever called ForceFlush.
 			d.reported = max(d.reported, d.lost)

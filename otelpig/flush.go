@@ -92,24 +92,41 @@ func (b *flushBound) shutdownDeadline() time.Time {
 func (b *flushBound) forceFlush(ctx context.Context, ds []*delivery, flush func(context.Context) error) error {
 	wctx, cancel := b.window(ctx)
 	defer cancel()
-	err := flush(wctx)
+	err := flush(context.WithValue(wctx, inFlushKey{}, true))
 	if err == nil || wctx.Err() == nil {
 		return err
 	}
 	b.ranOut(ds)
-	if errors.As(err, new(*exportError)) {
-		return err // names the endpoint already, and is counted as reported
-	}
 	var errs []error
 	for _, d := range ds {
 		if e := d.report(err); e != nil {
 			errs = append(errs, e)
 		}
 	}
+	if errors.As(err, new(*exportError)) {
+		return err // names the endpoint already; what it lost is reported now
+	}
+	if len(errs) == 0 {
+		// Nothing left unreported: still say where the flush was going.
+		for _, d := range ds {
+			errs = append(errs, fmt.Errorf("otelpig: flushing %s to %s: %w", d.what, d.target, err))
+		}
+	}
 	if len(errs) == 0 {
 		return fmt.Errorf("otelpig: flush: %w", err)
 	}
 	return errors.Join(errs...)
+}
+
+// inFlushKey marks the context of a ForceFlush bounded by the flush
+// window: an export that fails because that context ended is reported by
+// the ForceFlush's error, not by its own, which the SDK may drop.
+type inFlushKey struct{}
+
+// cutByFlush reports whether err, from an export made with ctx, is the
+// end of a bounded ForceFlush.
+func cutByFlush(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil && ctx.Value(inFlushKey{}) != nil
 }
 
 // boundedSpanProcessor flushes within the flush window.
