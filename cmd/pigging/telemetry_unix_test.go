@@ -127,3 +127,34 @@ func TestRunOnePOSTPerSignal(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSDKDisabled checks that OTEL_SDK_DISABLED=true turns every
+// signal off for pigging run, whatever the exporters say, and the job
+// runs.
+func TestRunSDKDisabled(t *testing.T) {
+	var mu sync.Mutex
+	requests := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	env := append(otlpEnv(srv.URL), "OTEL_SDK_DISABLED=true")
+	p := startPigging(t, dir, env, "run", "--name", "off", "--", "sh", "-c", "echo ran; exit 4")
+	if code := p.wait(t, testLimit); code != 4 {
+		t.Fatalf("exit status %d, want the command's 4\nstderr: %s", code, p.stderr.String())
+	}
+	if p.stdout.String() != "ran\n" {
+		t.Errorf("stdout %q, want the command's output", p.stdout.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if requests != 0 {
+		t.Errorf("%d requests to the collector, want none", requests)
+	}
+	if strings.Contains(p.stderr.String(), "otelpig") {
+		t.Errorf("stderr has telemetry messages: %s", p.stderr.String())
+	}
+}
