@@ -22,8 +22,8 @@ type outcome struct {
 }
 
 var (
-	okRun   = outcome{exitCode: 0, status: "ok"}
-	failRun = outcome{args: []string{"-fail"}, exitCode: 1, status: "failed", failed: true, keepLock: true}
+	okRun   = outcome{exitCode: 0, status: "success"}
+	failRun = outcome{args: []string{"-fail"}, exitCode: 1, status: "failure", failed: true, keepLock: true}
 )
 
 // stageWant is one expected child span of the run span.
@@ -271,15 +271,51 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 		}
 	}
 
-	// Nothing else: the run span, the stages and the load attempts.
-	wantSpans := 1 + len(etlStages)
+	// The load's database statements (SQLite, through connect and otelsql)
+	// are client spans under the attempt that loaded: none when every
+	// attempt failed before reaching the database.
+	dbSpans := 0
+	for _, st := range etlStages {
+		got := byName[st.name]
+		if !st.retried || len(got) != 1 {
+			continue
+		}
+		for _, a := range children[got[0].SpanID] {
+			var commit bool
+			for _, c := range children[a.SpanID] {
+				dbSpans++
+				if c.Kind != "client" || c.Attrs["db.system.name"] != "sqlite" {
+					fail("%q: child %q kind=%s db.system.name=%q; want a client span of sqlite", a.Name, c.Name, c.Kind, c.Attrs["db.system.name"])
+				}
+				commit = commit || c.Name == "sql.tx.commit"
+			}
+			loaded := a.StatusCode != "error"
+			if loaded && (!commit || a.Attrs["db.collection.name"] != "customers" || a.Attrs["pigging.sink.rows"] != "300") {
+				fail("%q: commit span %v, db.collection.name=%q pigging.sink.rows=%q; want a committed load of 300 rows into customers",
+					a.Name, commit, a.Attrs["db.collection.name"], a.Attrs["pigging.sink.rows"])
+			}
+			if !loaded && len(children[a.SpanID]) > 0 {
+				fail("%q failed before the database, yet has %d children", a.Name, len(children[a.SpanID]))
+			}
+		}
+	}
+	if want.failed && dbSpans > 0 {
+		fail("failed run: %d database spans; want none, the warehouse refused every attempt", dbSpans)
+	}
+	if !want.failed && dbSpans == 0 {
+		fail("successful run: no database spans under the load")
+	}
+
+	// Nothing else: the run span, the stages, the load attempts and the
+	// load's database statements.
+	wantSpans := 1 + len(etlStages) + dbSpans
 	for _, st := range etlStages {
 		if got := byName[st.name]; st.retried && len(got) == 1 {
 			wantSpans += len(children[got[0].SpanID])
 		}
 	}
 	if len(spans) != wantSpans {
-		fail("want %d spans (run, stages, attempts), got %d", wantSpans, len(spans))
+		fail("want %d spans (run, stages, attempts, database statements), got %d", wantSpans, len(spans))
 	}
 }
 

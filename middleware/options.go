@@ -29,14 +29,12 @@ type config struct {
 	timeout  time.Duration
 	attrs    []attribute.KeyValue
 	provider trace.TracerProvider
-	// jitter returns a wait in [0, max]; tests replace it.
-	jitter func(max time.Duration) time.Duration
 }
 
 // newConfig applies the defaults, then opts in order, then checks the
 // result. The error wraps ErrInvalidOption and names the option.
 func newConfig(opts []Option) (config, error) {
-	c := config{attempts: 1, jitter: fullJitter}
+	c := config{attempts: 1}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
@@ -101,9 +99,4 @@ func WithAttributes(kv ...attribute.KeyValue) Option {
 // time of the call.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) { c.provider = tp })
-}
-
-// withJitter replaces the random wait; for tests.
-func withJitter(f func(max time.Duration) time.Duration) Option {
-	return optionFunc(func(c *config) { c.jitter = f })
 }

@@ -93,7 +93,7 @@ func (c *call) wait(n int, last error) error {
 	if c.ctx.Err() != nil {
 		return stopped()
 	}
-	d := c.s.cfg.jitter(backoff(c.s.cfg.backoff, n))
+	d := fullJitter(backoff(c.s.cfg.backoff, n))
 	if d <= 0 {
 		return nil
 	}

@@ -193,7 +193,7 @@ func TestSeqRetryCountsLastAttempt(t *testing.T) {
 			return &sinkError{"refused"}
 		}
 		return nil
-	}, WithRetry(2, 0), withJitter(noJitter))
+	}, WithRetry(2, 0))
 	if err := load(h.ctx, rows); err != nil || tries != 2 {
 		t.Fatalf("load: %v after %d tries", err, tries)
 	}
@@ -208,7 +208,7 @@ func TestSeqRetryCountsLastAttempt(t *testing.T) {
 			drain(in, 2)
 		}
 		return &sinkError{"down"}
-	}, WithRetry(2, 0), withJitter(noJitter))
+	}, WithRetry(2, 0))
 	if err := short(h.ctx, rows); err == nil {
 		t.Fatal("short: no error")
 	}

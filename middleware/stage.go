@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -170,22 +167,12 @@ type stage struct {
 	err        error // bad input: every call returns it
 
 	spanName  string
-	doneMsg   string
-	failMsg   string
 	attempt   []string // attempt span names, "attempt 1"...
 	rstage    *runctx.Stage
 	startOpts []trace.SpanStartOption
 
 	// attemptOpts[n-1] are the start options of the span of attempt n.
 	attemptOpts [][]trace.SpanStartOption
-
-	tracer atomic.Pointer[tracerEntry] // the last pointer provider's tracer
-}
-
-// tracerEntry is a provider, always a pointer, and its tracer.
-type tracerEntry struct {
-	tp trace.TracerProvider
-	tr trace.Tracer
 }
 
 func newStage(kind, name string, nilFn bool, opts []Option) *stage {
@@ -195,8 +182,6 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 		s.spanName = kind + " " + name
 		s.rstage = &runctx.Stage{Kind: kind, Name: name}
 	}
-	s.doneMsg = s.spanName + " done"
-	s.failMsg = s.spanName + " failed: "
 
 	var errs []error
 	if name == "" {
@@ -236,26 +221,6 @@ func newStage(kind, name string, nilFn bool, opts []Option) *stage {
 
 // tracerOpts are the options of the stages' tracers, built once.
 var tracerOpts = []trace.TracerOption{trace.WithInstrumentationVersion(pigging.Version()), trace.WithSchemaURL(semconv.SchemaURL)}
-
-// tracerFor returns the stage's tracer from tp. The tracer of a provider
-// that is a pointer (the SDK's, the global one: nearly all of them) is kept
-// and asked for again only when the provider changes; any other provider
-// (the noop one, a struct) is asked on every call. In BenchmarkTracer the
-// kept tracer costs about 6 ns against 130 ns for tp.Tracer with the SDK
-// provider and 120 ns with the global one (about 0.18× the 700 ns floor of
-// the benchmark report), and asking the noop provider costs about 3 ns.
-func (s *stage) tracerFor(tp trace.TracerProvider) trace.Tracer {
-	// e.tp holds a pointer, so == cannot panic: against a value of another
-	// type it is false, against a pointer it compares addresses.
-	if e := s.tracer.Load(); e != nil && e.tp == tp {
-		return e.tr
-	}
-	tr := tp.Tracer(ScopeName, tracerOpts...)
-	if t := reflect.TypeOf(tp); t != nil && t.Kind() == reflect.Pointer {
-		s.tracer.Store(&tracerEntry{tp: tp, tr: tr})
-	}
-	return tr
-}
 
 // call is one call of a stage.
 type call struct {
@@ -305,7 +270,7 @@ func (s *stage) begin(ctx context.Context, c *call) error {
 	default:
 		tp = otel.GetTracerProvider()
 	}
-	c.tracer = s.tracerFor(tp)
+	c.tracer = tp.Tracer(ScopeName, tracerOpts...)
 	ctx, c.span = c.tracer.Start(ctx, s.spanName, s.startOpts...)
 	c.recording = c.span.IsRecording()
 	c.observed = c.recording || c.tracker != nil
@@ -365,17 +330,6 @@ func (c *call) timeStart() {
 	c.start = time.Now()
 }
 
-// endScratch is the scratch space of finish: the attributes it sets on
-// the span and what it reports to the Tracker. Both go through interface
-// methods, so values on the stack would escape to the heap on every call;
-// a pool keeps them off it.
-type endScratch struct {
-	kvs [4]attribute.KeyValue
-	end runctx.StageEnd
-}
-
-var endScratchPool = sync.Pool{New: func() any { return new(endScratch) }}
-
 // end records the outcome of the call on its span and in the log, ends the
 // span and returns err unchanged.
 func (c *call) end(err error) error {
@@ -390,11 +344,10 @@ func (c *call) end(err error) error {
 // span and reports it to the Tracker, which logs it and records the
 // stage's metrics.
 func (c *call) finish(err error) {
-	sc := endScratchPool.Get().(*endScratch)
 	if span := c.span; c.recording {
 		// One SetAttributes call: each one costs the SDK a pass over the
 		// span's attributes.
-		kvs := sc.kvs[:0]
+		kvs := make([]attribute.KeyValue, 0, 4)
 		if c.hasIn {
 			kvs = append(kvs, semkeys.RecordsIn.Int64(c.in))
 		}
@@ -415,16 +368,9 @@ func (c *call) finish(err error) {
 		}
 	}
 	if c.tracker != nil {
-		e := &sc.end
-		*e = runctx.StageEnd{Stage: c.s.rstage, Msg: c.s.doneMsg, Start: c.start,
-			In: c.in, Out: c.out, HasIn: c.hasIn, HasOut: c.hasOut, Attempts: c.attempts, Err: err}
-		if err != nil {
-			e.Msg = c.s.failMsg + errtype.Message(err)
-		}
-		c.tracker.StageEnded(c.ctx, e)
-		*e = runctx.StageEnd{} // it holds err: let it go
+		c.tracker.StageEnded(c.ctx, &runctx.StageEnd{Stage: c.s.rstage, Name: c.s.spanName, Start: c.start,
+			In: c.in, Out: c.out, HasIn: c.hasIn, HasOut: c.hasOut, Attempts: c.attempts, Err: err})
 	}
-	endScratchPool.Put(sc)
 }
 
 // recordError marks span failed by err: status Error, error.type and,

@@ -299,7 +299,7 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 	case pl.traces.exporters == nil:
 		// The summary holds spans until their root ends and prints at once:
 		// no batching delay, and a tree even if the job never shuts down.
-		spanOuts = append(spanOuts, spanOut{exp: newSummaryExporter(cfg.writer), target: consoleTarget, simple: true})
+		spanOuts = append(spanOuts, spanOut{exp: newSummaryExporter(cfg.writer, summaryMaxSpans), target: consoleTarget, simple: true})
 	}
 	for _, name := range pl.traces.exporters {
 		switch name {
@@ -334,40 +334,8 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 	}
 	p.tp = sdktrace.NewTracerProvider(tpOpts...)
 
-	// Metrics.
-	var readers []sdkmetric.Reader
-	if cfg.metricReader != nil {
-		readers = append(readers, cfg.metricReader)
-	}
-	for _, name := range pl.metrics.exporters {
-		var (
-			exp    sdkmetric.Exporter
-			target string
-			err    error
-		)
-		switch name {
-		case exporterConsole:
-			target = consoleTarget
-			if exp, err = stdoutmetric.New(stdoutmetric.WithWriter(cfg.writer)); err != nil {
-				return fmt.Errorf("otelpig: console metrics exporter: %w", err)
-			}
-		case exporterOTLP:
-			target = pl.metrics.otlp.endpoint
-			if exp, err = newOTLPMetricExporter(ctx, pl.metrics.otlp); err != nil {
-				return fmt.Errorf("otelpig: metrics exporter for %s: %w", target, err)
-			}
-		default:
-			continue
-		}
-		d := p.delivery("metrics", target)
-		readers = append(readers, newBoundedReader(sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: d}), p.bound, d))
-	}
-	if len(readers) > 0 {
-		mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res)}
-		for _, r := range readers {
-			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
-		}
-		p.mp = sdkmetric.NewMeterProvider(mpOpts...)
+	if err := p.buildMetrics(ctx, cfg, pl, res); err != nil {
+		return err
 	}
 
 	// Logs.
@@ -405,6 +373,46 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 			lpOpts = append(lpOpts, sdklog.WithProcessor(proc))
 		}
 		p.lp = sdklog.NewLoggerProvider(lpOpts...)
+	}
+	return nil
+}
+
+// buildMetrics makes the meter provider the plan asks for, if any: one
+// periodic reader per exporter.
+func (p *providers) buildMetrics(ctx context.Context, cfg config, pl plan, res *resource.Resource) error {
+	var readers []sdkmetric.Reader
+	if cfg.metricReader != nil {
+		readers = append(readers, cfg.metricReader)
+	}
+	for _, name := range pl.metrics.exporters {
+		var (
+			exp    sdkmetric.Exporter
+			target string
+			err    error
+		)
+		switch name {
+		case exporterConsole:
+			target = consoleTarget
+			if exp, err = stdoutmetric.New(stdoutmetric.WithWriter(cfg.writer)); err != nil {
+				return fmt.Errorf("otelpig: console metrics exporter: %w", err)
+			}
+		case exporterOTLP:
+			target = pl.metrics.otlp.endpoint
+			if exp, err = newOTLPMetricExporter(ctx, pl.metrics.otlp); err != nil {
+				return fmt.Errorf("otelpig: metrics exporter for %s: %w", target, err)
+			}
+		default:
+			continue
+		}
+		d := p.delivery("metrics", target)
+		readers = append(readers, newBoundedReader(sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: d}), p.bound, d))
+	}
+	if len(readers) > 0 {
+		mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+		for _, r := range readers {
+			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+		}
+		p.mp = sdkmetric.NewMeterProvider(mpOpts...)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ const (
 // run span ends. Each tree is one Write.
 type summaryExporter struct {
 	w        io.Writer
-	maxSpans int // summaryMaxSpans but in tests
+	maxSpans int // spans held at most while their trace's root has not ended
 
 	mu      sync.Mutex
 	pending map[trace.TraceID]*pendingTrace
@@ -70,8 +70,8 @@ type pendingTrace struct {
 
 var _ sdktrace.SpanExporter = (*summaryExporter)(nil)
 
-func newSummaryExporter(w io.Writer) *summaryExporter {
-	return &summaryExporter{w: w, maxSpans: summaryMaxSpans, pending: map[trace.TraceID]*pendingTrace{}}
+func newSummaryExporter(w io.Writer, maxSpans int) *summaryExporter {
+	return &summaryExporter{w: w, maxSpans: maxSpans, pending: map[trace.TraceID]*pendingTrace{}}
 }
 
 // isRoot reports whether s has no parent in this process.

@@ -86,7 +86,7 @@ trace_id=070102030405060708090a0b0c0d0e0f
 
 func TestSummaryOneByOne(t *testing.T) {
 	var buf bytes.Buffer
-	e := newSummaryExporter(&buf)
+	e := newSummaryExporter(&buf, summaryMaxSpans)
 	root, rest := etlTrace(newSpanMaker(7))
 	for _, s := range rest {
 		if err := e.ExportSpans(context.Background(), ro(s)); err != nil {
@@ -115,7 +115,7 @@ func TestSummaryOneByOne(t *testing.T) {
 
 func TestSummaryOneBatchAnyOrder(t *testing.T) {
 	var buf bytes.Buffer
-	e := newSummaryExporter(&buf)
+	e := newSummaryExporter(&buf, summaryMaxSpans)
 	root, rest := etlTrace(newSpanMaker(7))
 	// The root first, then the rest reversed, and another trace's span.
 	other := newSpanMaker(9)
@@ -140,7 +140,7 @@ func TestSummaryOneBatchAnyOrder(t *testing.T) {
 
 func TestSummaryErrorSaidOnce(t *testing.T) {
 	var buf bytes.Buffer
-	e := newSummaryExporter(&buf)
+	e := newSummaryExporter(&buf, summaryMaxSpans)
 	m := newSpanMaker(3)
 	failed := sdktrace.Status{Code: codes.Error, Description: "warehouse: connection refused"}
 	run := m.span("etl", nil, 0, 36*time.Millisecond)
@@ -167,7 +167,7 @@ trace_id=030102030405060708090a0b0c0d0e0f
 
 func TestSummaryRemoteParentIsRoot(t *testing.T) {
 	var buf bytes.Buffer
-	e := newSummaryExporter(&buf)
+	e := newSummaryExporter(&buf, summaryMaxSpans)
 	m := newSpanMaker(5)
 	caller := trace.NewSpanContext(trace.SpanContextConfig{TraceID: m.trace, SpanID: trace.SpanID{9, 9}, Remote: true})
 	run := m.span("etl", nil, 0, 3*time.Second)
@@ -184,7 +184,7 @@ func TestSummaryRemoteParentIsRoot(t *testing.T) {
 
 func TestSummaryShutdownPrintsOrphans(t *testing.T) {
 	var buf bytes.Buffer
-	e := newSummaryExporter(&buf)
+	e := newSummaryExporter(&buf, summaryMaxSpans)
 	_, rest := etlTrace(newSpanMaker(7))
 	if err := e.ExportSpans(context.Background(), ro(rest...)); err != nil {
 		t.Fatal(err)
@@ -213,8 +213,7 @@ func TestSummaryShutdownPrintsOrphans(t *testing.T) {
 
 func TestSummaryBoundedMemory(t *testing.T) {
 	var buf bytes.Buffer
-	e := newSummaryExporter(&buf)
-	e.maxSpans = 3
+	e := newSummaryExporter(&buf, 3)
 	m := newSpanMaker(1)
 	root := m.span("run", nil, 0, time.Second)
 	var kids []*tracetest.SpanStub
@@ -250,7 +249,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("stderr closed") }
 
 func TestSummaryWriteError(t *testing.T) {
-	e := newSummaryExporter(failingWriter{})
+	e := newSummaryExporter(failingWriter{}, summaryMaxSpans)
 	m := newSpanMaker(1)
 	if err := e.ExportSpans(context.Background(), ro(m.span("run", nil, 0, time.Second))); err == nil || err.Error() != "stderr closed" {
 		t.Errorf("ExportSpans = %v, want the writer's error", err)

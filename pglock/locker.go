@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pigging-go/pigging/internal/shell"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -136,21 +137,12 @@ func (l *Locker) ClearAdvice() string {
 	b.WriteString(`pigging unlock --pg "$PIGGING_PG_DSN"`)
 	if l.tableRaw != DefaultTable {
 		b.WriteString(" --pg-table ")
-		b.WriteString(shellWord(l.tableRaw))
+		b.WriteString(shell.Word(l.tableRaw))
 	}
 	b.WriteString(" --name ")
-	b.WriteString(shellWord(l.job))
+	b.WriteString(shell.Word(l.job))
 	b.WriteString(" (Locker.Clear in Go)")
 	return b.String()
-}
-
-// shellWord returns s as one word for a POSIX shell: as it is when it
-// holds only characters that need no quoting, else single-quoted.
-func shellWord(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,:/@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Job returns the job name the lock is for.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pigging-go/pigging/internal/shell"
 )
 
 // Errors returned by the Tracker. Compare with errors.Is.
@@ -123,15 +125,6 @@ func (e *LockError) readLog() string {
 	return e.LogPath
 }
 
-// shellWord returns s as one word for a POSIX shell: as it is when it
-// holds only characters that need no quoting, else single-quoted.
-func shellWord(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,:/@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // Error says who holds the lock, since when, and what to do.
 func (e *LockError) Error() string {
 	var b strings.Builder
@@ -156,7 +149,7 @@ func (e *LockError) Error() string {
 		switch {
 		case e.fileLock:
 			b.WriteString(", then clear the lock to run again: pigging unlock --lock ")
-			b.WriteString(shellWord(e.Path))
+			b.WriteString(shell.Word(e.Path))
 			b.WriteString(" (pigging.Unlock in Go)")
 			return b.String()
 		case e.Holder != nil && e.Holder.Log != "" && e.Holder.Host != "":

@@ -51,65 +51,11 @@ func (rec *record) format(b []byte, kvs *[]attribute.KeyValue, f fields) []byte 
 // "!BADKEY". When kvs is not nil the same attributes go there too.
 func appendArgs(b []byte, kvs *[]attribute.KeyValue, args []any) []byte {
 	for len(args) > 0 {
-		if key, ok := args[0].(string); ok && len(args) > 1 {
-			if nb, ok := appendScalar(b, kvs, key, args[1]); ok {
-				b, args = nb, args[2:]
-				continue
-			}
-		}
 		var a slog.Attr
 		a, args = nextAttr(args)
 		b = appendAttr(b, kvs, "", a)
 	}
 	return b
-}
-
-// appendScalar is appendAttr for a value of the kinds most records carry
-// (string, int, int64, float64, bool), with far less code on the way: the
-// same text and attributes as appendAttr would make of slog.Any(key, v).
-// It reports false, appending nothing, for any other value.
-func appendScalar(b []byte, kvs *[]attribute.KeyValue, key string, v any) ([]byte, bool) {
-	switch v.(type) {
-	case string, int, int64, float64, bool:
-	default:
-		return b, false
-	}
-	b = append(b, ' ')
-	b = logfmt.AppendValue(b, key)
-	b = append(b, '=')
-	switch v := v.(type) {
-	case string:
-		b = logfmt.AppendValue(b, v)
-	case int:
-		b = strconv.AppendInt(b, int64(v), 10)
-	case int64:
-		b = strconv.AppendInt(b, v, 10)
-	case float64:
-		b = strconv.AppendFloat(b, v, 'g', -1, 64)
-	case bool:
-		b = strconv.AppendBool(b, v)
-	}
-	if kvs != nil {
-		// Past the event budget kvs is nil: the attribute is made only
-		// when a span event or a log record will carry it.
-		*kvs = append(*kvs, scalarAttr(key, v))
-	}
-	return b, true
-}
-
-// scalarAttr is the attribute of one of appendScalar's values.
-func scalarAttr(key string, v any) attribute.KeyValue {
-	switch v := v.(type) {
-	case string:
-		return attribute.String(key, v)
-	case int:
-		return attribute.Int64(key, int64(v))
-	case int64:
-		return attribute.Int64(key, v)
-	case float64:
-		return attribute.Float64(key, v)
-	}
-	return attribute.Bool(key, v.(bool))
 }
 
 // appendAttr appends " key=value" for a, flattening groups into dotted

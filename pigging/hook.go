@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/pigging-go/pigging/internal/errtype"
 	"github.com/pigging-go/pigging/internal/runctx"
 )
 
@@ -21,8 +22,8 @@ func (h hook) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs 
 	h.t.emit(&record{ctx: ctx, time: time.Now(), level: levelOf(level).level, msg: msg, event: true}, fields{attrs: attrs})
 }
 
-// StageEnded writes the closing line of a stage call and records its
-// metrics. The line's time is also the end of the duration it shows, so
+// StageEnded writes the whole closing line of a stage call and records
+// its metrics. The line's time is also the end of the duration it shows, so
 // the call costs one clock read, not two.
 func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
 	now := time.Now()
@@ -38,19 +39,22 @@ func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
 	if e.Attempts > 1 {
 		attrs = append(attrs, slog.Int("attempts", e.Attempts))
 	}
-	rec := record{ctx: ctx, time: now, level: slog.LevelInfo, msg: e.Msg, event: true}
 	if r := h.t.currentRun(); r != nil {
 		r.stages.add(e)
 	}
-	if e.Err != nil {
+	rec := record{ctx: ctx, time: now, level: slog.LevelInfo, event: true}
+	if e.Err == nil {
+		rec.msg = e.Name + " done"
+	} else {
+		rec.level, rec.stack, rec.own = slog.LevelError, panicStack(e.Err), true
+		rec.msg = e.Name + " failed: " + errtype.Message(e.Err)
 		if r := h.t.currentRun(); r != nil {
 			stage := "a stage"
 			if e.Stage != nil {
-				stage = e.Stage.Kind + " " + e.Stage.Name
+				stage = e.Name
 			}
 			r.noteReport(e.Err, stage)
 		}
-		rec.level, rec.stack, rec.own = slog.LevelError, panicStack(e.Err), true
 	}
 	h.t.emit(&rec, fields{attrs: attrs})
 	h.t.tel.stageEnded(ctx, h.t.cfg.name, e, d)

@@ -85,20 +85,12 @@ func inspectLock(path string, exclusive bool) (*LockStatus, *flock.Flock, error)
 	}
 	for start := time.Now(); ; time.Sleep(time.Millisecond) {
 		st := &LockStatus{Path: path}
-		f, err := os.OpenFile(abs, os.O_RDONLY|oNoFollow|oNonblock, 0)
-		if errors.Is(err, fs.ErrNotExist) {
+		f, fi, err := openLockFile(abs, path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if f == nil {
 			return st, nil, nil // free
-		}
-		if err != nil {
-			return nil, nil, pathError("lock", path, err)
-		}
-		fi, err := f.Stat()
-		if err == nil && !fi.Mode().IsRegular() {
-			err = errNotFile
-		}
-		if err != nil {
-			f.Close()
-			return nil, nil, pathError("lock", path, err)
 		}
 		fl := flock.New(abs, flock.SetFlag(os.O_RDONLY|oNoFollow|oNonblock))
 		var ok bool
@@ -116,13 +108,8 @@ func inspectLock(path string, exclusive bool) (*LockStatus, *flock.Flock, error)
 			return nil, nil, pathError("lock", path, err)
 		}
 		if !ok {
-			content, rerr := readLock(f)
+			st.readHolder(f)
 			f.Close()
-			if rerr != nil {
-				st.Detail = rerr.Error()
-			} else {
-				st.Holder, st.Detail = parseHolder(content)
-			}
 			waited := time.Since(start)
 			if exclusive && waited < lockRetryFor && sharedFree(abs) {
 				continue // only other inspections hold it, for a moment
@@ -150,13 +137,8 @@ func inspectLock(path string, exclusive bool) (*LockStatus, *flock.Flock, error)
 			_ = fl.Unlock()
 			fl = nil
 		}
-		content, rerr := readLock(f)
+		st.readHolder(f)
 		f.Close()
-		if rerr != nil {
-			st.Detail = rerr.Error()
-		} else {
-			st.Holder, st.Detail = parseHolder(content)
-		}
 		if h := st.Holder; holderLogHeld(h) {
 			// The file was replaced under a live run, which still holds its
 			// log.
@@ -170,6 +152,39 @@ func inspectLock(path string, exclusive bool) (*LockStatus, *flock.Flock, error)
 		st.State = LockStale
 		return st, fl, nil
 	}
+}
+
+// openLockFile opens the lock file at abs (path as given) to inspect it.
+// It returns no file and no error when there is none, and an error for
+// anything but a regular file.
+func openLockFile(abs, path string) (*os.File, fs.FileInfo, error) {
+	f, err := os.OpenFile(abs, os.O_RDONLY|oNoFollow|oNonblock, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, pathError("lock", path, err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errNotFile
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, pathError("lock", path, err)
+	}
+	return f, fi, nil
+}
+
+// readHolder reads what the lock file f says of its holder into st, or
+// why it cannot be read.
+func (st *LockStatus) readHolder(f *os.File) {
+	content, err := readLock(f)
+	if err != nil {
+		st.Detail = err.Error()
+		return
+	}
+	st.Holder, st.Detail = parseHolder(content)
 }
 
 // Unlock clears a stale lock: it removes the lock file at path after

@@ -3,6 +3,7 @@ package pigging_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -105,5 +106,36 @@ func TestLockRefusalNamesHostAndClearAdvice(t *testing.T) {
 				t.Errorf("refused run's own log = %q, want its ERROR record to say %q", texts, tc.want)
 			}
 		})
+	}
+}
+
+// A run that takes over a stale lock left on another host names that
+// run's log and host in its WARN, and does not file its own host's last
+// log away as the failed run's (.prev).
+func TestTakeOverNamesTheFailedRunsLog(t *testing.T) {
+	m := &memLocker{record: &pigging.LockInfo{PID: 4242, Host: "host-a", Job: "etl", Status: pigging.StateFailure,
+		Error: "warehouse unreachable", Log: "/var/log/etl.log", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}}
+	logPath := filepath.Join(t.TempDir(), "etl-host-b.log")
+	writeFile(t, logPath, "host b's last run, which succeeded\n")
+	tr, _ := pigging.New(logPath, "", quietOpts(pigging.WithLocker(m), pigging.WithStaleLock(pigging.TakeOver))...)
+	if _, err := tr.Start(context.Background()); err != nil {
+		t.Fatalf("Start with TakeOver: %v", err)
+	}
+	if err := tr.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var warn string
+	for _, l := range unitLines(t, logPath) {
+		if strings.Contains(l, "| WARN: ") {
+			warn = l
+		}
+	}
+	for _, want := range []string{"previous_pid=4242", "previous_log=/var/log/etl.log", "previous_host=host-a"} {
+		if !strings.Contains(warn, want) {
+			t.Errorf("take-over WARN %q lacks %q", warn, want)
+		}
+	}
+	if _, err := os.Lstat(logPath + ".prev"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("this host's own last log was kept as the failed run's .prev: %v", err)
 	}
 }

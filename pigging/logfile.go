@@ -99,20 +99,34 @@ func appendToLog(path string, mode fs.FileMode, line []byte) error {
 }
 
 // endsCut reports whether the file ends in a cut record (no final
-// newline). A run may truncate and rewrite the file meanwhile: when its
-// size changed while the last byte was read, the answer is no, so that a
-// refusal racing a fresh start never adds an empty line.
+// newline). Other processes may append to the file or truncate and
+// rewrite it meanwhile: only a fragment that stays, unchanged, for a few
+// milliseconds counts, so that a refusal racing another refusal or a
+// fresh start never adds an empty line.
 func endsCut(f *os.File) bool {
-	before, err := f.Stat()
-	if err != nil || before.Size() == 0 {
-		return false
+	// Another process's append may be half done when the last byte is
+	// read (the kernel extends the file a page at a time): a fragment is
+	// believed only when it is still there, the same size, a moment
+	// later; a crashed run's fragment stays, a write in progress does not.
+	size := int64(-1)
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+		st, err := f.Stat()
+		if err != nil || st.Size() == 0 {
+			return false
+		}
+		var last [1]byte
+		if n, _ := f.ReadAt(last[:], st.Size()-1); n != 1 || last[0] == '\n' {
+			return false
+		}
+		if st.Size() == size {
+			return true
+		}
+		size = st.Size()
 	}
-	var last [1]byte
-	if n, _ := f.ReadAt(last[:], before.Size()-1); n != 1 || last[0] == '\n' {
-		return false
-	}
-	after, err := f.Stat()
-	return err == nil && after.Size() == before.Size()
+	return false
 }
 
 // writeLine writes the record b, whose first byte is a spare newline, with

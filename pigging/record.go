@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -168,15 +167,17 @@ func (r *run) record(rec *record, f fields) error {
 	if span == nil && !logOn {
 		err = r.writeLine(rec.format(buf[:1], nil, f), rec.level)
 	} else {
-		ev := getEventScratch(rec.level, rec.msg)
-		err = r.writeLine(rec.format(buf[:1], &ev.kvs, f), rec.level)
+		// The attributes are made only when a span event or a log
+		// record will carry them: past the event budget, kvs is nil.
+		kvs := make([]attribute.KeyValue, 2, 2+stackAttrs)
+		kvs[0] = semkeys.LogSeverity.String(levelOf(rec.level).name)
+		kvs[1] = semkeys.LogMessage.String(rec.msg)
+		err = r.writeLine(rec.format(buf[:1], &kvs, f), rec.level)
 		if logOn {
-			r.t.tel.emitLog(logCtx, rec, ev.kvs[2:], r.t.cfg.name)
+			r.t.tel.emitLog(logCtx, rec, kvs[2:], r.t.cfg.name)
 		}
 		if span != nil {
-			ev.add(span)
-		} else {
-			ev.put()
+			span.AddEvent("log", trace.WithAttributes(kvs...))
 		}
 	}
 	if rec.failure != nil {
@@ -193,26 +194,6 @@ func (r *run) record(rec *record, f fields) error {
 	return err
 }
 
-// spanRecording reports whether the run span records. It asks the span once:
-// the SDK's IsRecording takes the span's lock, which every record past the
-// event budget would otherwise pay. The span stops recording only when Stop
-// ends it, and events added after that are dropped by the span itself.
-func (r *run) spanRecording() bool {
-	switch r.recording.Load() {
-	case 1:
-		return true
-	case 2:
-		return false
-	}
-	rec := r.span.IsRecording()
-	if rec {
-		r.recording.Store(1)
-	} else {
-		r.recording.Store(2)
-	}
-	return rec
-}
-
 // eventSpan counts the log event of a record logged with ctx (nil for the
 // run itself) and returns the span it goes on: the span in ctx when that
 // records, or else the run span. It returns nil when the record adds no
@@ -220,9 +201,8 @@ func (r *run) spanRecording() bool {
 // counted then), or the run span has no room left.
 func (r *run) eventSpan(ctx context.Context) trace.Span {
 	if r.budget.spent() {
-		// Only counted, when a span records; the run span is asked
-		// first, as it needs no lock.
-		if r.spanRecording() || ctx != nil && trace.SpanFromContext(ctx).IsRecording() {
+		// Only counted, when a span records.
+		if r.span.IsRecording() || ctx != nil && trace.SpanFromContext(ctx).IsRecording() {
 			r.budget.count()
 		}
 		return nil
@@ -235,63 +215,8 @@ func (r *run) eventSpan(ctx context.Context) trace.Span {
 			return s
 		}
 	}
-	if !r.spanRecording() || !r.budget.takeLog(true) {
+	if !r.span.IsRecording() || !r.budget.takeLog(true) {
 		return nil
 	}
 	return r.span
-}
-
-// eventKVs is how many attributes a log event holds in its scratch space;
-// an event with more grows them onto the heap.
-const eventKVs = 16
-
-// eventScratch is the scratch space of one log event: its attributes and
-// the option list that carries them to AddEvent.
-type eventScratch struct {
-	arr  [eventKVs]attribute.KeyValue
-	kvs  []attribute.KeyValue
-	opts [1]trace.EventOption
-	// withAttrs[n] is trace.WithAttributes(arr[:n]...), made the first time
-	// an event has n attributes: an option boxes its slice, so making one
-	// for every event would allocate for every event.
-	withAttrs [eventKVs + 1]trace.EventOption
-}
-
-var eventPool = sync.Pool{New: func() any { return new(eventScratch) }}
-
-// getEventScratch returns scratch space whose kvs start with the attributes
-// every log event has: its level and message.
-func getEventScratch(level slog.Level, msg string) *eventScratch {
-	ev := eventPool.Get().(*eventScratch)
-	ev.kvs = append(ev.arr[:0], semkeys.LogSeverity.String(levelOf(level).name), semkeys.LogMessage.String(msg))
-	return ev
-}
-
-// add adds the "log" event with ev.kvs to span, and returns ev to the pool.
-func (ev *eventScratch) add(span trace.Span) {
-	n := len(ev.kvs)
-	var opt trace.EventOption
-	switch {
-	case n > eventKVs || &ev.kvs[0] != &ev.arr[0]:
-		opt = trace.WithAttributes(ev.kvs...)
-	default:
-		if ev.withAttrs[n] == nil {
-			ev.withAttrs[n] = trace.WithAttributes(ev.arr[:n]...)
-		}
-		opt = ev.withAttrs[n]
-	}
-	// Every Span reads its options through trace.NewEventConfig, which
-	// copies the attributes: the slice and the option list are free again
-	// when AddEvent returns.
-	ev.opts[0] = opt
-	span.AddEvent("log", ev.opts[:]...)
-	ev.opts = [1]trace.EventOption{}
-	ev.put()
-}
-
-// put returns ev to the pool.
-func (ev *eventScratch) put() {
-	clear(ev.arr[:min(len(ev.kvs), eventKVs)])
-	ev.kvs = nil
-	eventPool.Put(ev)
 }

@@ -201,7 +201,12 @@ func (r *run) openFiles(lctx context.Context, res Acquired) (prevLog string, err
 			return "", relabel(pathError("lock", lockName, err), lockName)
 		}
 	}
-	if res.Stale {
+	if res.Stale && !ownLog(res.Holder, r.logAbs, r.info.Host) {
+		// The run that left the lock wrote another log, on this host or
+		// another (pglock): that log is the one to read, and this host's
+		// own is not the failed run's to keep.
+		prevLog = res.Holder.Log
+	} else if res.Stale {
 		prevLog = t.logPath + ".prev"
 		if err := os.Rename(r.logAbs, r.logAbs+".prev"); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
@@ -216,6 +221,13 @@ func (r *run) openFiles(lctx context.Context, res Acquired) (prevLog string, err
 	}
 	r.file, r.logLock = f, logLock
 	return prevLog, nil
+}
+
+// ownLog reports whether the run h describes wrote the log at logAbs on
+// host: its log names that path on that host, or it does not say (a lock
+// written by an older version), so the log at logAbs is taken as its.
+func ownLog(h *LockInfo, logAbs, host string) bool {
+	return h == nil || h.Log == "" || h.Log == logAbs && (h.Host == "" || h.Host == host)
 }
 
 // logStart writes the run's first records: the start event, "Starting
@@ -306,6 +318,9 @@ func takeOverAttrs(h *LockInfo, prevLog string) []slog.Attr {
 	}
 	if prevLog != "" {
 		attrs = append(attrs, slog.String("previous_log", prevLog))
+	}
+	if host, _ := os.Hostname(); h != nil && h.Host != "" && h.Host != host {
+		attrs = append(attrs, slog.String("previous_host", h.Host))
 	}
 	return attrs
 }

@@ -63,8 +63,6 @@ type run struct {
 	span   trace.Span
 	spanID trace.SpanID
 	budget *eventBudget
-	// recording caches whether span records: 0 not asked yet, 1 yes, 2 no.
-	recording atomic.Int32
 
 	// mu is held shared by each record as it is written, and alone by Stop
 	// once it begins: a record is either in the log before TOTAL SCRIPT

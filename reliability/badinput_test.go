@@ -51,7 +51,7 @@ func TestMiddlewareNilFunc(t *testing.T) {
 		t.Errorf("lock left after the run: %v", err)
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Errorf("files left: %v, want only the log", ents)
+	if len(ents) != 2 || ents[0].Name() != filepath.Base(pigging.HistoryPath(lockPath)) || ents[1].Name() != filepath.Base(logPath) {
+		t.Errorf("files left: %v, want only the log and the run history", ents)
 	}
 }

@@ -158,7 +158,7 @@ func TestHistoryCommand(t *testing.T) {
 	}
 	for i, want := range [][]string{
 		{"RESULT", "STARTED", "DURATION", "RECORDS", "EXIT", "ERROR", "TRACE"},
-		{"failure", "2026-12-05T02:00:00Z", "3s", "in 1000 out 1000", " 1 ", "etl-1", "exit status 1", "http://jaeger.example:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"failure", "2026-12-05T02:00:00Z", "3s", "1000 extracted, 1000 loaded", " 1 ", "etl-1", "exit status 1", "http://jaeger.example:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736"},
 		{"success", "2026-12-04T02:00:00Z", "4s", " - ", "etl-1"},
 	} {
 		for _, w := range want {

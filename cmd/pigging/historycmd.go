@@ -95,18 +95,39 @@ func historyTable(runs []pigging.RunEntry, traceURL string) string {
 	return b.String()
 }
 
-// records sums the stages' records: "in N out M", or "-" when no stage
-// counted any.
+// records says what a run's stages counted: the records its extract
+// stages gave out and its load stages took in ("4000 extracted, 300
+// loaded"), or, for a job without those kinds, all stages' records in and
+// out; "-" when no stage counted any.
 func records(stages []pigging.StageTotal) string {
-	var in, out int64
+	var extracted, loaded, in, out int64
+	var hasExtract, hasLoad bool
 	for _, s := range stages {
 		in += s.In
 		out += s.Out
+		switch s.Kind {
+		case "extract":
+			extracted += s.Out
+			hasExtract = true
+		case "load":
+			loaded += s.In
+			hasLoad = true
+		}
 	}
-	if len(stages) == 0 {
-		return "-"
+	var parts []string
+	if hasExtract {
+		parts = append(parts, fmt.Sprintf("%d extracted", extracted))
 	}
-	return fmt.Sprintf("in %d out %d", in, out)
+	if hasLoad {
+		parts = append(parts, fmt.Sprintf("%d loaded", loaded))
+	}
+	switch {
+	case len(parts) > 0:
+		return strings.Join(parts, ", ")
+	case len(stages) > 0:
+		return fmt.Sprintf("%d in, %d out", in, out)
+	}
+	return "-"
 }
 
 // cell returns an error's first line, cut to fit a table row.

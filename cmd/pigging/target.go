@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	shellword "github.com/pigging-go/pigging/internal/shell"
 	"github.com/pigging-go/pigging/pglock"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -73,16 +74,8 @@ func (f *lockFlagSet) target() (*lockTarget, error) {
 	return &lockTarget{
 		locker:     pigging.NewFileLocker(lock, 0o644),
 		file:       lock,
-		unlockHint: "pigging unlock --lock " + shellQuote(lock),
+		unlockHint: "pigging unlock --lock " + shellword.Word(lock),
 	}, nil
-}
-
-// shellQuote returns s as one word for a POSIX shell.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,:/@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // history returns the target's History, or an error saying the lock keeps

@@ -7,16 +7,15 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pigging-go/pigging/connect"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -209,11 +208,16 @@ func aggregate(orders []order, buggy bool) []customerTotal {
 	return out
 }
 
-// flakySink is the "warehouse": it writes NDJSON to path, but refuses the
-// first failFirst attempts of each load (or all of them with alwaysFail),
-// the way a busy database does. The file is written whole or not at all.
+// flakySink is the "warehouse": it loads the totals into the table of
+// a database (db: a SQLite file or a PostgreSQL URL; "" for none) and
+// writes them as NDJSON to path ("" for none), but refuses the first
+// failFirst attempts of each load (or all of them with alwaysFail), the
+// way a busy database does. The table is loaded in one transaction and
+// upserted, the file written whole or not at all, so a retry or a repeated
+// run leaves the same table and file.
 type flakySink struct {
 	path       string
+	db, table  string
 	failFirst  int
 	alwaysFail bool
 	attempts   int
@@ -240,27 +244,15 @@ func (s *flakySink) write(ctx context.Context, rows []customerTotal) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".*")
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(tmp)
-	enc := json.NewEncoder(w)
-	for i := range rows {
-		if err = enc.Encode(&rows[i]); err != nil {
-			break
+	if s.db != "" {
+		if err := loadDB(ctx, s.db, s.table, rows); err != nil {
+			return fmt.Errorf("warehouse: loading %s: %w", s.table, err)
 		}
 	}
-	if err == nil {
-		err = w.Flush()
-	}
-	err = errors.Join(err, tmp.Close())
-	if err == nil {
-		err = os.Rename(tmp.Name(), s.path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("warehouse: writing %s: %w", s.path, err)
+	if s.path != "" {
+		if err := connect.NDJSONFile[customerTotal](s.path).Load(ctx, connect.Slice(rows)); err != nil {
+			return fmt.Errorf("warehouse: %w", err)
+		}
 	}
 	return nil
 }

@@ -1,20 +1,29 @@
 // Command etl is a small but complete ETL job run with pigging: it extracts
 // orders from a CSV file, cleans them, totals them per customer and loads
-// the totals into a "warehouse" (an NDJSON file) through a flaky sink that
+// the totals into a "warehouse" (a table of an embedded SQLite database by
+// default, or of PostgreSQL, and an NDJSON file) through a flaky sink that
 // needs a retry.
 //
 //	go run ./examples/etl
 //
 // needs no setup. It takes etl.lock and writes etl.log in the working
-// directory, writes customers.ndjson, prints its trace to stderr with the
-// console exporter and ends with TOTAL SCRIPT TIME on stdout. With
+// directory, loads the customers into the table customers of warehouse.db
+// (SQLite, created when missing) and writes customers.ndjson there too,
+// prints its trace to stderr with the console exporter and ends with TOTAL
+// SCRIPT TIME on stdout. With
 // OTEL_TRACES_EXPORTER=otlp the same trace goes to an OTLP collector such
 // as Jaeger (docker compose up -d, then http://localhost:16686).
 //
 // Flags:
 //
 //	-in file    read orders from file instead of the orders.csv built in
-//	-out file   write the customer totals there (default customers.ndjson)
+//	-out file   write the customer totals there as NDJSON (default
+//	            customers.ndjson; "" for none)
+//	-db target  load the customer totals into this SQLite file, or into
+//	            PostgreSQL with a URL (postgres://user:pass@host/db);
+//	            "none" for no database (default warehouse.db beside -out)
+//	-table name the table they go to (default customers; created when
+//	            missing, upserted on customer_id)
 //	-log file   the run's log (default etl.log)
 //	-lock file  the run's lock (default etl.lock)
 //	-fail       the warehouse refuses every attempt: the run fails and keeps
@@ -94,6 +103,7 @@ func (e usageError) Unwrap() error { return e.err }
 // options are the command line, and what a benchmark sets instead.
 type options struct {
 	in, out        string
+	db, table      string
 	logPath, lock  string
 	fail, panicAgg bool
 	job            string
@@ -117,11 +127,13 @@ func (o options) source() string {
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	o := options{failFirst: 1, job: "etl"}
+	o := options{failFirst: 1, job: "etl", table: "customers"}
 	fs := flag.NewFlagSet("etl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.in, "in", "", "read orders from this CSV `file` instead of the built-in orders.csv")
 	fs.StringVar(&o.out, "out", "customers.ndjson", "write the customer totals to this NDJSON `file`")
+	fs.StringVar(&o.db, "db", "", "load the customer totals into this SQLite `file` or postgres:// URL; \"none\" for no database (default warehouse.db beside -out)")
+	fs.StringVar(&o.table, "table", "customers", "the `table` the customer totals are loaded into")
 	fs.StringVar(&o.logPath, "log", "etl.log", "the run's log `file`")
 	fs.StringVar(&o.lock, "lock", "etl.lock", "the run's lock `file`")
 	fs.BoolVar(&o.fail, "fail", false, "the warehouse refuses every attempt: the run fails and keeps its lock")
@@ -138,6 +150,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		err := fmt.Errorf("-hold %s: want a duration of zero or more", o.hold)
 		fmt.Fprintln(stderr, err)
 		return o, usageError{err}
+	}
+	if o.table == "" {
+		fmt.Fprintln(stderr, errNoTable)
+		return o, usageError{errNoTable}
 	}
 	if fs.NArg() > 0 {
 		err := fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -176,7 +192,7 @@ func runJob(ctx context.Context, o options, stdout io.Writer, tp trace.TracerPro
 			return err
 		}
 		t.Info("Pipeline done", "orders", c.orders, "clean", c.clean, "customers", c.customers)
-		c.print(stdout, o.out)
+		c.print(stdout, o.dest())
 		return nil
 	}, pigging.WithName(o.job), pigging.WithTracerProvider(tp), pigging.WithOutput(stdout))
 }
@@ -191,7 +207,7 @@ type steps struct {
 }
 
 func newSteps(o options) steps {
-	sink := &flakySink{path: o.out, failFirst: o.failFirst, alwaysFail: o.fail}
+	sink := &flakySink{path: o.out, db: o.dbTarget(), table: o.tableName(), failFirst: o.failFirst, alwaysFail: o.fail}
 	return steps{
 		extract: func(ctx context.Context) ([]rawOrder, error) {
 			if o.input != nil {
@@ -241,7 +257,8 @@ func (s steps) run(ctx context.Context) (counts, error) {
 	return counts{len(raw), len(orders), len(totals)}, nil
 }
 
-// print writes the job's summary line.
-func (c counts) print(w io.Writer, out string) {
-	fmt.Fprintf(w, "etl: %d orders read, %d clean, %d customers written to %s\n", c.orders, c.clean, c.customers, out)
+// print writes the job's summary line; dest names where the customers
+// went.
+func (c counts) print(w io.Writer, dest string) {
+	fmt.Fprintf(w, "etl: %d orders read, %d clean, %d customers written to %s\n", c.orders, c.clean, c.customers, dest)
 }

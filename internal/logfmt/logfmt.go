@@ -7,7 +7,6 @@
 package logfmt
 
 import (
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -19,37 +18,10 @@ const TimeLayout = "2006-01-02 15:04:05.000"
 
 // AppendTime appends t in UTC as "2006-01-02 15:04:05.000". Milliseconds are
 // truncated, not rounded.
-//
-// The part before the milliseconds is formatted once per second and kept,
-// so that most calls only copy it and append three digits.
 func AppendTime(b []byte, t time.Time) []byte {
-	sec := t.Unix()
-	ms := t.Nanosecond() / 1e6
-	c := lastSecond.Load()
-	if c == nil || c.sec != sec {
-		c = newSecondPrefix(t, sec)
-		lastSecond.Store(c)
-	}
-	b = append(b, c.prefix[:c.n]...)
-	return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
-}
-
-// secondPrefix is "2006-01-02 15:04:05." for one second since the epoch.
-type secondPrefix struct {
-	sec    int64
-	n      int
-	prefix [32]byte
-}
-
-// lastSecond is the prefix of the latest second formatted. It is replaced,
-// never changed, so that concurrent callers can read it without a lock.
-var lastSecond atomic.Pointer[secondPrefix]
-
-func newSecondPrefix(t time.Time, sec int64) *secondPrefix {
 	t = t.UTC()
 	year, month, day := t.Date()
-	hour, minute, s := t.Clock()
-	b := make([]byte, 0, 32)
+	hour, minute, sec := t.Clock()
 	b = appendInt(b, year, 4)
 	b = append(b, '-')
 	b = appendInt(b, int(month), 2)
@@ -60,11 +32,9 @@ func newSecondPrefix(t time.Time, sec int64) *secondPrefix {
 	b = append(b, ':')
 	b = appendInt(b, minute, 2)
 	b = append(b, ':')
-	b = appendInt(b, s, 2)
+	b = appendInt(b, sec, 2)
 	b = append(b, '.')
-	c := &secondPrefix{sec: sec}
-	c.n = copy(c.prefix[:], b)
-	return c
+	return appendInt(b, t.Nanosecond()/1e6, 3)
 }
 
 // appendInt appends n zero-padded to width digits (n must not be negative).

@@ -19,12 +19,14 @@ type Run interface {
 	// event to the span in ctx (a stage span) or to the run span. It never
 	// fails: a record that cannot be written is reported on stderr.
 	LogAttrs(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr)
-	// StageEnded writes the closing record of a stage call, e.Msg, and
-	// records the stage's metrics. The record is an INFO line without
-	// e.Err, an ERROR line with it (and the stack of a panic as
-	// tab-continued lines; the run is not marked failed). Its fields are the
-	// duration, from e.Start to the record's time, the records counted and,
-	// past one, the attempts. It never fails, as LogAttrs.
+	// StageEnded writes the whole closing record of a stage call and
+	// records the stage's metrics: the stage reports its end in this one
+	// call. The record is an INFO line "<e.Name> done" without e.Err, an
+	// ERROR line "<e.Name> failed: <error>" with it (and the stack of a
+	// panic as tab-continued lines; the run is not marked failed). Its
+	// fields are the duration, from e.Start to the record's time, the
+	// records counted and, past one, the attempts. It never fails, as
+	// LogAttrs.
 	StageEnded(ctx context.Context, e *StageEnd)
 }
 
@@ -32,8 +34,9 @@ type Run interface {
 type StageEnd struct {
 	// Stage is the stage, nil for one made without a name.
 	Stage *Stage
-	// Msg is the closing record's message.
-	Msg string
+	// Name is the stage call's span name: "<kind> <name>", or the kind
+	// alone for a stage made without a name.
+	Name string
 	// Start is when the call began.
 	Start time.Time
 	// In and Out are the records counted in and out, when HasIn and HasOut.

@@ -61,7 +61,7 @@ type pkg struct {
 
 var pkgs = []pkg{
 	{"./pigging", "^Benchmark(Info|Logger|Concurrent|Span|StartStop)$"},
-	{"./middleware", "^Benchmark(Transform|Seq|Tracer)$"},
+	{"./middleware", "^Benchmark(Transform|Seq)$"},
 	// The whole command (a child printing through pigging run) is left to
 	// its own benchmark run: it shares the machine with the child.
 	{"./cmd/pigging", "^BenchmarkPump$/^(floor|pump)$"},
@@ -351,8 +351,6 @@ const (
 	bStageSame   = "./middleware:BenchmarkTransform/sdk/same-fields"
 	bNoopBare    = "./middleware:BenchmarkTransform/noop/bare"
 	bStageNoop   = "./middleware:BenchmarkTransform/noop/wrapped"
-	bTracerCache = "./middleware:BenchmarkTracer/sdk/cache"
-	bTracerAsk   = "./middleware:BenchmarkTracer/sdk/tracer"
 )
 
 // row is one line of the table.
@@ -398,20 +396,6 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 	ratio("a line through `pigging run`'s pump (pipe read, pass-through, record)", bPump, bPumpFloor, "≤ 1.5× one `write(2)` of its record", 1.5, nil)
 
 	rows = append(rows, seqRows(res, verdict)...)
-	// The stage's tracer cache stays only while it saves more than the
-	// noise: 0.05× the floor.
-	cacheWhat := "stage tracer cache against `tp.Tracer` per call, SDK provider"
-	cacheTarget := "saves ≥ 0.05× the floor"
-	c, okC := ns(bTracerCache)
-	a, okA := ns(bTracerAsk)
-	floor, okF := ns(bFloor)
-	if okC && okA && okF {
-		m := fmt.Sprintf("saves %s (%s vs %s): %.2f× the floor", dur(a-c), dur(c), dur(a), (a-c)/floor)
-		rows = append(rows, row{cacheWhat, m, cacheTarget, verdict((a-c)/floor >= 0.05)})
-	} else {
-		rows = append(rows, row{cacheWhat, notMeasured, cacheTarget, "-"})
-	}
-
 	// Throughput is 1/(ns/op); the target is many/one ≥ 0.8.
 	if one, ok1 := ns(bOne); !ok1 {
 		rows = append(rows, row{"64 goroutines logging at once", notMeasured, "", "-"})

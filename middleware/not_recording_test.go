@@ -126,7 +126,7 @@ func TestNotRecordingBehaviour(t *testing.T) {
 			return errors.New("flaky")
 		}
 		return nil
-	}, WithTracerProvider(tp), WithRetry(3, time.Millisecond), withJitter(noJitter))
+	}, WithTracerProvider(tp), WithRetry(3, time.Millisecond))
 	ds.take()
 	if err := flaky(ctx); err != nil || n != 3 {
 		t.Errorf("retry: %v after %d tries", err, n)

@@ -40,7 +40,7 @@ func TestBrokenErrors(t *testing.T) {
 			h := startRun(t)
 			plain := Load("plain", func(ctx context.Context, in []int) error { return tc.err })
 			retried := Load("retried", func(ctx context.Context, in []int) error { return tc.err },
-				WithRetry(2, 0), withJitter(noJitter))
+				WithRetry(2, 0))
 			if err := plain(h.ctx, []int{1}); err != tc.err {
 				t.Errorf("plain returned %T, want the error unchanged", err)
 			}
