@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"slices"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -11,19 +13,30 @@ import (
 
 // fingerprint returns a digest of what rm says, its times and exemplars
 // left out: two collections with the same fingerprint hold the same
-// metrics, attributes and values. It also returns the number of metrics
-// that hold at least one data point.
+// metrics, attributes and values. The SDK gives scopes and data points in
+// no fixed order (they come from maps), so the digest is of the sorted
+// lines, one per data point. It also returns the number of metrics that
+// hold at least one data point.
 func fingerprint(rm *metricdata.ResourceMetrics) (string, int) {
-	h := fnv.New128a()
+	var lines []string
 	n := 0
 	for _, sm := range rm.ScopeMetrics {
-		fmt.Fprintf(h, "scope %s %s\n", sm.Scope.Name, sm.Scope.Version)
 		for _, m := range sm.Metrics {
-			fmt.Fprintf(h, "metric %s %s\n", m.Name, m.Unit)
-			if writePoints(h, m.Data) > 0 {
+			var b strings.Builder
+			points := writePoints(&b, m.Data)
+			if points > 0 {
 				n++
 			}
+			prefix := fmt.Sprintf("%s %s %s %s ", sm.Scope.Name, sm.Scope.Version, m.Name, m.Unit)
+			for l := range strings.Lines(b.String()) {
+				lines = append(lines, prefix+l)
+			}
 		}
+	}
+	slices.Sort(lines)
+	h := fnv.New128a()
+	for _, l := range lines {
+		_, _ = io.WriteString(h, l)
 	}
 	return string(h.Sum(nil)), n
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
@@ -36,6 +37,21 @@ func TestFingerprint(t *testing.T) {
 		if fp, _ := fingerprint(rm); fp == base {
 			t.Errorf("a different %s gives the same fingerprint", name)
 		}
+	}
+	// Scopes and data points come in map order: the order does not count.
+	two := func(first, second string) *metricdata.ResourceMetrics {
+		sm := func(scope string) metricdata.ScopeMetrics {
+			var points []metricdata.DataPoint[int64]
+			for _, job := range []string{first, second} {
+				points = append(points, metricdata.DataPoint[int64]{Attributes: attribute.NewSet(attribute.String("job", job)), Value: 1})
+			}
+			return metricdata.ScopeMetrics{Scope: instrumentation.Scope{Name: scope},
+				Metrics: []metricdata.Metrics{{Name: "runs", Data: metricdata.Sum[int64]{DataPoints: points}}}}
+		}
+		return &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{sm(first), sm(second)}}
+	}
+	if a, _ := fingerprint(two("a", "b")); a != func() string { fp, _ := fingerprint(two("b", "a")); return fp }() {
+		t.Error("the same scopes and points in another order give another fingerprint")
 	}
 	empty := &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{{Metrics: []metricdata.Metrics{
 		{Name: "runs", Data: metricdata.Sum[int64]{Temporality: metricdata.DeltaTemporality}}}}}}
