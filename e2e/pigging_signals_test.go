@@ -13,7 +13,10 @@ import (
 // debug exporter, and the run and stage metrics from the prometheus
 // exporter, under the names it derives: pigging_run_duration_seconds
 // (pigging.run.duration, unit s) and pigging_stage_records_total
-// (pigging.stage.records, unit {record}).
+// (pigging.stage.records, unit {record}). Each run sends each signal in
+// one request when no periodic export falls within the run, counted on the
+// way to the receiver: Stop flushes all three, and the shutdown after it
+// has nothing new to send.
 func TestPiggingLogsAndMetrics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: needs a Jaeger build; runs in the full test command")
@@ -27,18 +30,30 @@ func TestPiggingLogsAndMetrics(t *testing.T) {
 		t.Run(want.result, func(t *testing.T) {
 			service := uniqueService("etl-signals")
 			since := time.Now()
+			receiver := countRequests(t, j.OTLPHTTP)
 			res := runJob(t, map[string]string{
 				"OTEL_TRACES_EXPORTER":        "otlp",
 				"OTEL_METRICS_EXPORTER":       "otlp",
 				"OTEL_LOGS_EXPORTER":          "otlp",
 				"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-				"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + j.OTLPHTTP,
+				"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.URL,
 				"OTEL_SERVICE_NAME":           service,
 				// Exceptions as log records: the load's failed attempts
 				// (the first always fails) must become records too.
 				"OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN": "logs",
+				// No periodic export during the run, however slow the
+				// machine: what is counted is the end's flush and shutdown.
+				"OTEL_BSP_SCHEDULE_DELAY":  "60000",
+				"OTEL_BLRP_SCHEDULE_DELAY": "60000",
 			}, want.args...)
 			checkOutcome(t, res, want.outcome)
+			// The job has exited: every request it made has been counted.
+			counts := receiver.Counts()
+			for _, path := range []string{"/v1/traces", "/v1/metrics", "/v1/logs"} {
+				if counts["POST "+path] != 1 {
+					t.Errorf("POST %s: %d requests in the run, want 1 (all: %v)", path, counts["POST "+path], counts)
+				}
+			}
 			spans := waitSpans(t, j, service, since, traceComplete)
 			traceID := ""
 			for _, s := range spans {

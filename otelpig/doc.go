@@ -56,6 +56,11 @@
 // cron job's stderr stays quiet. With none, the globals are the no-op
 // providers.
 //
+// Each of the three variables also takes a comma-separated list, such as
+// "console,otlp": one processor or reader per exporter. "none" alone means
+// none. OTEL_SDK_DISABLED=true turns all three signals off: no-op
+// providers, no exporter built, options included.
+//
 // Values are case-insensitive (OTLP works). Any other value is ignored,
 // as the specification asks: Setup writes a warning that names the
 // variable, the values it takes and the default it uses instead, for
@@ -75,7 +80,10 @@
 // (grpc), in plain text. An https:// endpoint uses TLS. The other
 // OTEL_EXPORTER_OTLP_* variables (per-signal endpoints, headers,
 // certificates, timeout, compression) are read by the OTLP exporters as
-// the specification defines them.
+// the specification defines them; the batch processors and the periodic
+// reader read OTEL_BSP_*, OTEL_BLRP_* and OTEL_METRIC_EXPORT_*. Setup
+// checks these numeric variables and ignores, with a warning, a value that
+// is not a positive integer.
 //
 // Metrics are exported every 60 s (OTEL_METRIC_EXPORT_INTERVAL) and at
 // shutdown, so a short job sends them once, at its end. Their temporality
@@ -126,6 +134,14 @@
 // http://localhost:4318/v1/traces: ..."), joined with the providers' own
 // errors (context.DeadlineExceeded when the collector did not answer in
 // time). Calling it again returns the first result.
+//
+// A ForceFlush of the providers, such as the one a pigging Tracker's Stop
+// makes, shares that bound: it ends at the latest when the timeout since
+// the first ForceFlush has passed, and a shutdown after a ForceFlush that
+// ran out of time shuts down at once instead of waiting for the silent
+// collector a second time. Each loss is reported once, by whichever error
+// sees it first, and the shutdown's last collection of metrics is sent only
+// when it differs from the last export.
 //
 // # When the collector is down
 //

@@ -29,7 +29,8 @@ func ContextFromEnv(ctx context.Context) context.Context {
 
 // EnvWarnings returns one error for each OTEL_* variable that [Setup]
 // reads and would ignore, because it holds a value Setup does not know
-// (OTEL_TRACES_EXPORTER=jaeger, an OTLP protocol of http/json, ...): the
+// (OTEL_TRACES_EXPORTER=jaeger, an OTLP protocol of http/json,
+// OTEL_BSP_SCHEDULE_DELAY=5s, OTEL_SDK_DISABLED=yes, ...): the
 // same warnings Setup writes, each naming the variable and what Setup uses
 // instead. It returns nil when every variable is fine. A program calls it
 // to record the warnings somewhere of its own, such as the run's log; it

@@ -15,25 +15,25 @@ func TestOTLPTarget(t *testing.T) {
 		bad  bool // an unknown protocol: an error, with the default protocol's target
 	}{
 		{"defaults", tracesSignal, nil,
-			otlpTarget{protocolHTTP, "http://localhost:4318/v1/traces", true}, false},
+			otlpTarget{protocolHTTP, "http://localhost:4318/v1/traces", true, false}, false},
 		{"grpc default", metricsSignal, map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
-			otlpTarget{protocolGRPC, "http://localhost:4317", true}, false},
+			otlpTarget{protocolGRPC, "http://localhost:4317", true, false}, false},
 		{"base endpoint gets the signal path", logsSignal, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:4318/"},
-			otlpTarget{protocolHTTP, "https://collector:4318/v1/logs", false}, false},
+			otlpTarget{protocolHTTP, "https://collector:4318/v1/logs", false, false}, false},
 		{"signal endpoint is used as is", tracesSignal, map[string]string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://b:9999/otlp"},
-			otlpTarget{protocolHTTP, "http://b:9999/otlp", false}, false},
+			otlpTarget{protocolHTTP, "http://b:9999/otlp", false, false}, false},
 		{"grpc endpoint", tracesSignal, map[string]string{
 			"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:4317"},
-			otlpTarget{protocolGRPC, "https://collector:4317", false}, false},
+			otlpTarget{protocolGRPC, "https://collector:4317", false, false}, false},
 		{"signal protocol wins", metricsSignal, map[string]string{
 			"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "GRPC"},
-			otlpTarget{protocolGRPC, "http://localhost:4317", true}, false},
+			otlpTarget{protocolGRPC, "http://localhost:4317", true, false}, false},
 		{"an insecure variable leaves TLS to it", tracesSignal, map[string]string{"OTEL_EXPORTER_OTLP_INSECURE": "false"},
-			otlpTarget{protocolHTTP, "localhost:4318/v1/traces", false}, false},
+			otlpTarget{protocolHTTP, "localhost:4318/v1/traces", false, false}, false},
 		{"an unknown protocol falls back to http/protobuf", tracesSignal, map[string]string{
 			"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"},
-			otlpTarget{protocolHTTP, "http://c:4318/v1/traces", false}, true},
+			otlpTarget{protocolHTTP, "http://c:4318/v1/traces", false, false}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
@@ -62,16 +65,44 @@ func (s signal) exporterVar() string { return "OTEL_" + s.upper + "_EXPORTER" }
 // getenv returns the variable's value without surrounding spaces.
 func getenv(key string) string { return strings.TrimSpace(os.Getenv(key)) }
 
-// exporterName returns the exporter named by the signal's variable in lower
-// case (enumerated values are case-insensitive), or "" when it is unset.
-// An unknown value is an error that names the variable and what it takes.
-func (s signal) exporterName() (string, error) {
+// exporterNames returns the exporters named by the signal's variable, a
+// comma-separated list, in lower case (enumerated values are
+// case-insensitive) and without repeats; nil when it is unset, or when no
+// entry is known. An entry it does not know, and "none" beside other
+// exporters, is left out and reported in the error, which names the
+// variable and what it takes. "none" alone is returned as [none].
+func (s signal) exporterNames() ([]string, error) {
 	raw := getenv(s.exporterVar())
-	switch v := strings.ToLower(raw); v {
-	case "", exporterOTLP, exporterConsole, exporterNone:
-		return v, nil
+	if raw == "" {
+		return nil, nil
 	}
-	return "", fmt.Errorf("otelpig: %s=%s: use otlp, console or none", s.exporterVar(), raw)
+	var names, unknown []string
+	none := false
+	for n := range strings.SplitSeq(raw, ",") {
+		switch n = strings.ToLower(strings.TrimSpace(n)); n {
+		case exporterNone:
+			none = true
+		case exporterOTLP, exporterConsole:
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		default:
+			unknown = append(unknown, strconv.Quote(n))
+		}
+	}
+	var err error
+	switch {
+	case len(unknown) > 0 && len(names) > 0:
+		err = fmt.Errorf("otelpig: %s=%s: use otlp, console or none, or a list of otlp and console; unknown exporter %s", s.exporterVar(), raw, strings.Join(unknown, ", "))
+	case len(unknown) > 0:
+		err = fmt.Errorf("otelpig: %s=%s: use otlp, console or none, or a list of otlp and console", s.exporterVar(), raw)
+	case none && len(names) > 0:
+		err = fmt.Errorf("otelpig: %s=%s: none cannot be listed with other exporters", s.exporterVar(), raw)
+	}
+	if len(names) == 0 && none && len(unknown) == 0 {
+		names = []string{exporterNone}
+	}
+	return names, err
 }
 
 // otlpTarget is where one signal's OTLP exporter sends.
@@ -82,6 +113,9 @@ type otlpTarget struct {
 	// must then use the specification's default, http://localhost:4318 or
 	// :4317 without TLS, where the Go exporters would default to TLS.
 	plainDefault bool
+	// badTimeout is set when the timeout variable holds a bad value, which
+	// the exporters would use: the default is then passed explicitly.
+	badTimeout bool
 }
 
 // otlpTarget reads the signal's OTLP protocol and endpoint variables. An
@@ -89,7 +123,7 @@ type otlpTarget struct {
 // with the target of the default protocol, http/protobuf: the caller warns
 // and goes on with it.
 func (s signal) otlpTarget() (otlpTarget, error) {
-	t := otlpTarget{protocol: protocolHTTP}
+	t := otlpTarget{protocol: protocolHTTP, badTimeout: s.otlpTimeoutBad()}
 	var bad error
 	for _, key := range []string{"OTEL_EXPORTER_OTLP_" + s.upper + "_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
 		raw := getenv(key)
@@ -150,11 +184,17 @@ func newOTLPSpanExporter(ctx context.Context, t otlpTarget) (sdktrace.SpanExport
 		if t.plainDefault {
 			opts = append(opts, otlptracegrpc.WithInsecure())
 		}
+		if t.badTimeout {
+			opts = append(opts, otlptracegrpc.WithTimeout(defaultOTLPTimeout))
+		}
 		return otlptracegrpc.New(ctx, opts...)
 	}
 	var opts []otlptracehttp.Option
 	if t.plainDefault {
 		opts = append(opts, otlptracehttp.WithInsecure())
+	}
+	if t.badTimeout {
+		opts = append(opts, otlptracehttp.WithTimeout(defaultOTLPTimeout))
 	}
 	return otlptracehttp.New(ctx, opts...)
 }
@@ -165,11 +205,17 @@ func newOTLPMetricExporter(ctx context.Context, t otlpTarget) (sdkmetric.Exporte
 		if t.plainDefault {
 			opts = append(opts, otlpmetricgrpc.WithInsecure())
 		}
+		if t.badTimeout {
+			opts = append(opts, otlpmetricgrpc.WithTimeout(defaultOTLPTimeout))
+		}
 		return otlpmetricgrpc.New(ctx, opts...)
 	}
 	var opts []otlpmetrichttp.Option
 	if t.plainDefault {
 		opts = append(opts, otlpmetrichttp.WithInsecure())
+	}
+	if t.badTimeout {
+		opts = append(opts, otlpmetrichttp.WithTimeout(defaultOTLPTimeout))
 	}
 	return otlpmetrichttp.New(ctx, opts...)
 }
@@ -180,11 +226,17 @@ func newOTLPLogExporter(ctx context.Context, t otlpTarget) (sdklog.Exporter, err
 		if t.plainDefault {
 			opts = append(opts, otlploggrpc.WithInsecure())
 		}
+		if t.badTimeout {
+			opts = append(opts, otlploggrpc.WithTimeout(defaultOTLPTimeout))
+		}
 		return otlploggrpc.New(ctx, opts...)
 	}
 	var opts []otlploghttp.Option
 	if t.plainDefault {
 		opts = append(opts, otlploghttp.WithInsecure())
+	}
+	if t.badTimeout {
+		opts = append(opts, otlploghttp.WithTimeout(defaultOTLPTimeout))
 	}
 	return otlploghttp.New(ctx, opts...)
 }
@@ -196,24 +248,31 @@ var errAbandoned = errors.New("otelpig: export abandoned at shutdown")
 // delivery is what the exporters of one signal share with the shutdown: a
 // context that ends exports still running when the shutdown bound ends, and
 // a count of what could not be delivered, so that shutdown reports lost
-// telemetry and not only a late collector.
+// telemetry and not only a late collector. Each loss is reported once:
+// by the error of the export that failed (the SDK hands it to the error
+// handler, or to the caller of ForceFlush), by the error of a ForceFlush
+// that ran out of time, or, for what is left, by the shutdown's result.
 type delivery struct {
-	what   string          // "spans", "metrics", "log records"
-	target string          // the endpoint or writer, for messages
-	stop   context.Context // done when exports must end
+	what     string          // "spans", "metrics", "log records"
+	target   string          // the endpoint or writer, for messages
+	stop     context.Context // done when exports must end
+	bound    *flushBound     // told of each successful export
+	shutting *atomic.Bool    // set once the shutdown has begun
 
 	mu       sync.Mutex
 	inflight int   // items in exports still running
 	lost     int   // items in exports that failed
+	reported int   // items of lost and inflight already reported
 	first    error // the first export error, as the exporter gave it
 }
 
-func newDelivery(what, target string, stop context.Context) *delivery {
-	return &delivery{what: what, target: target, stop: stop}
+func newDelivery(what, target string, stop context.Context, bound *flushBound, shutting *atomic.Bool) *delivery {
+	return &delivery{what: what, target: target, stop: stop, bound: bound, shutting: shutting}
 }
 
 // export runs one export of n items with a ctx that also ends with d.stop,
-// and records a failure. The error it returns names the target.
+// and records a failure. The error it returns names the target. An export
+// the shutdown abandoned returns nil: the shutdown's result reports it.
 func (d *delivery) export(ctx context.Context, n int, fn func(context.Context) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -226,17 +285,29 @@ func (d *delivery) export(ctx context.Context, n int, fn func(context.Context) e
 	err := fn(ctx)
 	d.mu.Lock()
 	d.inflight -= n
+	abandoned := err != nil && errors.Is(context.Cause(ctx), errAbandoned)
 	if err != nil {
 		d.lost += n
 		if d.first == nil {
 			d.first = err
 		}
+		if !abandoned && !d.shutting.Load() && !cutByFlush(ctx, err) {
+			// The caller reports this error: the SDK's error handler, or
+			// whoever called ForceFlush.
+			d.reported = max(d.reported, d.lost)
+		}
 	}
 	d.mu.Unlock()
-	if err != nil {
-		return &exportError{fmt.Errorf("otelpig: exporting %d %s to %s: %w", n, d.what, d.target, err)}
+	switch {
+	case err == nil:
+		if d.bound != nil {
+			d.bound.exported(d)
+		}
+		return nil
+	case abandoned:
+		return nil
 	}
-	return nil
+	return &exportError{fmt.Errorf("otelpig: exporting %d %s to %s: %w", n, d.what, d.target, err)}
 }
 
 // exportError is the error of one failed export. The shutdown leaves it out
@@ -247,19 +318,47 @@ type exportError struct{ err error }
 func (e *exportError) Error() string { return e.err.Error() }
 func (e *exportError) Unwrap() error { return e.err }
 
-// err reports what was lost, or nil. Items of exports still running count
-// as lost: err is called when the shutdown bound has ended them.
+// report returns an error for the items not yet reported as lost, those of
+// exports still running included, with cause as what ended them; nil when
+// there are none. They count as reported from then on.
+func (d *delivery) report(cause error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := d.lost + d.inflight - d.reported
+	if n <= 0 {
+		return nil
+	}
+	d.reported += n
+	return fmt.Errorf("otelpig: %d %s not exported to %s: %w", n, d.what, d.target, cause)
+}
+
+// hasLost reports whether any item was lost.
+func (d *delivery) hasLost() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lost+d.inflight > 0
+}
+
+// err reports what was lost and not reported yet, or nil. Items of exports
+// still running count as lost: err is called when the shutdown bound has
+// ended them.
 func (d *delivery) err() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	lost, first := d.lost+d.inflight, d.first
-	if lost == 0 {
+	lost, first := d.lost+d.inflight-d.reported, d.first
+	if lost <= 0 {
 		return nil
 	}
 	if first == nil {
-		first = errAbandoned
+		if first = context.Cause(d.stop); first == nil {
+			first = errAbandoned
+		}
 	}
-	return fmt.Errorf("otelpig: %d %s not exported to %s: %w", lost, d.what, d.target, first)
+	more := ""
+	if d.reported > 0 {
+		more = "more "
+	}
+	return fmt.Errorf("otelpig: %d %s%s not exported to %s: %w", lost, more, d.what, d.target, first)
 }
 
 // spanExporter adds a [delivery] to a span exporter.
@@ -274,16 +373,28 @@ func (e *spanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	})
 }
 
-// metricExporter adds a [delivery] to a metric exporter.
+// metricExporter adds a [delivery] to a metric exporter, and sends the
+// final collection of the shutdown only when it says something the last
+// export did not: a job's Stop flushes its metrics, and the shutdown's
+// collection right after would otherwise send the same values a second
+// time (two POSTs to /v1/metrics per run).
 type metricExporter struct {
 	sdkmetric.Exporter
 	d *delivery
+
+	mu   sync.Mutex
+	last string // the fingerprint of the last export tried
 }
 
 func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
-	n := 0
-	for _, sm := range rm.ScopeMetrics {
-		n += len(sm.Metrics)
+	fp, n := fingerprint(rm)
+	e.mu.Lock()
+	same := fp == e.last
+	e.last = fp
+	e.mu.Unlock()
+	if e.d.shutting.Load() && (same || n == 0) {
+		// Sent already, or reported lost already: nothing new to say.
+		return nil
 	}
 	return e.d.export(ctx, n, func(ctx context.Context) error {
 		return e.Exporter.Export(ctx, rm)

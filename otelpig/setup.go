@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/contrib/propagators/autoprop"
@@ -20,6 +22,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // Setup installs OpenTelemetry SDK providers for traces, metrics and logs as
@@ -41,8 +44,20 @@ import (
 // OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER work the same way for the
 // global meter and logger providers, except that unset means "none": the
 // globals are then no-op providers. [WithMetricReader] and
-// [WithLogExporter] override them. OTEL_PROPAGATORS sets the propagator
+// [WithLogExporter] override them. Each of the three variables takes a
+// comma-separated list ("console,otlp"): one processor or reader per
+// exporter; "none" alone means none. OTEL_PROPAGATORS sets the propagator
 // (default "tracecontext,baggage"). Enumerated values are case-insensitive.
+//
+// OTEL_SDK_DISABLED=true turns every signal off, whatever the options say:
+// Setup builds no exporter, installs the no-op tracer, meter and logger
+// providers (and the propagator), and returns a shutdown that does nothing.
+//
+// The SDK and the OTLP exporters read OTEL_BSP_*, OTEL_BLRP_*,
+// OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_TIMEOUT and
+// OTEL_EXPORTER_OTLP_TIMEOUT (and its per-signal variants) themselves;
+// Setup checks them, and one that is not a positive integer is ignored
+// with a warning like any unknown value.
 //
 // Setup connects to nothing: an unreachable collector does not make it
 // fail. Export errors during the run go to the OpenTelemetry error handler
@@ -53,7 +68,16 @@ import (
 // providers and their exporters down, side by side. It is bounded by its
 // ctx, or by [WithShutdownTimeout] (5 s by default) when ctx has no
 // deadline; exports still running when the bound ends are cancelled, so it
-// never hangs the job. It returns the errors met, joined with
+// never hangs the job. A ForceFlush of the providers (a pigging Tracker's
+// Stop makes one) and the shutdown share that bound: a ForceFlush ends at
+// the latest when the timeout since the first one has passed, and a
+// shutdown after a ForceFlush that ran out of time does not wait for the
+// collector again, so a silent collector costs a job's end the bound once.
+// The shutdown's last collection of metrics is sent only when it differs
+// from the last export, so a run flushed by Stop sends its metrics once.
+// Each loss is reported once, naming the endpoint: by the export's own
+// error (to the error handler, or to ForceFlush's caller), by ForceFlush's
+// error, or by shutdown's result, whichever sees it first. It returns the errors met, joined with
 // [errors.Join]: an error for each signal that lost telemetry (how much,
 // the endpoint, the first export error) and the providers' own
 // ([context.DeadlineExceeded] when the collector did not answer in time).
@@ -61,9 +85,10 @@ import (
 // calls wait for the first and return its result.
 //
 // Telemetry configuration never stops the job. An OTEL_*_EXPORTER, an OTLP
-// protocol, OTEL_PROPAGATORS or
-// OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE that holds an unknown
-// value is ignored, as the OpenTelemetry specification asks: Setup writes a
+// protocol, OTEL_PROPAGATORS,
+// OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_SDK_DISABLED or
+// one of the numeric variables above that holds an unknown value is
+// ignored, as the OpenTelemetry specification asks: Setup writes a
 // warning naming the variable, the values it takes and what is used
 // instead ("otelpig: OTEL_TRACES_EXPORTER=jaeger: use otlp, console or
 // none; ignored, using the default: ...") on [WithWriter]'s writer, and goes
@@ -83,12 +108,22 @@ func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) 
 		// failed write loses only the warning.
 		_, _ = fmt.Fprintf(cfg.writer, "%s\n", w)
 	}
+	if pl.disabled {
+		// The operator's off switch, stronger than the options: no
+		// exporter is built, nothing is sent or printed. The propagator
+		// still passes a caller's trace context on.
+		otel.SetTracerProvider(tracenoop.NewTracerProvider())
+		otel.SetMeterProvider(metricnoop.NewMeterProvider())
+		otel.SetLoggerProvider(lognoop.NewLoggerProvider())
+		otel.SetTextMapPropagator(pl.propagator)
+		return noop, nil
+	}
 	res, err := newResource(ctx, cfg)
 	if err != nil {
 		return noop, err
 	}
 
-	p := &providers{timeout: cfg.shutdownTimeout}
+	p := &providers{timeout: cfg.shutdownTimeout, bound: &flushBound{timeout: cfg.shutdownTimeout}}
 	p.exports, p.abandon = context.WithCancelCause(context.Background())
 	if err := p.build(ctx, cfg, pl, res); err != nil {
 		p.abandon(errAbandoned)
@@ -111,15 +146,19 @@ func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) 
 	return p.shutdown, nil
 }
 
-// choice is the exporter chosen for one signal.
+// choice is the exporters chosen for one signal.
 type choice struct {
-	exporter string     // exporterOTLP, exporterConsole, exporterNone or ""
-	otlp     otlpTarget // when exporter is exporterOTLP
+	exporters []string   // exporterOTLP, exporterConsole; [exporterNone]; nil for the default
+	otlp      otlpTarget // when exporters has exporterOTLP
 }
+
+// has reports whether c lists the exporter name.
+func (c choice) has(name string) bool { return slices.Contains(c.exporters, name) }
 
 // plan is what the environment asks for, read and checked before anything
 // is built.
 type plan struct {
+	disabled              bool // OTEL_SDK_DISABLED=true: no SDK at all
 	traces, metrics, logs choice
 	propagator            propagation.TextMapPropagator
 }
@@ -133,17 +172,25 @@ func readEnv(cfg config) (pl plan, warnings []error) {
 	warn := func(err error, fallback string) {
 		warnings = append(warnings, fmt.Errorf("%w; ignored, %s", err, fallback))
 	}
+	disabled, err := sdkDisabled()
+	if err != nil {
+		warn(err, "using the default: false")
+	}
+	pl.disabled = disabled
 	choose := func(s signal, overridden bool, fallback string) choice {
-		if overridden {
+		if overridden || disabled {
 			return choice{}
 		}
-		name, err := s.exporterName()
+		names, err := s.exporterNames()
 		if err != nil {
-			warn(err, fallback)
-			return choice{}
+			if names == nil {
+				warn(err, fallback)
+			} else {
+				warn(err, "using "+strings.Join(names, ","))
+			}
 		}
-		c := choice{exporter: name}
-		if name == exporterOTLP {
+		c := choice{exporters: names}
+		if c.has(exporterOTLP) {
 			if c.otlp, err = s.otlpTarget(); err != nil {
 				warn(err, "using http/protobuf")
 			}
@@ -153,9 +200,16 @@ func readEnv(cfg config) (pl plan, warnings []error) {
 	pl.traces = choose(tracesSignal, cfg.exporter != nil, "using the default: a summary of each trace")
 	pl.metrics = choose(metricsSignal, cfg.metricReader != nil, "using the default: none")
 	pl.logs = choose(logsSignal, cfg.logExporter != nil, "using the default: none")
-	if pl.metrics.exporter == exporterOTLP {
+	if pl.metrics.has(exporterOTLP) {
 		if err := checkTemporality(); err != nil {
 			warn(err, "using the default: cumulative")
+		}
+	}
+	if !disabled {
+		for _, v := range sdkNumbers {
+			if err := v.check(); err != nil {
+				warn(err, "using the SDK's default")
+			}
 		}
 	}
 	var ignored []string
@@ -201,11 +255,14 @@ func newPropagator() (p propagation.TextMapPropagator, ignored []string) {
 // providers owns what Setup built and shuts it down once.
 type providers struct {
 	tp        *sdktrace.TracerProvider
-	spanProc  sdktrace.SpanProcessor   // nil when no span is exported
+	spanProcs []sdktrace.SpanProcessor // one per span exporter
 	mp        *sdkmetric.MeterProvider // nil for "none"
 	lp        *sdklog.LoggerProvider   // nil for "none"
+	logProcs  []sdklog.Processor       // one per log exporter
 	timeout   time.Duration
-	delivered []*delivery // one per exporting signal
+	delivered []*delivery // one per exporter
+	bound     *flushBound // shared by ForceFlush calls and the shutdown
+	shutting  atomic.Bool // set when the shutdown begins
 
 	exports context.Context         // done when exports must stop
 	abandon context.CancelCauseFunc // ends exports
@@ -216,7 +273,7 @@ type providers struct {
 
 // delivery returns a new delivery record for one signal's exporter.
 func (p *providers) delivery(what, target string) *delivery {
-	d := newDelivery(what, target, p.exports)
+	d := newDelivery(what, target, p.exports, p.bound, &p.shutting)
 	p.delivered = append(p.delivered, d)
 	return d
 }
@@ -225,43 +282,55 @@ func (p *providers) delivery(what, target string) *delivery {
 // messages.
 const consoleTarget = "the console writer"
 
-// build makes the three providers pl and cfg ask for. On error, what was
-// built is left for shutdown to release.
+// build makes the three providers pl and cfg ask for, with one processor
+// or reader per exporter. On error, what was built is left for shutdown to
+// release.
 func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resource.Resource) error {
 	// Traces.
-	var (
-		spanExp sdktrace.SpanExporter
-		target  string
-		simple  bool
-		err     error
-	)
+	type spanOut struct {
+		exp    sdktrace.SpanExporter
+		target string
+		simple bool
+	}
+	var spanOuts []spanOut
 	switch {
 	case cfg.exporter != nil:
-		spanExp, target = cfg.exporter, fmt.Sprintf("the %T given to WithExporter", cfg.exporter)
-	case pl.traces.exporter == "":
+		spanOuts = append(spanOuts, spanOut{exp: cfg.exporter, target: fmt.Sprintf("the %T given to WithExporter", cfg.exporter)})
+	case pl.traces.exporters == nil:
 		// The summary holds spans until their root ends and prints at once:
 		// no batching delay, and a tree even if the job never shuts down.
-		spanExp, target, simple = newSummaryExporter(cfg.writer, summaryMaxSpans), consoleTarget, true
-	case pl.traces.exporter == exporterConsole:
-		target = consoleTarget
-		if spanExp, err = stdouttrace.New(stdouttrace.WithWriter(cfg.writer)); err != nil {
-			return fmt.Errorf("otelpig: console traces exporter: %w", err)
-		}
-	case pl.traces.exporter == exporterOTLP:
-		target = pl.traces.otlp.endpoint
-		if spanExp, err = newOTLPSpanExporter(ctx, pl.traces.otlp); err != nil {
-			return fmt.Errorf("otelpig: traces exporter for %s: %w", target, err)
+		spanOuts = append(spanOuts, spanOut{exp: newSummaryExporter(cfg.writer, summaryMaxSpans), target: consoleTarget, simple: true})
+	}
+	for _, name := range pl.traces.exporters {
+		switch name {
+		case exporterConsole:
+			exp, err := stdouttrace.New(stdouttrace.WithWriter(cfg.writer))
+			if err != nil {
+				return fmt.Errorf("otelpig: console traces exporter: %w", err)
+			}
+			spanOuts = append(spanOuts, spanOut{exp: exp, target: consoleTarget})
+		case exporterOTLP:
+			target := pl.traces.otlp.endpoint
+			exp, err := newOTLPSpanExporter(ctx, pl.traces.otlp)
+			if err != nil {
+				return fmt.Errorf("otelpig: traces exporter for %s: %w", target, err)
+			}
+			spanOuts = append(spanOuts, spanOut{exp: exp, target: target})
 		}
 	}
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if spanExp != nil {
-		wrapped := &spanExporter{SpanExporter: spanExp, d: p.delivery("spans", target)}
-		if simple {
-			p.spanProc = sdktrace.NewSimpleSpanProcessor(wrapped)
+	for _, o := range spanOuts {
+		d := p.delivery("spans", o.target)
+		wrapped := &spanExporter{SpanExporter: o.exp, d: d}
+		var proc sdktrace.SpanProcessor
+		if o.simple {
+			proc = sdktrace.NewSimpleSpanProcessor(wrapped)
 		} else {
-			p.spanProc = sdktrace.NewBatchSpanProcessor(wrapped)
+			proc = sdktrace.NewBatchSpanProcessor(wrapped, bspOptions()...)
 		}
-		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p.spanProc))
+		bp := &boundedSpanProcessor{SpanProcessor: proc, b: p.bound, ds: []*delivery{d}}
+		p.spanProcs = append(p.spanProcs, bp)
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(bp))
 	}
 	p.tp = sdktrace.NewTracerProvider(tpOpts...)
 
@@ -270,65 +339,107 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 	}
 
 	// Logs.
-	var logExp sdklog.Exporter
-	switch {
-	case cfg.logExporter != nil:
-		logExp, target = cfg.logExporter, fmt.Sprintf("the %T given to WithLogExporter", cfg.logExporter)
-	case pl.logs.exporter == exporterConsole:
-		target = consoleTarget
-		if logExp, err = stdoutlog.New(stdoutlog.WithWriter(cfg.writer)); err != nil {
-			return fmt.Errorf("otelpig: console logs exporter: %w", err)
-		}
-	case pl.logs.exporter == exporterOTLP:
-		target = pl.logs.otlp.endpoint
-		if logExp, err = newOTLPLogExporter(ctx, pl.logs.otlp); err != nil {
-			return fmt.Errorf("otelpig: logs exporter for %s: %w", target, err)
+	type logOut struct {
+		exp    sdklog.Exporter
+		target string
+	}
+	var logOuts []logOut
+	if cfg.logExporter != nil {
+		logOuts = append(logOuts, logOut{cfg.logExporter, fmt.Sprintf("the %T given to WithLogExporter", cfg.logExporter)})
+	}
+	for _, name := range pl.logs.exporters {
+		switch name {
+		case exporterConsole:
+			exp, err := stdoutlog.New(stdoutlog.WithWriter(cfg.writer))
+			if err != nil {
+				return fmt.Errorf("otelpig: console logs exporter: %w", err)
+			}
+			logOuts = append(logOuts, logOut{exp, consoleTarget})
+		case exporterOTLP:
+			target := pl.logs.otlp.endpoint
+			exp, err := newOTLPLogExporter(ctx, pl.logs.otlp)
+			if err != nil {
+				return fmt.Errorf("otelpig: logs exporter for %s: %w", target, err)
+			}
+			logOuts = append(logOuts, logOut{exp, target})
 		}
 	}
-	if logExp != nil {
-		wrapped := &logExporter{Exporter: logExp, d: p.delivery("log records", target)}
-		p.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res),
-			sdklog.WithProcessor(sdklog.NewBatchProcessor(wrapped)))
+	if len(logOuts) > 0 {
+		lpOpts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
+		for _, o := range logOuts {
+			d := p.delivery("log records", o.target)
+			proc := &boundedLogProcessor{Processor: sdklog.NewBatchProcessor(&logExporter{Exporter: o.exp, d: d}), b: p.bound, ds: []*delivery{d}}
+			p.logProcs = append(p.logProcs, proc)
+			lpOpts = append(lpOpts, sdklog.WithProcessor(proc))
+		}
+		p.lp = sdklog.NewLoggerProvider(lpOpts...)
 	}
 	return nil
 }
 
-// buildMetrics makes the meter provider the plan asks for, if any.
+// buildMetrics makes the meter provider the plan asks for, if any: one
+// periodic reader per exporter.
 func (p *providers) buildMetrics(ctx context.Context, cfg config, pl plan, res *resource.Resource) error {
-	var reader sdkmetric.Reader
-	switch {
-	case cfg.metricReader != nil:
-		reader = cfg.metricReader
-	case pl.metrics.exporter == exporterConsole:
-		exp, err := stdoutmetric.New(stdoutmetric.WithWriter(cfg.writer))
-		if err != nil {
-			return fmt.Errorf("otelpig: console metrics exporter: %w", err)
-		}
-		reader = sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: p.delivery("metrics", consoleTarget)})
-	case pl.metrics.exporter == exporterOTLP:
-		exp, err := newOTLPMetricExporter(ctx, pl.metrics.otlp)
-		if err != nil {
-			return fmt.Errorf("otelpig: metrics exporter for %s: %w", pl.metrics.otlp.endpoint, err)
-		}
-		reader = sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: p.delivery("metrics", pl.metrics.otlp.endpoint)})
+	var readers []sdkmetric.Reader
+	if cfg.metricReader != nil {
+		readers = append(readers, cfg.metricReader)
 	}
-	if reader != nil {
-		p.mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(reader))
+	for _, name := range pl.metrics.exporters {
+		var (
+			exp    sdkmetric.Exporter
+			target string
+			err    error
+		)
+		switch name {
+		case exporterConsole:
+			target = consoleTarget
+			if exp, err = stdoutmetric.New(stdoutmetric.WithWriter(cfg.writer)); err != nil {
+				return fmt.Errorf("otelpig: console metrics exporter: %w", err)
+			}
+		case exporterOTLP:
+			target = pl.metrics.otlp.endpoint
+			if exp, err = newOTLPMetricExporter(ctx, pl.metrics.otlp); err != nil {
+				return fmt.Errorf("otelpig: metrics exporter for %s: %w", target, err)
+			}
+		default:
+			continue
+		}
+		d := p.delivery("metrics", target)
+		readers = append(readers, newBoundedReader(sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: d}), p.bound, d))
+	}
+	if len(readers) > 0 {
+		mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+		for _, r := range readers {
+			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+		}
+		p.mp = sdkmetric.NewMeterProvider(mpOpts...)
 	}
 	return nil
 }
 
 func (p *providers) shutdown(ctx context.Context) error {
 	p.once.Do(func() {
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, p.timeout)
-			defer cancel()
+		p.shutting.Store(true)
+		// The bound is ctx's deadline, or the timeout; none at all when a
+		// ForceFlush just ran out of time waiting for the collector: the
+		// job's end waits for a silent collector once, not twice.
+		deadline := p.bound.shutdownDeadline()
+		if d, ok := ctx.Deadline(); ok && !p.bound.isCut() {
+			deadline = d
 		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
 		// The processors and readers export from goroutines of their own,
 		// with contexts of their own; cut those exports off when our bound
 		// ends.
-		stop := context.AfterFunc(ctx, func() { p.abandon(errAbandoned) })
+		abandon := func() {
+			if err := context.Cause(ctx); err != nil {
+				p.abandon(fmt.Errorf("%w: %w", errAbandoned, err))
+			}
+			p.abandon(errAbandoned)
+		}
+		stop := context.AfterFunc(ctx, abandon)
 		defer stop()
 
 		// The three providers share the one bound, side by side, so a slow
@@ -338,11 +449,12 @@ func (p *providers) shutdown(ctx context.Context) error {
 		if p.tp != nil {
 			wg.Go(func() {
 				traceErr = p.tp.Shutdown(ctx)
-				if p.spanProc != nil {
+				for _, sp := range p.spanProcs {
 					// The provider skips its processors when ctx is already
-					// done; shutting ours down directly still stops its
-					// goroutine. Its error is then ctx's, which traceErr holds.
-					_ = p.spanProc.Shutdown(ctx)
+					// done; shutting ours down directly still stops their
+					// goroutines. Their error is then ctx's, which traceErr
+					// holds.
+					_ = sp.Shutdown(ctx)
 				}
 			})
 		}
@@ -350,20 +462,35 @@ func (p *providers) shutdown(ctx context.Context) error {
 			wg.Go(func() { metricErr = p.mp.Shutdown(ctx) })
 		}
 		if p.lp != nil {
-			wg.Go(func() { logErr = p.lp.Shutdown(ctx) })
+			wg.Go(func() {
+				logErr = p.lp.Shutdown(ctx)
+				for _, lp := range p.logProcs {
+					// As for spans: the provider skips its processors when
+					// ctx is already done.
+					_ = lp.Shutdown(ctx)
+				}
+			})
 		}
 		wg.Wait()
-		p.abandon(errAbandoned)
+		abandon()
 
 		var errs []error
+		lost := false
 		for _, d := range p.delivered {
-			errs = append(errs, d.err())
+			err := d.err()
+			errs = append(errs, err)
+			lost = lost || err != nil || d.hasLost()
 		}
 		for _, e := range []struct {
 			what string
 			err  error
 		}{{"traces", traceErr}, {"metrics", metricErr}, {"logs", logErr}} {
-			if e.err != nil && !errors.As(e.err, new(*exportError)) {
+			switch {
+			case e.err == nil, errors.As(e.err, new(*exportError)):
+			case lost && (errors.Is(e.err, context.DeadlineExceeded) || errors.Is(e.err, context.Canceled)):
+				// The bound ended exports whose loss is reported above,
+				// or was reported when the flush ran out of time.
+			default:
 				errs = append(errs, fmt.Errorf("otelpig: shutdown %s: %w", e.what, e.err))
 			}
 		}

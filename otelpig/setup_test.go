@@ -101,6 +101,16 @@ var otelEnv = []string{
 	"OTEL_TRACES_SAMPLER",
 	"OTEL_BSP_SCHEDULE_DELAY",
 	"OTEL_BSP_EXPORT_TIMEOUT",
+	"OTEL_BSP_MAX_QUEUE_SIZE",
+	"OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+	"OTEL_BLRP_EXPORT_TIMEOUT",
+	"OTEL_BLRP_MAX_QUEUE_SIZE",
+	"OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+	"OTEL_METRIC_EXPORT_TIMEOUT",
+	"OTEL_EXPORTER_OTLP_TIMEOUT",
+	"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+	"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+	"OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
 	"TRACEPARENT",
 	"TRACESTATE",
 	"BAGGAGE",
@@ -854,9 +864,44 @@ func TestSetupBadEnv(t *testing.T) {
 			want: "OTEL_TRACES_EXPORTER=bogus: use otlp, console or none",
 		},
 		{
-			name: "two traces exporters",
-			env:  map[string]string{"OTEL_TRACES_EXPORTER": "otlp,console"},
-			want: "OTEL_TRACES_EXPORTER=otlp,console: use otlp, console or none",
+			name: "an unknown exporter in a list",
+			env:  map[string]string{"OTEL_TRACES_EXPORTER": "console,zipkin"},
+			want: "OTEL_TRACES_EXPORTER=console,zipkin: use otlp, console or none, or a list of otlp and console; unknown exporter \"zipkin\"; ignored, using console",
+		},
+		{
+			name: "none in a list",
+			env:  map[string]string{"OTEL_TRACES_EXPORTER": "none,console"},
+			want: "OTEL_TRACES_EXPORTER=none,console: none cannot be listed with other exporters; ignored, using console",
+		},
+		{
+			name: "sdk disabled",
+			env:  map[string]string{"OTEL_SDK_DISABLED": "yes"},
+			want: "OTEL_SDK_DISABLED=yes: use true or false; ignored, using the default: false",
+		},
+		{
+			name: "batch span processor delay",
+			env:  map[string]string{"OTEL_BSP_SCHEDULE_DELAY": "5s"},
+			want: "OTEL_BSP_SCHEDULE_DELAY=5s: use a positive number of milliseconds; ignored",
+		},
+		{
+			name: "batch span processor queue",
+			env:  map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "-1"},
+			want: "OTEL_BSP_MAX_QUEUE_SIZE=-1: use a positive integer; ignored",
+		},
+		{
+			name: "log processor",
+			env:  map[string]string{"OTEL_BLRP_EXPORT_TIMEOUT": "0"},
+			want: "OTEL_BLRP_EXPORT_TIMEOUT=0: use a positive number of milliseconds; ignored",
+		},
+		{
+			name: "metric interval",
+			env:  map[string]string{"OTEL_METRIC_EXPORT_INTERVAL": "1m"},
+			want: "OTEL_METRIC_EXPORT_INTERVAL=1m: use a positive number of milliseconds; ignored",
+		},
+		{
+			name: "otlp timeout",
+			env:  map[string]string{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "-5"},
+			want: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=-5: use a positive number of milliseconds; ignored",
 		},
 		{
 			name:    "http/json blames the protocol variable",
@@ -899,9 +944,9 @@ func TestSetupBadEnv(t *testing.T) {
 			name: "every bad variable at once",
 			env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin", "OTEL_METRICS_EXPORTER": "prom",
 				"OTEL_LOGS_EXPORTER": "file"},
-			want: "OTEL_TRACES_EXPORTER=zipkin: use otlp, console or none; ignored, using the default: a summary of each trace\n" +
-				"otelpig: OTEL_METRICS_EXPORTER=prom: use otlp, console or none; ignored, using the default: none\n" +
-				"otelpig: OTEL_LOGS_EXPORTER=file: use otlp, console or none; ignored, using the default: none\n",
+			want: "OTEL_TRACES_EXPORTER=zipkin: use otlp, console or none, or a list of otlp and console; ignored, using the default: a summary of each trace\n" +
+				"otelpig: OTEL_METRICS_EXPORTER=prom: use otlp, console or none, or a list of otlp and console; ignored, using the default: none\n" +
+				"otelpig: OTEL_LOGS_EXPORTER=file: use otlp, console or none, or a list of otlp and console; ignored, using the default: none\n",
 		},
 	}
 	for _, tt := range tests {

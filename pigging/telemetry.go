@@ -316,10 +316,15 @@ func (tel *telemetry) refused(ctx context.Context, job, reason string, d time.Du
 }
 
 // flush asks the tracer, meter and logger providers to export what they
-// hold, when they can, waiting at most flushTimeout for the three together.
+// hold, when they can, side by side, waiting at most flushTimeout for the
+// three together: a collector slow for one signal does not eat the others'
+// time. A provider that bounds its own flush (otelpig's share one bound
+// with their shutdown) may end sooner; its error, which names where the
+// telemetry was going, goes to the error handler.
 func (t *Tracker) flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
+	var wg sync.WaitGroup
 	for _, p := range []struct {
 		what string
 		p    any
@@ -328,8 +333,11 @@ func (t *Tracker) flush() {
 		if !ok {
 			continue
 		}
-		if err := f.ForceFlush(ctx); err != nil {
-			otel.Handle(fmt.Errorf("pigging: flushing %s: %w", p.what, err))
-		}
+		wg.Go(func() {
+			if err := f.ForceFlush(ctx); err != nil {
+				otel.Handle(fmt.Errorf("pigging: flushing %s: %w", p.what, err))
+			}
+		})
 	}
+	wg.Wait()
 }

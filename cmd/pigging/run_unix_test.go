@@ -54,9 +54,12 @@ func TestRunExitStatus(t *testing.T) {
 			if got := stopStatus(r.spans, job); got != tt.status {
 				t.Errorf("cicd.pipeline.result %q, want %q", got, tt.status)
 			}
+			if got, ok := spanAttr(r.spans, job, "process.exit.code"); ok {
+				t.Errorf("process.exit.code %v on the run span: it belongs to the command's span", got.String())
+			}
 			if tt.code < exitNoExec {
-				if got, ok := spanAttr(r.spans, job, "process.exit.code"); !ok || got.AsInt64() != int64(tt.code) {
-					t.Errorf("process.exit.code on the run span is %v (%v), want %d", got.String(), ok, tt.code)
+				if got, ok := spanAttr(r.spans, tt.argv[0], "process.exit.code"); !ok || got.AsInt64() != int64(tt.code) {
+					t.Errorf("process.exit.code on the command's span is %v (%v), want %d", got.String(), ok, tt.code)
 				}
 			}
 			recs := readLog(t, log)
@@ -128,8 +131,8 @@ func TestRunDefaultFiles(t *testing.T) {
 	}
 }
 
-// TestRunTraceparent checks that the command sees the run span's trace
-// context, not the one pigging inherited.
+// TestRunTraceparent checks that the command sees the trace context of its
+// own span, a child of the run span, not the one pigging inherited.
 func TestRunTraceparent(t *testing.T) {
 	t.Setenv("TRACEPARENT", "00-11111111111111111111111111111111-2222222222222222-01")
 	dir := t.TempDir()
@@ -139,19 +142,25 @@ func TestRunTraceparent(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit status %d\nstderr: %s", r.code, r.stderr)
 	}
-	var run sdktrace.ReadOnlySpan
+	var run, sh sdktrace.ReadOnlySpan
 	for _, s := range r.spans {
-		if s.Name() == "tp" {
+		switch s.Name() {
+		case "tp":
 			run = s
+		case "sh":
+			sh = s
 		}
 	}
-	if run == nil {
-		t.Fatalf("no run span among %d spans", len(r.spans))
+	if run == nil || sh == nil {
+		t.Fatalf("no run span or command span among %d spans", len(r.spans))
 	}
-	sc := run.SpanContext()
+	if sh.Parent().SpanID() != run.SpanContext().SpanID() {
+		t.Errorf("the command's span is not a child of the run span")
+	}
+	sc := sh.SpanContext()
 	want := fmt.Sprintf("00-%s-%s-01\n1\n", sc.TraceID(), sc.SpanID())
 	if r.stdout != want {
-		t.Errorf("the command saw TRACEPARENT %q, want %q (the run span, once)", r.stdout, want)
+		t.Errorf("the command saw TRACEPARENT %q, want %q (its own span, once)", r.stdout, want)
 	}
 }
 

@@ -49,8 +49,10 @@ type runOptions struct {
 	quiet    bool
 	// keepChildren leaves the processes CMD started running after it exits.
 	keepChildren bool
-	ping         string
-	pingWait     time.Duration
+	// traceArgs records CMD's arguments on its span (process.command_args).
+	traceArgs bool
+	ping      string
+	pingWait  time.Duration
 	// pg is the PostgreSQL DSN of the lock, pgTable its table; "" for the
 	// lock file.
 	pg, pgTable string
@@ -85,7 +87,9 @@ and record every line CMD prints.
     than 64 KiB is split into records of at most 64 KiB, each but the last
     tagged partial=true. Control characters are escaped and invalid UTF-8
     becomes U+FFFD in the log, so a record is always one line.
-  - CMD gets TRACEPARENT, TRACESTATE and BAGGAGE for the run's span, so an
+  - CMD's process has a span of its own (kind CLIENT, named after CMD's
+    base name, with its pid and exit code), a child of the run's span. CMD
+    gets TRACEPARENT, TRACESTATE and BAGGAGE for that span, so an
     OpenTelemetry-instrumented command joins the run's trace. Spans are
     exported as the OTEL_* variables say (OTEL_TRACES_EXPORTER, ...).
     Telemetry never stops the job: a value pigging does not know
@@ -93,7 +97,7 @@ and record every line CMD prints.
     WARN record naming the variable, and the default is used.
   - pigging's own messages, including TOTAL SCRIPT TIME, go to stderr: stdout
     carries CMD's stdout only. The log and the trace name CMD, not its
-    arguments, which may hold secrets.
+    arguments, which may hold secrets (--trace-args puts them on the span).
 
 CMD's exit status decides the outcome: 0 removes the lock; any other status,
 or death by a signal, keeps it with the reason ("exit status 3").
@@ -200,6 +204,7 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 	fs.Var(durationFlag{&o.wait}, "wait", "when another run holds the lock, wait up to this `duration` for it to finish\nbefore refusing (75); a lock a failed run left is refused at once (0: do not wait)")
 	fs.BoolVar(&o.keepChildren, "keep-children", false, "leave running the processes CMD started in its process group when it exits\n(by default they get SIGTERM, then SIGKILL after --grace)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print nothing if the run exits 0 (the log still has every line); else print\nall of it, CMD's output, pigging's messages and the trace summary, once the\nrun has ended, like chronic: cron then mails only failures (up to the\nlast 8 MiB; the log has the rest)")
+	fs.BoolVar(&o.traceArgs, "trace-args", traceArgsDefault(), "record CMD and its arguments on the command's span (process.command_args);\noff by default, as arguments may hold secrets (default $"+traceArgsEnv+"=true)")
 	fs.StringVar(&o.pg, "pg", "", "take the lock in PostgreSQL (package pglock) at this `DSN` instead of a lock\nfile, for a job scheduled on several hosts: the job's name is the key, and a\nfailed run blocks every host until \"pigging unlock --pg\" (default $"+pgEnv+",\nwhich keeps the password out of the process list)")
 	fs.StringVar(&o.pgTable, "pg-table", pglock.DefaultTable, "with --pg, the `table` that keeps the jobs' locks")
 	o.pingWait = ping.DefaultTimeout
@@ -404,8 +409,10 @@ func (e *timeoutError) Error() string {
 // returns pigging's exit status. The caller stops the Tracker.
 func (j *job) run(ctx context.Context) int {
 	t := j.t
+	procCtx, proc := startCommandSpan(ctx, j.opts.argv, j.opts.traceArgs)
 	cmd := exec.Command(j.opts.argv[0], j.opts.argv[1:]...)
-	cmd.Env = childEnv(ctx, os.Environ())
+	// The command's TRACEPARENT names its own span, a child of the run's.
+	cmd.Env = childEnv(procCtx, os.Environ())
 	cmd.Stdin = j.stdin
 	cmd.SysProcAttr = sysProcAttr()
 	// Only a stdin that is not a file is copied by os/exec; stop waiting
@@ -429,7 +436,9 @@ func (j *job) run(ctx context.Context) int {
 		if err != nil {
 			closeAll(readEnds)
 			closeAll(writeEnds)
-			return j.failed(fmt.Errorf("making a pipe for the command's output: %w", err), exitInternal)
+			err = fmt.Errorf("making a pipe for the command's output: %w", err)
+			proc.failed(err)
+			return j.failed(err, exitInternal)
 		}
 		readEnds, writeEnds = append(readEnds, r), append(writeEnds, w)
 	}
@@ -454,6 +463,7 @@ func (j *job) run(ctx context.Context) int {
 	}
 	if err != nil {
 		closeAll(readEnds)
+		proc.failed(err)
 		err = fmt.Errorf("starting %s: %w", j.opts.argv[0], err)
 		code := exitNoExec
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
@@ -461,9 +471,10 @@ func (j *job) run(ctx context.Context) int {
 		}
 		return j.failed(err, code)
 	}
-	// The arguments stay out of the log and the trace: they may hold secrets.
+	// The arguments stay out of the log, and out of the trace unless
+	// --trace-args: they may hold secrets.
 	t.Info("Command started", "command", j.opts.argv[0], "pid", cmd.Process.Pid)
-	trace.SpanFromContext(ctx).SetAttributes(attribute.String("process.command", j.opts.argv[0]))
+	proc.started(cmd.Process.Pid)
 
 	pumped := make(chan struct{})
 	var wg sync.WaitGroup
@@ -493,6 +504,7 @@ func (j *job) run(ctx context.Context) int {
 	closeAll(readEnds)
 
 	if cmd.ProcessState == nil { // Wait itself failed: there is no status
+		proc.failed(waitErr)
 		return j.failed(fmt.Errorf("waiting for %s: %w", j.opts.argv[0], waitErr), exitInternal)
 	}
 	for _, p := range []*pump{stdout, stderr} {
@@ -514,7 +526,7 @@ func (j *job) run(ctx context.Context) int {
 	if sig != "" {
 		ended = "killed by " + sig
 	}
-	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("process.exit.code", code))
+	proc.exited(code, sig, ended)
 	switch {
 	case timedOut:
 		t.LogException(&timeoutError{after: j.opts.timeout, ended: ended})
