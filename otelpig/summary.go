@@ -22,7 +22,6 @@ import (
 
 // summaryAttrs are the span attributes the summary shows, in this order.
 var summaryAttrs = []attribute.Key{
-	semkeys.RunResult,
 	semkeys.RecordsIn,
 	semkeys.RecordsOut,
 	semkeys.Attempts,
