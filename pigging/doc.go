@@ -97,7 +97,10 @@
 // also carries, and error.type when the run did not succeed. A failed
 // run's span has status Error and error.type. A refused Start and a Start
 // that finds a stale lock link to the trace named in the lock file. Stop
-// force-flushes the provider when it has a ForceFlush method.
+// force-flushes the tracer, meter and logger providers that have a
+// ForceFlush method, side by side, within 5 s for the three together;
+// otelpig's providers share that bound with their shutdown, so a
+// collector that never answers costs a job 5 s, not twice that.
 //
 // Every event is first a log record, sent to the LoggerProvider
 // (WithLoggerProvider); the span event is a view of it, which

@@ -31,7 +31,8 @@ var errStopInRun = errors.New("pigging: Stop called inside Run's function: Run s
 // its deadline or was cancelled, unless the stale policy is TakeOver (the
 // lock is then removed); then ends the run span, prints "TOTAL SCRIPT TIME" to the
 // output (a closed stdout never kills the process here), and flushes the
-// tracer provider when it can (5 s at most).
+// tracer, meter and logger providers when they can (5 s at most for the
+// three).
 //
 // Deferred directly (defer t.Stop()), it records a panic in flight with its
 // stack before letting it go on. It returns ErrNotStarted before Start,
