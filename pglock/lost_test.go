@@ -113,7 +113,7 @@ func TestBackendTerminated(t *testing.T) {
 			t.Errorf("log:\n%s", log)
 		}
 		r := readRow(t, table, "terminated")
-		if r == nil || r.Status != pigging.StateFailure || r.Token != lr.token || !strings.Contains(r.Error, "the database session that held the lock ended or stopped answering: FATAL: terminating connection due to administrator command") {
+		if r == nil || r.Status != pigging.StateError || r.Token != lr.token || !strings.Contains(r.Error, "the database session that held the lock ended or stopped answering: FATAL: terminating connection due to administrator command") {
 			t.Fatalf("row after the lost run = %+v", r)
 		}
 		if st := inspect(t, l); st.State != pigging.LockStale {
@@ -158,7 +158,7 @@ func TestServerRestart(t *testing.T) {
 		t.Errorf("log:\n%s", readLog(t, logPath))
 	}
 	st := inspect(t, l)
-	if st.State != pigging.LockStale || st.Holder == nil || st.Holder.Status != pigging.StateFailure {
+	if st.State != pigging.LockStale || st.Holder == nil || st.Holder.Status != pigging.StateError {
 		t.Fatalf("after the restart: %+v (holder %+v), want stale and failed", st, st.Holder)
 	}
 	// The next run is refused as stale, not as held.

@@ -162,7 +162,7 @@ func TestServerStopsAnswering(t *testing.T) {
 		t.Errorf("the log does not say %q:\n%s", bound, log)
 	}
 	r := readRow(t, table, "silent")
-	if r == nil || r.Status != pigging.StateFailure || !strings.Contains(r.Error, bound) {
+	if r == nil || r.Status != pigging.StateError || !strings.Contains(r.Error, bound) {
 		t.Fatalf("row after the run = %+v, want failed, saying %q", r, bound)
 	}
 	direct := newLocker(t, table, "silent")
