@@ -45,7 +45,8 @@ func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
 	if e.Attempts > 1 {
 		attrs = append(attrs, slog.Int("attempts", e.Attempts))
 	}
-	if r := h.t.currentRun(); r != nil {
+	r := h.t.currentRun()
+	if r != nil {
 		r.stages.add(e)
 	}
 	rec := record{ctx: ctx, time: now, level: slog.LevelInfo, event: true}
@@ -54,7 +55,7 @@ func (h hook) StageEnded(ctx context.Context, e *runctx.StageEnd) {
 	} else {
 		rec.level, rec.stack, rec.own = slog.LevelError, panicStack(e.Err), true
 		rec.msg = e.Name + " failed: " + errtype.Message(e.Err)
-		if r := h.t.currentRun(); r != nil {
+		if r != nil {
 			stage := "a stage"
 			if e.Stage != nil {
 				stage = e.Name

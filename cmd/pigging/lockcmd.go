@@ -243,7 +243,7 @@ func describeStatus(st *pigging.LockStatus, now time.Time, unlock string) string
 	if h == nil {
 		return s + "the lock does not say which run left it (" + st.Detail + ")\n  read the log, then: " + unlock + "\n"
 	}
-	s += fmt.Sprintf("pid %d on %s (job %s) started %s %s", h.PID, h.Host, h.Job, h.Started.UTC().Format(time.RFC3339), endedHow(string(h.Status)))
+	s += fmt.Sprintf("pid %d on %s (job %s) started %s %s", h.PID, h.Host, h.Job, h.Started.UTC().Format(time.RFC3339), endedHow(h.Status))
 	if h.Error != "" {
 		s += ": " + h.Error
 	}
@@ -260,14 +260,15 @@ func describeStatus(st *pigging.LockStatus, now time.Time, unlock string) string
 	return s + "\n  read " + log + ", then: " + unlock + "\n"
 }
 
-// endedHow says how a run that left its lock ended, from the lock's status.
-func endedHow(status string) string {
-	switch status {
-	case "failure", "failed", "error":
+// endedHow says how a run that left its lock ended, from the lock's state
+// (both lock kinds read legacy statuses as run states already).
+func endedHow(state pigging.RunState) string {
+	switch state {
+	case pigging.StateFailure, pigging.StateError:
 		return "failed"
-	case "timeout":
+	case pigging.StateTimeout:
 		return "timed out"
-	case "cancellation", "cancelled":
+	case pigging.StateCancellation:
 		return "was cancelled"
 	}
 	return "died without stopping"
