@@ -370,25 +370,29 @@ func BenchmarkSpan(b *testing.B) {
 	})
 }
 
-// BenchmarkStartStop measures a whole run with no records: New, Start (lock,
-// run span, lock file written, fresh log) and Stop (TOTAL SCRIPT TIME,
-// fsync, lock removed, span ended and flushed), against two baselines:
+// BenchmarkStartStop measures a whole run with no records: New, Start (run
+// span, lock file written, fresh log) and Stop (TOTAL SCRIPT TIME, the run
+// history's entry, fsyncs, lock removed, span ended and flushed), against
+// two baselines:
 //
 //   - fsync: create a file, write a line, fsync, close.
-//   - files: the least a durable run does with the same two files: create
+//   - files: the least a durable run does with the same three files: create
 //     the lock file with its JSON, fsync it and its directory; create the
-//     log with its line, fsync it; remove the lock and fsync the directory.
+//     log with its line, fsync it; append the run's line to the history,
+//     fsync it; remove the lock and fsync the directory.
 func BenchmarkStartStop(b *testing.B) {
 	b.Run("files", func(b *testing.B) {
 		b.ReportAllocs()
 		dir := b.TempDir()
 		logPath, lockPath := filepath.Join(dir, "bench.log"), filepath.Join(dir, "bench.lock")
 		holder := []byte(`{"pid":4242,"host":"vm","job":"bench","started":"2026-11-27T20:17:06.123456789Z","status":"running"}` + "\n")
+		entry := []byte(`{"job":"bench","host":"vm","pid":4242,"started":"2026-11-27T20:17:06.123456789Z","ended":"2026-11-27T20:17:06.125456789Z","duration_s":0.002,"result":"success","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","log":"/var/log/bench.log","keep":100}` + "\n")
 		line := []byte(benchLine)
 		for b.Loop() {
 			benchWriteSync(b, lockPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, holder)
 			benchSyncDir(b, dir)
 			benchWriteSync(b, logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, line)
+			benchWriteSync(b, lockPath+".history", os.O_WRONLY|os.O_CREATE|os.O_APPEND, entry)
 			if err := os.Remove(lockPath); err != nil {
 				b.Fatal(err)
 			}

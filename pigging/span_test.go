@@ -235,6 +235,32 @@ func TestRefusedStartWithoutHolderTrace(t *testing.T) {
 	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", "skip")
 }
 
+func TestStartFailureEndsSpan(t *testing.T) {
+	// The span starts before the lock is taken, so that the lock is written
+	// once with the trace in it; a lock store that cannot be used ends that
+	// span with the error rather than leaving it open or unexported.
+	e := newUnitEnv(t)
+	if err := os.Mkdir(e.lock, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.tracker(t).Start(context.Background())
+	var perr *pigging.PathError
+	if !errors.As(err, &perr) || perr.Op != "lock" {
+		t.Fatalf("Start = %v, want a *PathError for the lock", err)
+	}
+	s := unitOnlySpan(t, e.rec, unitJob)
+	if s.EndTime().IsZero() {
+		t.Fatal("the span of the failed Start was not ended")
+	}
+	if s.Status().Code != codes.Error || s.Status().Description != err.Error() {
+		t.Errorf("status = %+v, want Error with %q", s.Status(), err)
+	}
+	unitWantAttr(t, "failed start", s.Attributes(), "cicd.pipeline.result", "error")
+	unitWantAttr(t, "failed start", s.Attributes(), "error.type", "*pigging.PathError")
+	unitEqualLines(t, "events", unitEventNames(s), []string{"exception"})
+	unitNoFile(t, e.log)
+}
+
 func TestStaleLockLinks(t *testing.T) {
 	e := newUnitEnv(t)
 	unitFail(t, e, "boom")

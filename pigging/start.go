@@ -22,24 +22,25 @@ import (
 	"github.com/pigging-go/pigging/internal/semkeys"
 )
 
-// Start begins the run: it takes the lock without waiting, starts the run
-// span as a child of the span in ctx, writes the holder's details into the
-// lock file, starts a fresh log file and the timer. It returns a ctx that
-// carries the run span and the Tracker. The paths are made absolute here,
-// so a later os.Chdir does not move the run's files.
+// Start begins the run: it starts the run span as a child of the span in
+// ctx, takes the lock without waiting and writes the holder's details, the
+// span's trace among them, into the lock file, then starts a fresh log file
+// and the timer. It returns a ctx that carries the run span and the
+// Tracker. The paths are made absolute here, so a later os.Chdir does not
+// move the run's files.
 //
 // When another process holds the lock, or the run the lock file names is
 // still alive (it holds the log the file names, as after the file was
 // replaced under it), Start returns a *LockError that unwraps to
-// ErrLocked; when a previous run left it (failed, cancelled or
-// died) and the policy is Refuse, one that unwraps to ErrStaleLock. A
-// refused Start appends one record to the existing log without truncating
-// it (WARN while the holder lives, ERROR after a failed or dead run),
-// leaves a short span with the reason, and leaves the Tracker unstarted so
-// that Start may be tried again. A bad path gives a *PathError, and a Start
-// that fails leaves no file it created. Start after Start returns
-// ErrAlreadyStarted, after Stop ErrStopped. On any error the returned ctx
-// is the one given.
+// ErrLocked; when a previous run left it (failed, cancelled or died) and
+// the policy is Refuse, one that unwraps to ErrStaleLock. A refused Start
+// appends one record to the existing log without truncating it (WARN while
+// the holder lives, ERROR after a failed or dead run), ends its span with
+// the reason, and leaves the Tracker unstarted so that Start may be tried
+// again. A bad path gives a *PathError; a Start that fails leaves no file
+// it created, and a failure of the lock store or the log ends the span
+// with the error. Start after Start returns ErrAlreadyStarted, after Stop
+// ErrStopped. On any error the returned ctx is the one given.
 func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	if t == nil {
 		return ctx, fmt.Errorf("%w: Start on a nil *Tracker", ErrNotStarted)
@@ -61,26 +62,29 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	}
 	now := time.Now()
 	info := t.holderInfo(now, logAbs)
+	// The span starts before the lock is taken, so that the lock is
+	// written once, with the run's trace in it; a Start that is refused
+	// or fails ends it with the reason.
+	runCtx, span := t.startSpan(ctx, now)
+	info.TraceID, info.SpanID = spanIDs(span.SpanContext())
 	lctx, cancel := lockContext(ctx)
 	defer cancel()
 	res, err := t.locker.Acquire(lctx, &info)
 	if err != nil {
-		return ctx, err
+		return ctx, t.failStart(span, err)
 	}
 	if lerr := t.refusal(res, logAbs); lerr != nil {
-		if res.Lease == nil {
-			return ctx, t.refuse(ctx, lerr)
+		if res.Lease != nil {
+			if err := res.Lease.Abort(lctx); err != nil {
+				return ctx, t.failStart(span, errors.Join(lerr, err))
+			}
 		}
-		return ctx, t.abortAndRefuse(ctx, lctx, res.Lease, lerr)
+		return ctx, t.refuse(ctx, span, now, lerr)
 	}
-	r, runCtx := t.beginRun(ctx, res, info, now)
+	r := t.beginRun(ctx, span, res, info, now)
 	prevLog, err := r.openFiles(lctx, res)
 	if err != nil {
-		err = errors.Join(err, res.Lease.Abort(lctx))
-		r.span.RecordError(err)
-		r.span.SetStatus(codes.Error, err.Error())
-		r.span.End()
-		return ctx, err
+		return ctx, t.failStart(span, errors.Join(err, res.Lease.Abort(lctx)))
 	}
 	t.run.Store(r)
 	t.state.Store(stateStarted)
@@ -158,29 +162,44 @@ func (t *Tracker) refusal(res Acquired, logAbs string) *LockError {
 	return nil
 }
 
-// beginRun starts the run span, linked to the run that left a stale lock,
-// and returns the run and the ctx that carries its span.
-func (t *Tracker) beginRun(ctx context.Context, res Acquired, info LockInfo, now time.Time) (*run, context.Context) {
-	startOpts := []trace.SpanStartOption{
+// startSpan starts the span of a run beginning at now, as a child of the
+// span in ctx, and returns the ctx that carries it.
+func (t *Tracker) startSpan(ctx context.Context, now time.Time) (context.Context, trace.Span) {
+	runCtx, span := t.tracer.Start(ctx, t.cfg.name,
 		trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithTimestamp(now),
-		trace.WithAttributes(t.spanAttrs()...),
+		trace.WithAttributes(t.spanAttrs()...))
+	if span.IsRecording() {
+		span.SetAttributes(runID(span.SpanContext()))
 	}
+	return runCtx, span
+}
+
+// failStart ends the span of a Start that failed before its run began
+// (the lock store or the log could not be used) with err, and returns err.
+func (t *Tracker) failStart(span trace.Span, err error) error {
+	if t.tel.exceptions.Spans {
+		errtype.AddException(span, err, nil)
+	}
+	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(err)), semkeys.Result.String(string(StateError)))
+	span.SetStatus(codes.Error, err.Error())
+	span.End()
+	return err
+}
+
+// beginRun makes the run of span, linked to the run that left a stale
+// lock.
+func (t *Tracker) beginRun(ctx context.Context, span trace.Span, res Acquired, info LockInfo, now time.Time) *run {
 	if res.Stale {
 		if l, ok := holderLink(res.Holder, "took over stale lock"); ok {
-			startOpts = append(startOpts, trace.WithLinks(l))
+			span.AddLink(l)
 		}
 	}
-	runCtx, span := t.tracer.Start(ctx, t.cfg.name, startOpts...)
-	sc := span.SpanContext()
-	if span.IsRecording() {
-		span.SetAttributes(runID(sc))
-	}
-	r := &run{
+	return &run{
 		spanCtx: trace.ContextWithSpan(context.Background(), span),
 		t:       t,
 		span:    span,
-		spanID:  sc.SpanID(),
+		spanID:  span.SpanContext().SpanID(),
 		budget:  newEventBudget(t.cfg.eventBudget),
 		lease:   res.Lease,
 		done:    make(chan struct{}),
@@ -190,16 +209,15 @@ func (t *Tracker) beginRun(ctx context.Context, res Acquired, info LockInfo, now
 		logAbs:  info.Log,
 		history: t.history(),
 	}
-	r.info.TraceID, r.info.SpanID = spanIDs(sc)
-	return r, runCtx
 }
 
-// openFiles writes the run's trace into the lock, keeps the log of the
-// run that left a stale lock beside the new one, and opens a fresh log.
-// It returns where the previous log was kept, or "".
+// openFiles writes this run into a stale lock it took over (a lock it
+// created already names it), keeps the log of the run that left it beside
+// the new one, and opens a fresh log. It returns where the previous log
+// was kept, or "".
 func (r *run) openFiles(lctx context.Context, res Acquired) (prevLog string, err error) {
 	t := r.t
-	if r.info.TraceID != "" || res.Stale {
+	if res.Stale {
 		if err := res.Lease.Update(lctx, &r.info); err != nil {
 			lockName := t.locker.String()
 			return "", relabel(pathError("lock", lockName, err), lockName)
@@ -333,41 +351,23 @@ func takeOverAttrs(h *LockInfo, prevLog string) []slog.Attr {
 	return attrs
 }
 
-// abortAndRefuse lets go of a lock taken only to find that the run must
-// be refused, then refuses it; a failure to let go is joined to lerr.
-func (t *Tracker) abortAndRefuse(ctx, lctx context.Context, lease Lease, lerr *LockError) error {
-	if err := lease.Abort(lctx); err != nil {
-		return errors.Join(lerr, err)
-	}
-	return t.refuse(ctx, lerr)
-}
-
 // refuse records a Start that may not go on: one record appended to the
-// existing log, and a short span saying who holds the lock. While the
-// holder lives the record is a WARN (the overlap is worth knowing, but it
-// is not the live run's failure); after a failed or dead run, an ERROR.
-func (t *Tracker) refuse(ctx context.Context, lerr *LockError) error {
+// existing log, and its span, begun at now, ended saying who holds the
+// lock. While the holder lives the record is a WARN (the overlap is worth
+// knowing, but it is not the live run's failure); after a failed or dead
+// run, an ERROR.
+func (t *Tracker) refuse(ctx context.Context, span trace.Span, now time.Time, lerr *LockError) error {
 	if a, ok := t.locker.(ClearAdvisor); ok {
 		lerr.advice = a.ClearAdvice()
-	}
-	now := time.Now()
-	opts := []trace.SpanStartOption{
-		trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithTimestamp(now),
-		trace.WithAttributes(t.spanAttrs()...),
 	}
 	reason, metricReason := "lock held", "held"
 	if lerr.Err == ErrStaleLock {
 		reason, metricReason = "stale lock", "stale"
 	}
 	if l, ok := holderLink(lerr.Holder, reason); ok {
-		opts = append(opts, trace.WithLinks(l))
+		span.AddLink(l)
 	}
-	_, span := t.tracer.Start(ctx, t.cfg.name, opts...)
 	spanCtx := trace.ContextWithSpan(context.WithoutCancel(ctx), span)
-	if span.IsRecording() {
-		span.SetAttributes(runID(span.SpanContext()))
-	}
 	if t.tel.spanEvents {
 		span.AddEvent("start", trace.WithTimestamp(now), trace.WithAttributes(attribute.Int("process.pid", os.Getpid())))
 	}

@@ -55,7 +55,8 @@ const (
 //   - Tracker.Info while adding span events, against format-write-event:
 //     format, write(2) and one SDK AddEvent of attributes made once.
 //   - Start + Stop, against the bare create, write, fsync and remove of
-//     the same two files, with the directory fsyncs pigging makes.
+//     the lock and log, the append and fsync of the run history's line,
+//     and the directory fsyncs pigging makes.
 //   - a stage call with the SDK provider, against a bare span and one
 //     Tracker.Info. No wrapper can meet that target when a stage written
 //     by hand that records what the wrapper records (the span's four
@@ -90,7 +91,7 @@ func rebasedRows(res results, verdict func(bool) string) []row {
 		allocsAndFloor(res, bWithEvents, 4))
 	rows = append(rows, stageRows(res, verdict)...)
 	paired("`Start` + `Stop` (lock, fresh log, span, fsyncs)", bStartStop, bFiles,
-		"≤ 2.5× the bare create + write + fsync + remove of the lock and log, directory fsynced", 2.5,
+		"≤ 2.5× the bare create + write + fsync + remove of the lock and log, the history line appended and fsynced, directory fsynced", 2.5,
 		func() (string, bool) {
 			f, ok := res.median(bFsync, "ns/op")
 			if !ok {
