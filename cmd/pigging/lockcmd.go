@@ -109,8 +109,14 @@ func (c *cli) parseLockCommand(lc *lockCommand, usage string, args []string) (*l
 
 // lockUsage reports a bad command line of the lock command name.
 func (c *cli) lockUsage(name, msg string) int {
-	fmt.Fprintf(c.stderr, "pigging %s: %s\nRun 'pigging help %s' for usage.\n", name, msg, name)
+	c.badUsage(name, msg)
 	return exitLockUsage
+}
+
+// badUsage reports msg, what is wrong with the command line of the
+// command name, on stderr, with where to read its usage.
+func (c *cli) badUsage(name, msg string) {
+	fmt.Fprintf(c.stderr, "pigging %s: %s\nRun 'pigging help %s' for usage.\n", name, msg, name)
 }
 
 // statusFlags are the checks of "pigging status".

@@ -154,7 +154,7 @@ and pigging.exit.source; a lock kept after the run has "exit_code" and
 "exit_source" (pigging status --json shows them). A refused run changes
 neither the lock nor the log's run: it appends an ERROR "Locked: ..." or a
 WARN "Refused a second run ..." record, and its span has
-pigging.run.result=locked.
+cicd.pipeline.result=skip.
 
 Flags (one dash or two):
 `
@@ -190,8 +190,29 @@ func (c *cli) runCommand(args []string) int {
 // --help).
 func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 	var o runOptions
+	fs := o.flags()
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			_, _ = io.WriteString(c.stdout, runUsage)
+			fs.SetOutput(c.stdout)
+			fs.PrintDefaults()
+			return o, exitOK, false
+		}
+		c.badUsage("run", err.Error())
+		return o, exitUsage, false
+	}
+	o.argv = fs.Args()
+	if err := o.complete(); err != nil {
+		c.badUsage("run", err.Error())
+		return o, exitUsage, false
+	}
+	return o, 0, true
+}
+
+// flags returns the flag set of "pigging run", which parses into o.
+func (o *runOptions) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("pigging run", flag.ContinueOnError)
-	// Parse prints nothing: help goes to stdout, errors to stderr, below.
+	// Parse prints nothing: parseRun prints help to stdout, errors to stderr.
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.name, "name", "", "the job's `name`: the run span's name and the files' default names\n(default: the base name of CMD, without .exe, .bat, .cmd or .com; for an\ninterpreter, of its script, as said above)")
 	fs.StringVar(&o.log, "log", "", "the run's log `file` (default JOB.log in the working directory)")
@@ -209,39 +230,31 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 	fs.StringVar(&o.pgTable, "pg-table", pglock.DefaultTable, "with --pg, the `table` that keeps the jobs' locks")
 	o.pingWait = ping.DefaultTimeout
 	fs.Var(durationFlag{&o.pingWait}, "ping-timeout", "the longest `duration` one ping may take, its retries included")
-	bad := func(format string, a ...any) (runOptions, int, bool) {
-		fmt.Fprintf(c.stderr, "pigging run: "+format+"\n", a...)
-		fmt.Fprintln(c.stderr, "Run 'pigging help run' for usage.")
-		return o, exitUsage, false
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			_, _ = io.WriteString(c.stdout, runUsage)
-			fs.SetOutput(c.stdout)
-			fs.PrintDefaults()
-			return o, exitOK, false
-		}
-		return bad("%v", err)
-	}
-	o.argv = fs.Args()
+	return fs
+}
+
+// complete checks the parsed command line and fills in what it left to
+// defaults: the pinger, the PostgreSQL DSN from the environment, the job's
+// name and its files. Its error says what is wrong with the command line.
+func (o *runOptions) complete() error {
 	switch {
 	case len(o.argv) == 0:
-		return bad("no command given")
+		return errors.New("no command given")
 	case o.argv[0] == "":
-		return bad("the command is empty")
+		return errors.New("the command is empty")
 	case o.timeout < 0:
-		return bad("--timeout %s is negative", o.timeout)
+		return fmt.Errorf("--timeout %s is negative", o.timeout)
 	case o.grace < 0:
-		return bad("--grace %s is negative", o.grace)
+		return fmt.Errorf("--grace %s is negative", o.grace)
 	case o.wait < 0:
-		return bad("--wait %s is negative", o.wait)
+		return fmt.Errorf("--wait %s is negative", o.wait)
 	case o.pingWait <= 0:
-		return bad("--ping-timeout %s is not positive", o.pingWait)
+		return fmt.Errorf("--ping-timeout %s is not positive", o.pingWait)
 	}
 	if o.ping != "" {
 		p, err := ping.New(o.ping, ping.WithTimeout(o.pingWait), ping.WithUserAgent("pigging/"+pigging.Version()))
 		if err != nil {
-			return bad("--ping (or $%s): %v", pingEnv, err)
+			return fmt.Errorf("--ping (or $%s): %w", pingEnv, err)
 		}
 		o.pinger = p
 	}
@@ -249,8 +262,14 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 		o.pg = os.Getenv(pgEnv)
 	}
 	if o.pg != "" && o.lock != "" {
-		return bad("--lock names a lock file; with --pg (or $%s) the lock is the job's row in PostgreSQL", pgEnv)
+		return fmt.Errorf("--lock names a lock file; with --pg (or $%s) the lock is the job's row in PostgreSQL", pgEnv)
 	}
+	return o.defaultFiles()
+}
+
+// defaultFiles names the job after its command when --name is not given,
+// and its log and lock files after the job when they are not.
+func (o *runOptions) defaultFiles() error {
 	if o.name == "" {
 		name, err := defaultJobName(o.argv)
 		switch {
@@ -259,16 +278,16 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 			name = jobName(o.argv[0])
 		case err != nil:
 			n := jobName(o.argv[0])
-			return bad("no script in the command to name the job after: it would be %q, like every %s job\nrun here, and share %s.lock with them; give --name JOB", n, n, n)
+			return fmt.Errorf("no script in the command to name the job after: it would be %q, like every %s job\nrun here, and share %s.lock with them; give --name JOB", n, n, n)
 		}
 		if o.name = name; o.name == "" {
-			return bad("no job name in the command %q: give --name", o.argv[0])
+			return fmt.Errorf("no job name in the command %q: give --name", o.argv[0])
 		}
 	}
 	if o.log == "" || o.lock == "" && o.pg == "" {
 		// The name becomes a file name in the working directory.
 		if o.name == "." || o.name == ".." || strings.ContainsAny(o.name, `/\`) {
-			return bad("job name %q cannot name a file: give --name, or --log and --lock", o.name)
+			return fmt.Errorf("job name %q cannot name a file: give --name, or --log and --lock", o.name)
 		}
 		if o.log == "" {
 			o.log = o.name + ".log"
@@ -277,41 +296,14 @@ func (c *cli) parseRun(args []string) (runOptions, int, bool) {
 			o.lock = o.name + ".lock"
 		}
 	}
-	return o, 0, true
+	return nil
 }
 
 // runJob runs the job o describes and returns pigging's exit status. The
 // trace is flushed before it returns.
 func (c *cli) runJob(ctx context.Context, o runOptions) int {
-	// Telemetry never stops the job: a variable Setup ignores (it says
-	// so on stderr) and an exporter that cannot be built are WARN records
-	// of the run, and the job runs.
-	var telemetryWarnings []string
-	tp := c.tp
-	if tp == nil {
-		for _, w := range otelpig.EnvWarnings() {
-			telemetryWarnings = append(telemetryWarnings, strings.TrimPrefix(w.Error(), "otelpig: "))
-		}
-		shutdown, err := otelpig.Setup(ctx, otelpig.WithServiceName(o.name), otelpig.WithWriter(c.stderr))
-		if err != nil {
-			msg := fmt.Sprintf("tracing setup failed, the run's trace is not exported: %s", strings.TrimPrefix(err.Error(), "otelpig: "))
-			fmt.Fprintf(c.stderr, "pigging: WARN: %s\n", msg)
-			telemetryWarnings = append(telemetryWarnings, msg)
-			// Spans still get ids for the log and the lock.
-			sdk := sdktrace.NewTracerProvider()
-			shutdown, tp = sdk.Shutdown, sdk
-		} else {
-			tp = otel.GetTracerProvider()
-		}
-		defer func() {
-			// A collector that cannot be reached never changes the job's
-			// outcome: it is in the log and the lock file.
-			if err := shutdown(context.Background()); err != nil {
-				fmt.Fprintf(c.stderr, "pigging: exporting the trace: %s\n", errText(err))
-			}
-		}()
-		ctx = otelpig.ContextFromEnv(ctx)
-	}
+	ctx, tp, telemetryWarnings, shutdown := c.telemetry(ctx, o.name)
+	defer shutdown()
 
 	// Signals are caught before the lock is taken, so that none can end
 	// pigging between taking the lock and starting the command.
@@ -371,6 +363,42 @@ func (c *cli) runJob(ctx context.Context, o runOptions) int {
 	return code
 }
 
+// telemetry sets up the run's telemetry from the OTEL_* variables, unless
+// the cli has a tracer provider of its own, and returns the ctx of the
+// parent trace the environment names, the tracer provider, the warnings
+// the run's log is to carry and the function that flushes and shuts it
+// down. Telemetry never stops the job: a variable Setup ignores (it says
+// so on stderr) and an exporter that cannot be built are warnings, and the
+// job runs.
+func (c *cli) telemetry(ctx context.Context, name string) (context.Context, trace.TracerProvider, []string, func()) {
+	if c.tp != nil {
+		return ctx, c.tp, nil, func() {}
+	}
+	var warnings []string
+	for _, w := range otelpig.EnvWarnings() {
+		warnings = append(warnings, strings.TrimPrefix(w.Error(), "otelpig: "))
+	}
+	var tp trace.TracerProvider
+	shutdown, err := otelpig.Setup(ctx, otelpig.WithServiceName(name), otelpig.WithWriter(c.stderr))
+	if err != nil {
+		msg := fmt.Sprintf("tracing setup failed, the run's trace is not exported: %s", strings.TrimPrefix(err.Error(), "otelpig: "))
+		fmt.Fprintf(c.stderr, "pigging: WARN: %s\n", msg)
+		warnings = append(warnings, msg)
+		// Spans still get ids for the log and the lock.
+		sdk := sdktrace.NewTracerProvider()
+		shutdown, tp = sdk.Shutdown, sdk
+	} else {
+		tp = otel.GetTracerProvider()
+	}
+	return otelpig.ContextFromEnv(ctx), tp, warnings, func() {
+		// A collector that cannot be reached never changes the job's
+		// outcome: it is in the log and the lock file.
+		if err := shutdown(context.Background()); err != nil {
+			fmt.Fprintf(c.stderr, "pigging: exporting the trace: %s\n", errText(err))
+		}
+	}
+}
+
 // job is one started run of the command.
 type job struct {
 	*cli
@@ -408,87 +436,36 @@ func (e *timeoutError) Error() string {
 // forwarding signals and watching the timeout, records how it ended, and
 // returns pigging's exit status. The caller stops the Tracker.
 func (j *job) run(ctx context.Context) int {
-	t := j.t
 	procCtx, proc := startCommandSpan(ctx, j.opts.argv, j.opts.traceArgs)
-	cmd := exec.Command(j.opts.argv[0], j.opts.argv[1:]...)
-	// The command's TRACEPARENT names its own span, a child of the run's.
-	cmd.Env = childEnv(procCtx, os.Environ())
-	cmd.Stdin = j.stdin
-	cmd.SysProcAttr = sysProcAttr()
-	// Only a stdin that is not a file is copied by os/exec; stop waiting
-	// for it too once the command has exited.
-	cmd.WaitDelay = drainDelay
+	cmd := j.command(procCtx)
 	outStdout, outStderr, passStderr := j.outlets()
-	stdout := newPump("stdout", t.Info, outStdout)
-	stderr := newPump("stderr", t.Warn, passStderr)
+	pumps := []*pump{newPump("stdout", j.t.Info, outStdout), newPump("stderr", j.t.Warn, passStderr)}
 
 	// The command writes into pipes of pigging's own, not os/exec's: Wait
 	// then returns when the command exits, whatever happens to its output
 	// afterwards, and pigging decides how long to wait for that output.
-	var readEnds, writeEnds []*os.File
-	closeAll := func(fs []*os.File) {
-		for _, f := range fs {
-			f.Close()
-		}
-	}
-	for range 2 {
-		r, w, err := os.Pipe()
-		if err != nil {
-			closeAll(readEnds)
-			closeAll(writeEnds)
-			err = fmt.Errorf("making a pipe for the command's output: %w", err)
-			proc.failed(err)
-			return j.failed(err, exitInternal)
-		}
-		readEnds, writeEnds = append(readEnds, r), append(writeEnds, w)
+	readEnds, writeEnds, err := pipes(len(pumps))
+	if err != nil {
+		err = fmt.Errorf("making a pipe for the command's output: %w", err)
+		proc.failed(err)
+		return j.failed(err, exitInternal)
 	}
 	cmd.Stdout, cmd.Stderr = writeEnds[0], writeEnds[1]
-	// A lock in PostgreSQL is held by pigging's session, which no child
-	// can inherit; on Linux the command gets SIGTERM if pigging dies.
-	var lockFile *os.File
-	if j.opts.pg == "" {
-		var err error
-		if lockFile, err = inheritLock(cmd, t); err != nil {
-			t.Warn("The command cannot hold the lock: it is free if pigging dies before it", "error", errText(err))
-		}
-	}
-
-	started := make(chan error, 1)
-	done := make(chan error, 1)
-	go startAndWait(cmd, started, done)
-	err := <-started
-	closeAll(writeEnds)
-	if lockFile != nil {
-		lockFile.Close()
-	}
+	done, err := j.launch(cmd, writeEnds)
 	if err != nil {
 		closeAll(readEnds)
 		proc.failed(err)
-		err = fmt.Errorf("starting %s: %w", j.opts.argv[0], err)
 		code := exitNoExec
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			code = exitNotFound
 		}
-		return j.failed(err, code)
+		return j.failed(fmt.Errorf("starting %s: %w", j.opts.argv[0], err), code)
 	}
 	// The arguments stay out of the log, and out of the trace unless
 	// --trace-args: they may hold secrets.
-	t.Info("Command started", "command", j.opts.argv[0], "pid", cmd.Process.Pid)
+	j.t.Info("Command started", "command", j.opts.argv[0], "pid", cmd.Process.Pid)
 	proc.started(cmd.Process.Pid)
-
-	pumped := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, p := range []*pump{stdout, stderr} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _ = p.ReadFrom(readEnds[i])
-		}()
-	}
-	go func() {
-		wg.Wait()
-		close(pumped)
-	}()
+	pumped := readAll(pumps, readEnds)
 
 	// Passing the output through may slow the command down while it runs,
 	// as a slow terminal would; once it has exited, it is bounded.
@@ -507,37 +484,120 @@ func (j *job) run(ctx context.Context) int {
 		proc.failed(waitErr)
 		return j.failed(fmt.Errorf("waiting for %s: %w", j.opts.argv[0], waitErr), exitInternal)
 	}
-	for _, p := range []*pump{stdout, stderr} {
-		if p.passErr != nil {
-			t.Warn("Passing the command's output through failed; the log has every line", "stream", p.stream, "error", p.passErr.Error())
+	j.reportOutput(pumps, leftover)
+	return j.ended(ctx, cmd.ProcessState, proc, timedOut)
+}
+
+// command returns the command to run, its TRACEPARENT naming the span in
+// procCtx, its own, a child of the run's.
+func (j *job) command(procCtx context.Context) *exec.Cmd {
+	cmd := exec.Command(j.opts.argv[0], j.opts.argv[1:]...)
+	cmd.Env = childEnv(procCtx, os.Environ())
+	cmd.Stdin = j.stdin
+	cmd.SysProcAttr = sysProcAttr()
+	// Only a stdin that is not a file is copied by os/exec; stop waiting
+	// for it too once the command has exited.
+	cmd.WaitDelay = drainDelay
+	return cmd
+}
+
+// pipes returns the read and write ends of n pipes; on failure none is
+// left open.
+func pipes(n int) (readEnds, writeEnds []*os.File, err error) {
+	for range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(readEnds)
+			closeAll(writeEnds)
+			return nil, nil, err
 		}
-		switch {
-		case errors.Is(p.readErr, os.ErrClosed):
-		case p.readErr != nil:
-			t.Warn("Reading the command's output failed", "stream", p.stream, "error", p.readErr.Error())
+		readEnds, writeEnds = append(readEnds, r), append(writeEnds, w)
+	}
+	return readEnds, writeEnds, nil
+}
+
+// closeAll closes every file of fs.
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// launch starts cmd, which holds the lock file (not a lock in PostgreSQL,
+// held by pigging's session, which no child can inherit), closes pigging's
+// copies of writeEnds, and returns the channel that gets Wait's error.
+func (j *job) launch(cmd *exec.Cmd, writeEnds []*os.File) (<-chan error, error) {
+	var lockFile *os.File
+	if j.opts.pg == "" {
+		var err error
+		if lockFile, err = inheritLock(cmd, j.t); err != nil {
+			j.t.Warn("The command cannot hold the lock: it is free if pigging dies before it", "error", errText(err))
+		}
+	}
+	started := make(chan error, 1)
+	done := make(chan error, 1)
+	go startAndWait(cmd, started, done)
+	err := <-started
+	closeAll(writeEnds)
+	if lockFile != nil {
+		lockFile.Close()
+	}
+	return done, err
+}
+
+// readAll copies each of readEnds into its pump, and returns a channel
+// closed when all have reached the end of their output.
+func readAll(pumps []*pump, readEnds []*os.File) <-chan struct{} {
+	pumped := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, p := range pumps {
+		wg.Go(func() { _, _ = p.ReadFrom(readEnds[i]) })
+	}
+	go func() {
+		wg.Wait()
+		close(pumped)
+	}()
+	return pumped
+}
+
+// reportOutput logs what went wrong with the command's output: a reader
+// that could not be passed it, a read that failed, and output that
+// processes it left behind kept open (leftover).
+func (j *job) reportOutput(pumps []*pump, leftover bool) {
+	for _, p := range pumps {
+		if p.passErr != nil {
+			j.t.Warn("Passing the command's output through failed; the log has every line", "stream", p.stream, "error", p.passErr.Error())
+		}
+		if p.readErr != nil && !errors.Is(p.readErr, os.ErrClosed) {
+			j.t.Warn("Reading the command's output failed", "stream", p.stream, "error", p.readErr.Error())
 		}
 	}
 	if leftover {
-		t.Warn("Output still open after the command exited: processes it started hold it; stopped reading", "after", drainDelay.String())
+		j.t.Warn("Output still open after the command exited: processes it started hold it; stopped reading", "after", drainDelay.String())
 	}
+}
 
-	code, sig := exitStatus(cmd.ProcessState)
-	ended := fmt.Sprintf("exit status %d", code)
+// ended records how the command ended (state) on its span and in the log,
+// and returns pigging's exit status: the command's, or 124 when the
+// timeout ended it.
+func (j *job) ended(ctx context.Context, state *os.ProcessState, proc commandSpan, timedOut bool) int {
+	code, sig := exitStatus(state)
+	how := fmt.Sprintf("exit status %d", code)
 	if sig != "" {
-		ended = "killed by " + sig
+		how = "killed by " + sig
 	}
-	proc.exited(code, sig, ended)
+	proc.exited(code, sig, how)
 	switch {
 	case timedOut:
-		t.LogException(&timeoutError{after: j.opts.timeout, ended: ended})
+		j.t.LogException(&timeoutError{after: j.opts.timeout, ended: how})
 		return j.exit(exitTimeout, pigging.ExitSourcePigging, "timeout")
 	case context.Cause(ctx) != nil:
 		// A forwarded signal: Stop ends the run as cancelled.
-		t.Warn("Command ended after the signal: "+ended, "exit_code", code)
+		j.t.Warn("Command ended after the signal: "+how, "exit_code", code)
 	case code != 0:
-		t.LogException(errors.New(ended))
+		j.t.LogException(errors.New(how))
 	default:
-		t.Info("Command exited", "exit_code", code)
+		j.t.Info("Command exited", "exit_code", code)
 	}
 	return j.exit(code, pigging.ExitSourceCommand, "")
 }
