@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -259,6 +261,39 @@ func TestStartFailureEndsSpan(t *testing.T) {
 	unitWantAttr(t, "failed start", s.Attributes(), "error.type", "*pigging.PathError")
 	unitEqualLines(t, "events", unitEventNames(s), []string{"exception"})
 	unitNoFile(t, e.log)
+}
+
+func TestStartFailureCountsAsRunError(t *testing.T) {
+	// A run that could not begin is a run that ended in error for the
+	// CI/CD metrics, so that an alert on cicd.pipeline.run.errors sees a
+	// job whose lock store is broken.
+	s := newSignals(t)
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "job.lock")
+	if err := os.Mkdir(lock, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := pigging.New(filepath.Join(dir, "job.log"), lock, s.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Start(context.Background()); err == nil {
+		t.Fatal("Start on a directory as lock succeeded")
+	}
+	errs, ok := s.metric(t, "cicd.pipeline.run.errors").(metricdata.Sum[int64])
+	if !ok || len(errs.DataPoints) != 1 || errs.DataPoints[0].Value != 1 {
+		t.Fatalf("cicd.pipeline.run.errors = %+v, want the one Start that failed", errs)
+	}
+	if et, _ := errs.DataPoints[0].Attributes.Value("error.type"); et.AsString() != "*pigging.PathError" {
+		t.Errorf("cicd.pipeline.run.errors error.type %q", et.AsString())
+	}
+	dur, ok := s.metric(t, "cicd.pipeline.run.duration").(metricdata.Histogram[float64])
+	if !ok || len(dur.DataPoints) != 1 {
+		t.Fatalf("cicd.pipeline.run.duration = %+v, want one point", dur)
+	}
+	if r, _ := dur.DataPoints[0].Attributes.Value("cicd.pipeline.result"); r.AsString() != "error" {
+		t.Errorf("cicd.pipeline.run.duration result %q, want error", r.AsString())
+	}
 }
 
 func TestStaleLockLinks(t *testing.T) {

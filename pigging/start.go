@@ -71,12 +71,12 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	defer cancel()
 	res, err := t.locker.Acquire(lctx, &info)
 	if err != nil {
-		return ctx, t.failStart(span, err)
+		return ctx, t.failStart(ctx, span, now, err)
 	}
 	if lerr := t.refusal(res, logAbs); lerr != nil {
 		if res.Lease != nil {
 			if err := res.Lease.Abort(lctx); err != nil {
-				return ctx, t.failStart(span, errors.Join(lerr, err))
+				return ctx, t.failStart(ctx, span, now, errors.Join(lerr, err))
 			}
 		}
 		return ctx, t.refuse(ctx, span, now, lerr)
@@ -84,7 +84,7 @@ func (t *Tracker) Start(ctx context.Context) (context.Context, error) {
 	r := t.beginRun(ctx, span, res, info, now)
 	prevLog, err := r.openFiles(lctx, res)
 	if err != nil {
-		return ctx, t.failStart(span, errors.Join(err, res.Lease.Abort(lctx)))
+		return ctx, t.failStart(ctx, span, now, errors.Join(err, res.Lease.Abort(lctx)))
 	}
 	t.run.Store(r)
 	t.state.Store(stateStarted)
@@ -175,15 +175,20 @@ func (t *Tracker) startSpan(ctx context.Context, now time.Time) (context.Context
 	return runCtx, span
 }
 
-// failStart ends the span of a Start that failed before its run began
-// (the lock store or the log could not be used) with err, and returns err.
-func (t *Tracker) failStart(span trace.Span, err error) error {
+// failStart ends the span of a Start begun at now that failed before its
+// run began (the lock store or the log could not be used) with err,
+// records it as a run that ended in error in the CI/CD metrics, flushes
+// the telemetry and returns err.
+func (t *Tracker) failStart(ctx context.Context, span trace.Span, now time.Time, err error) error {
 	if t.tel.exceptions.Spans {
 		errtype.AddException(span, err, nil)
 	}
+	end := time.Now()
 	span.SetAttributes(errtype.KeyErrorType.String(errtype.Of(err)), semkeys.Result.String(string(StateError)))
 	span.SetStatus(codes.Error, err.Error())
-	span.End()
+	span.End(trace.WithTimestamp(end))
+	t.tel.cicdRunEnded(trace.ContextWithSpan(context.WithoutCancel(ctx), span), t.cfg.name, StateError, end.Sub(now), err)
+	t.flush()
 	return err
 }
 
