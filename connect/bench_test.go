@@ -21,9 +21,9 @@ import (
 
 // envBenchRows sets the rows of each load or extract of the benchmarks;
 // unset, each benchmark moves b.N rows in one load, so that the CI smoke
-// run (-benchtime 100x) moves 100 rows. The figures of docs/connectors.md
-// come from PIGGING_BENCH_ROWS=1000000 (loads) and 10000000 (extract)
-// with -benchtime 1x.
+// run (-benchtime 100x) moves 100 rows, and the benchmark report
+// (internal/cmd/benchreport) moves a million rows a load and ten million
+// an extract with -benchtime 1000000x and 10000000x.
 const envBenchRows = "PIGGING_BENCH_ROWS"
 
 // benchSize returns the rows of one load and the loads of the benchmark.

@@ -38,10 +38,17 @@ func allPkgs() []pkg {
 	for _, p := range pkgs {
 		seen[p.path] = true
 	}
+	var more []pkg
 	for _, j := range jobBenches {
-		if !seen[j.path] {
-			seen[j.path] = true
-			all = append(all, j.pkg)
+		more = append(more, j.pkg)
+	}
+	for _, c := range connectBenches {
+		more = append(more, c.pkg)
+	}
+	for _, p := range more {
+		if !seen[p.path] {
+			seen[p.path] = true
+			all = append(all, p)
 		}
 	}
 	return all
@@ -59,10 +66,19 @@ func runJobBenches(res *results, bins map[string]string, o options) error {
 		if bt == "" {
 			bt = o.benchtime
 		}
-		for _, sub := range jobOrder {
-			if err := runBench(res, bin, j.path, j.bench+"/^"+sub+"$", bt, o.verbose); err != nil {
-				return err
-			}
+		if err := runInTurns(res, bin, j.path, j.bench, jobOrder, bt, o.verbose); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runInTurns runs the sub-benchmarks of bench named in order, each in a
+// process of its own.
+func runInTurns(res *results, bin, pkgPath, bench string, order []string, benchtime string, verbose bool) error {
+	for _, sub := range order {
+		if err := runBench(res, bin, pkgPath, bench+"/^"+sub+"$", benchtime, verbose); err != nil {
+			return err
 		}
 	}
 	return nil

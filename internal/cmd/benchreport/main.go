@@ -8,15 +8,18 @@
 //	go run ./internal/cmd/benchreport -count 10 -strict
 //	go run ./internal/cmd/benchreport -pkg ./middleware -python=false
 //
-// It builds the test binaries of ./pigging, ./middleware and ./examples/etl
-// once, then runs every benchmark -count times, one round after another
-// (each round runs every benchmark once), so that a slow spell on a shared
-// machine hits a benchmark and its baseline alike. Each figure is the median
-// of the rounds; the rebased targets and the whole job are judged on the
-// median of the ratios of samples taken side by side, shown with their
-// range (job.go runs a job's pair twice a round). The memory benchmark runs
-// with -benchtime 1000000x: one run of a million calls per round; the job
-// on generated orders too: one job of a million orders.
+// It builds the test binaries of ./pigging, ./middleware, ./cmd/pigging,
+// ./examples/etl and ./connect once, then runs every benchmark -count
+// times, one round after another (each round runs every benchmark once),
+// so that a slow spell on a shared machine hits a benchmark and its
+// baseline alike. Each figure is the median of the rounds; the rebased
+// targets, the whole job and the connectors are judged on the median of
+// the ratios of samples taken side by side, shown with their range
+// (job.go runs a job's pair twice a round, connect.go a connector's). The
+// memory benchmark runs with -benchtime 1000000x: one run of a million
+// calls per round; the job on generated orders too: one job of a million
+// orders; the connectors load a million rows and extract ten million, the
+// PostgreSQL ones only when PIGGING_PG_DSN is set.
 //
 // When python3 is on the PATH it also times the Python original's logging
 // call (python_tracker_log.py) and shows it against the Go floor.
@@ -153,6 +156,9 @@ func run() error {
 			}
 		}
 		if err := runJobBenches(&res, bins, o); err != nil {
+			return err
+		}
+		if err := runConnectBenches(&res, bins, o); err != nil {
 			return err
 		}
 		if bin := bins[memPkg]; bin != "" {
@@ -425,6 +431,7 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 
 	rows = append(rows, rebasedRows(res, verdict)...)
 	rows = append(rows, jobRows(res, verdict)...)
+	rows = append(rows, connectRows(res, o, verdict)...)
 
 	// Reference figures: no target.
 	var refs []row
@@ -458,7 +465,8 @@ func report(w io.Writer, res results, o options, py *pythonResult, pyNote string
 	fmt.Fprintf(w, "pigging performance report, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "- machine: %s/%s, %s, %d CPUs (GOMAXPROCS %d), %s\n", runtime.GOOS, runtime.GOARCH,
 		orUnknown(res.header["cpu"]), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
-	fmt.Fprintf(w, "- medians of %d rounds, -benchtime %s (memory: %s)\n", o.count, o.benchtime, memBenchtime)
+	fmt.Fprintf(w, "- medians of %d rounds, -benchtime %s (memory: %s; connectors: %dx a load, %dx an extract)\n",
+		o.count, o.benchtime, memBenchtime, connectLoadN, connectQueryN)
 	if len(missing) > 0 {
 		fmt.Fprintf(w, "- no benchmarks in %s\n", strings.Join(missing, ", "))
 	}
