@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -343,10 +342,6 @@ func diffSnap(a, b dirSnapshot, allowed ...string) []string {
 	return diffs
 }
 
-func quietOpts(opts ...pigging.Option) []pigging.Option {
-	return append([]pigging.Option{pigging.WithName("bad"), pigging.WithOutput(io.Discard)}, opts...)
-}
-
 // wantPathError asserts err is a *PathError for role and path (as given,
 // not made absolute) whose message names both, as in `log path "x"`, and
 // says why.
@@ -364,27 +359,6 @@ func wantPathError(t *testing.T, err error, role, path, why string) {
 	}
 	if names := fmt.Sprintf("%s path %q", role, path); !strings.Contains(err.Error(), names) || !strings.Contains(err.Error(), why) {
 		t.Errorf("error %q does not name %s and say %q", err, names, why)
-	}
-}
-
-func mkdir(t *testing.T, path string) {
-	t.Helper()
-	if err := os.Mkdir(path, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func symlink(t *testing.T, target, path string) {
-	t.Helper()
-	if err := os.Symlink(target, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
