@@ -1,6 +1,6 @@
 //go:build unix
 
-package pigging_test
+package reliability_test
 
 // Concurrency inside one run: many goroutines logging through every entry
 // point at once lose no record, duplicate none, and never interleave two

@@ -1,6 +1,6 @@
 //go:build unix
 
-package pigging_test
+package reliability_test
 
 // The hardening suite: each test reproduces one way a job was crashed,
 // hung, lost a failure or let two runs in, with real files, real OS locks
@@ -33,6 +33,8 @@ import (
 )
 
 func init() {
+	childScenarios["hold-report"] = pigtest.ChildHoldReport
+	childScenarios["try"] = pigtest.ChildTry
 	childScenarios["closed-stdout"] = childClosedStdout
 	childScenarios["full-disk"] = childFullDisk
 }
@@ -78,10 +80,10 @@ func TestHardeningTypedNilAndPanickingValues(t *testing.T) {
 			t.Fatal("Run = nil, want the typed nil error")
 		}
 		info := pigtest.ReadLockInfo(t, lockPath)
-		if info.Status != pigging.StateFailure || info.Error != "<nil *pigging_test.loadError>" {
-			t.Errorf("lock = %+v, want failed with <nil *pigging_test.loadError>", info)
+		if info.Status != pigging.StateFailure || info.Error != "<nil *reliability_test.loadError>" {
+			t.Errorf("lock = %+v, want failed with <nil *reliability_test.loadError>", info)
 		}
-		if got := strings.Join(proctest.RecordTexts(t, logPath), "\n"); !strings.Contains(got, "ERROR: <nil *pigging_test.loadError>") || !strings.Contains(got, "TOTAL SCRIPT TIME") {
+		if got := strings.Join(proctest.RecordTexts(t, logPath), "\n"); !strings.Contains(got, "ERROR: <nil *reliability_test.loadError>") || !strings.Contains(got, "TOTAL SCRIPT TIME") {
 			t.Errorf("log:\n%s", got)
 		}
 	})
@@ -115,10 +117,10 @@ func TestHardeningTypedNilAndPanickingValues(t *testing.T) {
 		for _, want := range []string{
 			"INFO: nil time k=\"<nil *time.Time>\"",
 			"INFO: nil path error err=\"<nil *fs.PathError>\"",
-			"WARN: panicky v=\"!PANIC in pigging_test.panicky.Error: Error exploded\"",
+			"WARN: panicky v=\"!PANIC in reliability_test.panicky.Error: Error exploded\"",
 			"INFO: logger nil time k=\"<nil *time.Time>\"",
-			"ERROR: stage typed-nil failed: <nil *pigging_test.loadError>",
-			"ERROR: !PANIC in pigging_test.panicky.Error: Error exploded",
+			"ERROR: stage typed-nil failed: <nil *reliability_test.loadError>",
+			"ERROR: !PANIC in reliability_test.panicky.Error: Error exploded",
 			"INFO: TOTAL SCRIPT TIME",
 		} {
 			if !strings.Contains(got, want) {
@@ -144,7 +146,7 @@ func TestHardeningTypedNilAndPanickingValues(t *testing.T) {
 		if v == nil {
 			t.Fatal("the panic did not go on after Stop")
 		}
-		if info := pigtest.ReadLockInfo(t, filepath.Join(dir, "job.lock")); info.Status != pigging.StateFailure || !strings.Contains(info.Error, "<nil *pigging_test.loadError>") {
+		if info := pigtest.ReadLockInfo(t, filepath.Join(dir, "job.lock")); info.Status != pigging.StateFailure || !strings.Contains(info.Error, "<nil *reliability_test.loadError>") {
 			t.Errorf("lock = %+v, want failed naming the typed nil", info)
 		}
 	})
