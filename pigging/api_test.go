@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/middleware"
 	"github.com/pigging-go/pigging/pigging"
@@ -47,7 +48,7 @@ func TestNilTracker(t *testing.T) {
 func TestFirstHourAPI(t *testing.T) {
 	dir := t.TempDir()
 	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
-	tr, err := pigging.New(logPath, lockPath, append(quietOpts(), pigging.WithMinLevel(slog.LevelDebug))...)
+	tr, err := pigging.New(logPath, lockPath, append(pigtest.QuietOpts(), pigging.WithMinLevel(slog.LevelDebug))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestFirstHourAPI(t *testing.T) {
 		stopErr = tr.Stop()
 		tr.Info("still logging after the Stop that did nothing")
 		return nil
-	}, quietOpts()...)
+	}, pigtest.QuietOpts()...)
 	if err != nil {
 		t.Errorf("Run = %v, want nil: the inner Stop did nothing", err)
 	}
@@ -98,7 +99,7 @@ func TestErrorWrittenOnce(t *testing.T) {
 	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
 	err := pigging.Run(context.Background(), logPath, lockPath, func(ctx context.Context, tr *pigging.Tracker) error {
 		return tr.LogException(errors.New("checked by the job itself"))
-	}, quietOpts()...)
+	}, pigtest.QuietOpts()...)
 	if err == nil {
 		t.Fatal("Run = nil")
 	}
@@ -112,7 +113,7 @@ func TestErrorWrittenOnce(t *testing.T) {
 			panic("boom in aggregate")
 		})(ctx, []int{1})
 		return err
-	}, quietOpts()...)
+	}, pigtest.QuietOpts()...)
 	var pe *pigging.PanicError
 	if !errors.As(err, &pe) {
 		t.Fatalf("Run = %v, want the stage's *PanicError", err)

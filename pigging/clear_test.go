@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -24,10 +25,13 @@ func TestClearLockNotesTheFailedRunsLog(t *testing.T) {
 		noted  bool
 		unread bool
 	}{
-		{"log on this host", host, func(log string) { writeFile(t, log, "the failed run\n") }, true, false},
-		{"log on another host", "elsewhere", func(log string) { writeFile(t, log, "the failed run\n") }, false, false},
+		{"log on this host", host, func(log string) { pigtest.WriteFile(t, log, "the failed run\n") }, true, false},
+		{"log on another host", "elsewhere", func(log string) { pigtest.WriteFile(t, log, "the failed run\n") }, false, false},
 		{"no log file", host, func(string) {}, false, true},
-		{"a symlink", host, func(log string) { writeFile(t, log+".target", "the failed run\n"); symlink(t, log+".target", log) }, false, false},
+		{"a symlink", host, func(log string) {
+			pigtest.WriteFile(t, log+".target", "the failed run\n")
+			pigtest.Symlink(t, log+".target", log)
+		}, false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

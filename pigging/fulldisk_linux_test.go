@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -84,7 +85,7 @@ func TestFullDiskKeepsFailure(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := tinyFS(t, 64<<10)
 			logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
-			tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+			tr, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 			if _, err := tr.Start(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +112,7 @@ func TestFullDiskKeepsFailure(t *testing.T) {
 				t.Fatalf("Stop on a full disk = %v, want a *LogWriteError for the lost records", err)
 			}
 
-			info := readLockInfo(t, lockPath)
+			info := pigtest.ReadLockInfo(t, lockPath)
 			if info.Status != pigging.StateFailure || !strings.Contains(info.Error, c.wantError) {
 				t.Fatalf("lock after a failed run on a full disk = %+v, want failed saying %q", info, c.wantError)
 			}
@@ -119,7 +120,7 @@ func TestFullDiskKeepsFailure(t *testing.T) {
 			if err != nil || st.State != pigging.LockStale || st.Holder == nil || st.Holder.Status != pigging.StateFailure {
 				t.Fatalf("ReadLock = %+v, %v; want stale, failed", st, err)
 			}
-			next, _ := pigging.New(logPath, lockPath, quietOpts(pigging.WithOutput(io.Discard))...)
+			next, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts(pigging.WithOutput(io.Discard))...)
 			_, err = next.Start(context.Background())
 			if !errors.Is(err, pigging.ErrStaleLock) || !strings.Contains(err.Error(), "failed: ") ||
 				!strings.Contains(err.Error(), c.wantError) || strings.Contains(err.Error(), "died") {

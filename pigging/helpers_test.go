@@ -7,17 +7,14 @@ package pigging_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -275,116 +272,6 @@ func unitWantAttr(t testing.TB, what string, attrs []attribute.KeyValue, key str
 	}
 	if got := v.String(); got != fmt.Sprint(want) {
 		t.Errorf("%s: %s = %q, want %q", what, key, got, fmt.Sprint(want))
-	}
-}
-
-// dirSnapshot describes every entry under a directory: kind, permission
-// bits, size, content hash, link target.
-type dirSnapshot map[string]string
-
-func snapDir(t testing.TB, dir string) dirSnapshot {
-	t.Helper()
-	s := dirSnapshot{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		fi, err := os.Lstat(path)
-		if err != nil {
-			return err
-		}
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(path)
-			s[rel] = "symlink -> " + target
-		case fi.IsDir():
-			s[rel] = fmt.Sprintf("dir %v", fi.Mode().Perm())
-		case fi.Mode().IsRegular():
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			s[rel] = fmt.Sprintf("file %v %d %x", fi.Mode().Perm(), len(data), sha256.Sum256(data))
-		default:
-			s[rel] = fmt.Sprintf("other %v", fi.Mode())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("snapshot of %s: %v", dir, err)
-	}
-	return s
-}
-
-// diffSnap lists what changed from a to b, except the names in allowed.
-func diffSnap(a, b dirSnapshot, allowed ...string) []string {
-	var diffs []string
-	skip := map[string]bool{}
-	for _, n := range allowed {
-		skip[n] = true
-	}
-	for k, v := range a {
-		if skip[k] {
-			continue
-		}
-		if w, ok := b[k]; !ok {
-			diffs = append(diffs, "removed "+k)
-		} else if w != v {
-			diffs = append(diffs, "changed "+k+": "+v+" -> "+w)
-		}
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok && !skip[k] {
-			diffs = append(diffs, "created "+k)
-		}
-	}
-	sort.Strings(diffs)
-	return diffs
-}
-
-func quietOpts(opts ...pigging.Option) []pigging.Option {
-	return append([]pigging.Option{pigging.WithName("bad"), pigging.WithOutput(io.Discard)}, opts...)
-}
-
-// wantPathError asserts err is a *PathError for role and path (as given,
-// not made absolute) whose message names both, as in `log path "x"`, and
-// says why.
-func wantPathError(t *testing.T, err error, role, path, why string) {
-	t.Helper()
-	var pe *pigging.PathError
-	if !errors.As(err, &pe) {
-		t.Fatalf("error %v (%T), want a *pigging.PathError", err, err)
-	}
-	if pe.Op != role {
-		t.Errorf("PathError.Op = %q, want %q (%v)", pe.Op, role, err)
-	}
-	if pe.Path != path {
-		t.Errorf("PathError.Path = %q, want %q (%v)", pe.Path, path, err)
-	}
-	if names := fmt.Sprintf("%s path %q", role, path); !strings.Contains(err.Error(), names) || !strings.Contains(err.Error(), why) {
-		t.Errorf("error %q does not name %s and say %q", err, names, why)
-	}
-}
-
-func mkdir(t *testing.T, path string) {
-	t.Helper()
-	if err := os.Mkdir(path, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func symlink(t *testing.T, target, path string) {
-	t.Helper()
-	if err := os.Symlink(target, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

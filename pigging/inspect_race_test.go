@@ -12,13 +12,14 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
 // staleLock leaves a stale lock at lockPath: a real run that failed.
 func staleLock(t *testing.T, logPath, lockPath string) {
 	t.Helper()
-	tr, err := pigging.New(logPath, lockPath, quietOpts()...)
+	tr, err := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestUnlockAndStartRaceInspections(t *testing.T) {
 		close(gate)
 		// A Start refused by the stale lock, then Unlock, while others
 		// inspect it.
-		tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+		tr, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 		_, serr := tr.Start(context.Background())
 		st, uerr := pigging.Unlock(lockPath)
 		wg.Wait()

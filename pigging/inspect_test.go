@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -41,12 +42,12 @@ func TestReadLockAndUnlock(t *testing.T) {
 		t.Fatal("a refused Unlock changed the lock file")
 	}
 	proctest.ChildTouch(release)
-	if code := holder.Wait(t, 30*time.Second); code != exitRan {
+	if code := holder.Wait(t, 30*time.Second); code != pigtest.ExitRan {
 		t.Fatalf("holder exit %d: %s", code, holder.Output())
 	}
 
 	// A failed run leaves a stale lock.
-	tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+	tr, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 	if _, err := tr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestReadLockAndUnlock(t *testing.T) {
 		t.Errorf("last record of the failed run's log = %q, want who cleared the lock and what it said", last)
 	}
 	// And the job runs again.
-	next, _ := pigging.New(logPath, lockPath, quietOpts()...)
+	next, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 	if _, err := next.Start(context.Background()); err != nil {
 		t.Fatalf("Start after Unlock: %v", err)
 	}

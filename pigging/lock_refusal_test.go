@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -21,7 +22,7 @@ func TestRefusalNamesTheFailedRunsLog(t *testing.T) {
 	failedLog := filepath.Join(dir, "etl-2026-12-01.log")
 	nextLog := filepath.Join(dir, "etl-2026-12-02.log")
 
-	tr, _ := pigging.New(failedLog, lockPath, quietOpts()...)
+	tr, _ := pigging.New(failedLog, lockPath, pigtest.QuietOpts()...)
 	if _, err := tr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func TestRefusalNamesTheFailedRunsLog(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	next, _ := pigging.New(nextLog, lockPath, quietOpts()...)
+	next, _ := pigging.New(nextLog, lockPath, pigtest.QuietOpts()...)
 	_, err := next.Start(context.Background())
 	var le *pigging.LockError
 	if !errors.Is(err, pigging.ErrStaleLock) || !errors.As(err, &le) {
@@ -56,8 +57,8 @@ func TestRefusalNamesTheFailedRunsLog(t *testing.T) {
 func TestRefusalWithoutLogInLock(t *testing.T) {
 	dir := t.TempDir()
 	logPath, lockPath := filepath.Join(dir, "etl.log"), filepath.Join(dir, "etl.lock")
-	writeFile(t, lockPath, `{"pid":4242,"host":"h1","job":"etl","started":"2026-01-02T03:04:05Z","status":"failed","error":"disk full"}`)
-	tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+	pigtest.WriteFile(t, lockPath, `{"pid":4242,"host":"h1","job":"etl","started":"2026-01-02T03:04:05Z","status":"failed","error":"disk full"}`)
+	tr, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 	_, err := tr.Start(context.Background())
 	if !errors.Is(err, pigging.ErrStaleLock) || !strings.Contains(err.Error(), "; read "+logPath+", ") {
 		t.Fatalf("Start = %v, want ErrStaleLock telling to read %s", err, logPath)
@@ -90,7 +91,7 @@ func TestLockRefusalNamesHostAndClearAdvice(t *testing.T) {
 			m := &memLocker{record: &pigging.LockInfo{PID: 4242, Host: "host-a", Job: "etl", Status: pigging.StateFailure,
 				Error: "warehouse unreachable", Log: "/var/log/etl.log"}}
 			logPath := filepath.Join(t.TempDir(), "etl-host-b.log")
-			tr, _ := pigging.New(logPath, "", quietOpts(pigging.WithLocker(tc.locker(m)))...)
+			tr, _ := pigging.New(logPath, "", pigtest.QuietOpts(pigging.WithLocker(tc.locker(m)))...)
 			_, err := tr.Start(context.Background())
 			if !errors.Is(err, pigging.ErrStaleLock) {
 				t.Fatalf("Start = %v, want ErrStaleLock", err)
@@ -116,8 +117,8 @@ func TestTakeOverNamesTheFailedRunsLog(t *testing.T) {
 	m := &memLocker{record: &pigging.LockInfo{PID: 4242, Host: "host-a", Job: "etl", Status: pigging.StateFailure,
 		Error: "warehouse unreachable", Log: "/var/log/etl.log", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}}
 	logPath := filepath.Join(t.TempDir(), "etl-host-b.log")
-	writeFile(t, logPath, "host b's last run, which succeeded\n")
-	tr, _ := pigging.New(logPath, "", quietOpts(pigging.WithLocker(m), pigging.WithStaleLock(pigging.TakeOver))...)
+	pigtest.WriteFile(t, logPath, "host b's last run, which succeeded\n")
+	tr, _ := pigging.New(logPath, "", pigtest.QuietOpts(pigging.WithLocker(m), pigging.WithStaleLock(pigging.TakeOver))...)
 	if _, err := tr.Start(context.Background()); err != nil {
 		t.Fatalf("Start with TakeOver: %v", err)
 	}

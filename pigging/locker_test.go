@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -120,7 +121,7 @@ func TestWithLocker(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "job.log")
 	mem := &memLocker{}
-	opts := append(quietOpts(), pigging.WithLocker(mem))
+	opts := append(pigtest.QuietOpts(), pigging.WithLocker(mem))
 
 	first, err := pigging.New(logPath, "", opts...)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 var childScenarios = map[string]func() int{}
 
 // TestMain runs the child scenario that proctest.ChildEnv names, if it is
-// set, instead of the tests. The process tests (process_*_test.go,
-// reliability_*_test.go) start the binary again with it set, so that locks,
-// crashes and signals happen between real processes.
+// set, instead of the tests. The process tests (process_*_test.go) start the
+// binary again with it set, so that locks, crashes and signals happen between
+// real processes. The reliability tests are in the package reliability.
 func TestMain(m *testing.M) { proctest.Main(m, childScenarios) }

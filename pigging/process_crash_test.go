@@ -24,6 +24,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -38,7 +39,7 @@ func init() {
 // that the lock file records a trace id for the next run to link to.
 func crashTracker() *pigging.Tracker {
 	tp := sdktrace.NewTracerProvider()
-	t := childTracker("crash", pigging.WithTracerProvider(tp))
+	t := pigtest.ChildTracker("crash", pigging.WithTracerProvider(tp))
 	if _, err := t.Start(context.Background()); err != nil {
 		proctest.ChildDie("Start: %v", err)
 	}
@@ -151,7 +152,7 @@ func TestProcessCrashSIGKILL(t *testing.T) {
 		records += inFile
 
 		// The lock names the dead run, still "running".
-		info := readLockInfo(t, lockPath)
+		info := pigtest.ReadLockInfo(t, lockPath)
 		if info.PID != c.Pid() || info.Status != pigging.StateRunning || info.TraceID == "" || info.SpanID == "" {
 			t.Fatalf("kill %d: lock = %+v, want pid %d running with a trace", k, info, c.Pid())
 		}
@@ -174,7 +175,7 @@ func TestProcessCrashSIGKILL(t *testing.T) {
 				t.Errorf("kill %d: refusal %q does not say %q", k, err, w)
 			}
 		}
-		if got := readLockInfo(t, lockPath); got != info {
+		if got := pigtest.ReadLockInfo(t, lockPath); got != info {
 			t.Fatalf("kill %d: refused Start changed the lock: %+v", k, got)
 		}
 		logAfter, _ := os.ReadFile(logPath)
@@ -275,12 +276,12 @@ func TestProcessCrashPanic(t *testing.T) {
 	if last := lines[len(lines)-1]; !strings.Contains(last, "INFO: TOTAL SCRIPT TIME: ") {
 		t.Errorf("last line %q, want TOTAL SCRIPT TIME", last)
 	}
-	info := readLockInfo(t, lockPath)
+	info := pigtest.ReadLockInfo(t, lockPath)
 	if info.Status != pigging.StateFailure || info.Error != "panic: boom in transform" || info.PID != c.Pid() {
 		t.Fatalf("lock = %+v, want failed with the panic", info)
 	}
 	next := proctest.Start(t, "try", "LOG="+logPath, "LOCK="+lockPath)
-	if code := next.Wait(t, 30*time.Second); code != exitStale || !strings.Contains(next.Output(), "failed: panic: boom in transform") {
+	if code := next.Wait(t, 30*time.Second); code != pigtest.ExitStale || !strings.Contains(next.Output(), "failed: panic: boom in transform") {
 		t.Fatalf("next run exit %d %q, want ErrStaleLock naming the panic", code, next.Output())
 	}
 }
@@ -301,7 +302,7 @@ func TestProcessCrashExitAfterLogException(t *testing.T) {
 	if len(lines) != 3 || !strings.HasSuffix(lines[2], "| ERROR: disk full") {
 		t.Fatalf("log:\n%s", strings.Join(lines, "\n"))
 	}
-	info := readLockInfo(t, lockPath)
+	info := pigtest.ReadLockInfo(t, lockPath)
 	if info.Status != pigging.StateFailure || info.Error != "disk full" || info.PID != c.Pid() {
 		t.Fatalf("lock = %+v, want pid %d failed with \"disk full\"", info, c.Pid())
 	}

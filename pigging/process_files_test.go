@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -124,11 +125,11 @@ func TestReliabilityStopSparesReplacedLock(t *testing.T) {
 			if err := os.Remove(lockPath); err != nil {
 				t.Fatal(err)
 			}
-			writeFile(t, lockPath, "someone else's file\n")
+			pigtest.WriteFile(t, lockPath, "someone else's file\n")
 		},
 		"renamed over": func(t *testing.T, lockPath string) {
 			other := lockPath + ".other"
-			writeFile(t, other, "someone else's file\n")
+			pigtest.WriteFile(t, other, "someone else's file\n")
 			if err := os.Rename(other, lockPath); err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +145,7 @@ func TestReliabilityStopSparesReplacedLock(t *testing.T) {
 			t.Run(rname+"/"+oname, func(t *testing.T) {
 				dir := t.TempDir()
 				lockPath := filepath.Join(dir, "job.lock")
-				tr, err := pigging.New(filepath.Join(dir, "job.log"), lockPath, quietOpts()...)
+				tr, err := pigging.New(filepath.Join(dir, "job.log"), lockPath, pigtest.QuietOpts()...)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -172,14 +173,14 @@ func TestReliabilityStopSparesReplacedLock(t *testing.T) {
 		dir := t.TempDir()
 		logPath := filepath.Join(dir, "job.log")
 		lockPath := filepath.Join(dir, "job.lock")
-		first, _ := pigging.New(logPath, lockPath, quietOpts()...)
+		first, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 		if _, err := first.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Remove(lockPath); err != nil {
 			t.Fatal(err)
 		}
-		second, _ := pigging.New(logPath+"2", lockPath, quietOpts()...)
+		second, _ := pigging.New(logPath+"2", lockPath, pigtest.QuietOpts()...)
 		if _, err := second.Start(context.Background()); err != nil {
 			t.Fatalf("second Start after the lock was deleted: %v", err)
 		}
@@ -192,7 +193,7 @@ func TestReliabilityStopSparesReplacedLock(t *testing.T) {
 			t.Fatalf("first run's Stop touched the second run's lock: %q %v", data, err)
 		}
 		// The second still holds it: a third is refused.
-		third, _ := pigging.New(logPath+"3", lockPath, quietOpts()...)
+		third, _ := pigging.New(logPath+"3", lockPath, pigtest.QuietOpts()...)
 		if _, err := third.Start(context.Background()); !errors.Is(err, pigging.ErrLocked) || errors.Is(err, pigging.ErrStaleLock) {
 			t.Fatalf("third Start: %v, want ErrLocked", err)
 		}
@@ -208,7 +209,7 @@ func TestReliabilityStopSparesReplacedLock(t *testing.T) {
 // childFallback logs through every entry point before Start and after
 // Stop, where records go to stderr.
 func childFallback() int {
-	t := childTracker("fallback", pigging.WithOutput(io.Discard))
+	t := pigtest.ChildTracker("fallback", pigging.WithOutput(io.Discard))
 	t.Info("early info", "k", "v")
 	_ = t.Log(slog.LevelWarn, "early log")
 	t.Logger().Info("early logger")

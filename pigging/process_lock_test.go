@@ -18,36 +18,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
-)
-
-// Exit codes of the lock children.
-const (
-	exitRan     = 0 // started, ran and stopped
-	exitLocked  = 3 // refused with ErrLocked (held by a live run)
-	exitStale   = 4 // refused with ErrStaleLock
-	exitStartFn = 5 // Start failed otherwise
 )
 
 func init() {
 	childScenarios["race-round"] = childRaceRound
 	childScenarios["race-churn"] = childRaceChurn
 	childScenarios["hold"] = childHold
-	childScenarios["try"] = childTry
-}
-
-// startExit maps Start's error to a child exit code.
-func startExit(err error) int {
-	switch {
-	case err == nil:
-		return exitRan
-	case errors.Is(err, pigging.ErrStaleLock):
-		return exitStale
-	case errors.Is(err, pigging.ErrLocked):
-		return exitLocked
-	}
-	return exitStartFn
+	childScenarios["try"] = pigtest.ChildTry
+	childScenarios["hold-report"] = pigtest.ChildHoldReport
 }
 
 // childRaceRound is one contender of one round: it waits at the start
@@ -63,10 +44,10 @@ func childRaceRound() int {
 	if !proctest.ChildWaitFile(filepath.Join(dir, "go"), 30*time.Second) {
 		proctest.ChildDie("no start signal")
 	}
-	t := childTracker("race")
+	t := pigtest.ChildTracker("race")
 	_, err := t.Start(context.Background())
 	if err != nil {
-		code := startExit(err)
+		code := pigtest.StartExit(err)
 		proctest.ChildTouch(filepath.Join(dir, fmt.Sprintf("refused%d.%s", code, idx)))
 		fmt.Println(err)
 		return code
@@ -77,14 +58,14 @@ func childRaceRound() int {
 	// Hold the lock until all the others have tried and been refused, so
 	// that a second winner in this round could not hide behind our Stop.
 	deadline := time.Now().Add(20 * time.Second)
-	for proctest.CountFiles(dir, "refused"+strconv.Itoa(exitLocked)) < n-1 && time.Now().Before(deadline) {
+	for proctest.CountFiles(dir, "refused"+strconv.Itoa(pigtest.ExitLocked)) < n-1 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	proctest.ChildAppend(witness, fmt.Sprintf("end %d\n", pid))
 	if err := t.Stop(); err != nil {
 		proctest.ChildDie("Stop: %v", err)
 	}
-	return exitRan
+	return pigtest.ExitRan
 }
 
 // childRaceChurn tries the lock again and again for CHURN_MS after the
@@ -104,10 +85,10 @@ func childRaceChurn() int {
 	wins, refused := 0, 0
 	end := time.Now().Add(dur)
 	for time.Now().Before(end) {
-		t := childTracker("churn")
+		t := pigtest.ChildTracker("churn")
 		_, err := t.Start(context.Background())
-		switch code := startExit(err); code {
-		case exitRan:
+		switch code := pigtest.StartExit(err); code {
+		case pigtest.ExitRan:
 			wins++
 			proctest.ChildAppend(witness, fmt.Sprintf("begin %d\n", pid))
 			t.Info("won", "n", wins)
@@ -115,7 +96,7 @@ func childRaceChurn() int {
 			if err := t.Stop(); err != nil {
 				proctest.ChildDie("Stop: %v", err)
 			}
-		case exitLocked:
+		case pigtest.ExitLocked:
 			refused++
 		default:
 			fmt.Printf("unexpected: %v\n", err)
@@ -123,17 +104,17 @@ func childRaceChurn() int {
 		}
 	}
 	fmt.Printf("wins=%d refused=%d\n", wins, refused)
-	return exitRan
+	return pigtest.ExitRan
 }
 
 // childHold starts a run, logs five lines, prints "ready" and waits for the
 // file RELEASE; then it logs five more lines and Stops. With FAIL=1 it
 // ends the run with LogException instead of succeeding.
 func childHold() int {
-	t := childTracker("holder")
+	t := pigtest.ChildTracker("holder")
 	if _, err := t.Start(context.Background()); err != nil {
 		fmt.Println(err)
-		return startExit(err)
+		return pigtest.StartExit(err)
 	}
 	for i := range 5 {
 		t.Info("before", "i", i)
@@ -151,22 +132,7 @@ func childHold() int {
 	if err := t.Stop(); err != nil {
 		proctest.ChildDie("Stop: %v", err)
 	}
-	return exitRan
-}
-
-// childTry tries the lock once and prints Start's error, or "ran".
-func childTry() int {
-	t := childTracker("try")
-	if _, err := t.Start(context.Background()); err != nil {
-		fmt.Println(err)
-		return startExit(err)
-	}
-	t.Info("tried and ran")
-	if err := t.Stop(); err != nil {
-		proctest.ChildDie("Stop: %v", err)
-	}
-	fmt.Println("ran")
-	return exitRan
+	return pigtest.ExitRan
 }
 
 // witnessCheck reads the witness file and fails on any overlap: every
@@ -244,15 +210,15 @@ func TestProcessMutualExclusionRounds(t *testing.T) {
 		for _, c := range children {
 			code := c.Wait(t, 60*time.Second)
 			codes[code]++
-			if code != exitRan && code != exitLocked {
+			if code != pigtest.ExitRan && code != pigtest.ExitLocked {
 				t.Errorf("round %d: child pid %d exit %d; stdout %q stderr %q", round, c.Pid(), code, c.Output(), c.Stderr())
 			}
 		}
 		if testing.Verbose() {
 			t.Logf("round %d: ready after %v, settled %v later", round, readyAt.Sub(roundBegan).Round(time.Millisecond), time.Since(readyAt).Round(time.Millisecond))
 		}
-		if codes[exitRan] != 1 || codes[exitLocked] != raceProcs-1 {
-			t.Fatalf("round %d: %d ran, %d refused with ErrLocked, want 1 and %d (exit codes %v)", round, codes[exitRan], codes[exitLocked], raceProcs-1, codes)
+		if codes[pigtest.ExitRan] != 1 || codes[pigtest.ExitLocked] != raceProcs-1 {
+			t.Fatalf("round %d: %d ran, %d refused with ErrLocked, want 1 and %d (exit codes %v)", round, codes[pigtest.ExitRan], codes[pigtest.ExitLocked], raceProcs-1, codes)
 		}
 		if _, err := os.Lstat(lockPath); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("round %d: lock file left after the winner stopped: %v", round, err)
@@ -314,7 +280,7 @@ func raceRound(t *testing.T, rdir string, procs int, env ...string) map[int]int 
 	for _, c := range children {
 		code := c.Wait(t, 60*time.Second)
 		codes[code]++
-		if code != exitRan && code != exitLocked && code != exitStale {
+		if code != pigtest.ExitRan && code != pigtest.ExitLocked && code != pigtest.ExitStale {
 			t.Errorf("child pid %d exit %d; stdout %q stderr %q", c.Pid(), code, c.Output(), c.Stderr())
 		}
 	}
@@ -340,8 +306,8 @@ func TestProcessStaleLockRace(t *testing.T) {
 		logPath := filepath.Join(dir, "race.log")
 		lockPath := filepath.Join(dir, "race.lock")
 		witness := filepath.Join(dir, "witness")
-		writeFile(t, lockPath, dead)
-		writeFile(t, logPath, deadLog)
+		pigtest.WriteFile(t, lockPath, dead)
+		pigtest.WriteFile(t, logPath, deadLog)
 		env := []string{"LOG=" + logPath, "LOCK=" + lockPath, "WITNESS=" + witness}
 
 		codes := raceRound(t, filepath.Join(dir, "refuse"), procs, env...)
@@ -350,13 +316,13 @@ func TestProcessStaleLockRace(t *testing.T) {
 		// and gets ErrLocked: refused all the same. A "failed" lock is never
 		// held by a run in progress, so there every contender must be told
 		// the truth: ErrStaleLock.
-		if codes[exitStale]+codes[exitLocked] != procs || codes[exitStale] == 0 {
+		if codes[pigtest.ExitStale]+codes[pigtest.ExitLocked] != procs || codes[pigtest.ExitStale] == 0 {
 			t.Fatalf("round %d, Refuse: exit codes %v, want all %d refused, with ErrStaleLock or ErrLocked", round, codes, procs)
 		}
-		if status == "failed" && codes[exitStale] != procs {
+		if status == "failed" && codes[pigtest.ExitStale] != procs {
 			t.Fatalf("round %d, Refuse of a failed run's lock: exit codes %v, want all %d ErrStaleLock", round, codes, procs)
 		}
-		staleSeen += codes[exitStale]
+		staleSeen += codes[pigtest.ExitStale]
 		if data, _ := os.ReadFile(lockPath); string(data) != dead {
 			t.Fatalf("round %d: refused runs changed the stale lock: %q", round, data)
 		}
@@ -366,7 +332,7 @@ func TestProcessStaleLockRace(t *testing.T) {
 		}
 
 		codes = raceRound(t, filepath.Join(dir, "takeover"), procs, append(env, "STALE=takeover")...)
-		if codes[exitRan] != 1 || codes[exitLocked] != procs-1 {
+		if codes[pigtest.ExitRan] != 1 || codes[pigtest.ExitLocked] != procs-1 {
 			t.Fatalf("round %d, TakeOver: exit codes %v, want 1 run and %d ErrLocked", round, codes, procs-1)
 		}
 		if runs := witnessCheck(t, witness); runs != 1 {
@@ -426,7 +392,7 @@ func TestProcessMutualExclusionChurn(t *testing.T) {
 	}
 	wins, refused := 0, 0
 	for _, c := range children {
-		if code := c.Wait(t, churn+60*time.Second); code != exitRan {
+		if code := c.Wait(t, churn+60*time.Second); code != pigtest.ExitRan {
 			t.Errorf("child pid %d exit %d; stdout %q stderr %q", c.Pid(), code, c.Output(), c.Stderr())
 			continue
 		}
@@ -471,8 +437,8 @@ func TestProcessLockRefusedWhileHeld(t *testing.T) {
 
 	// Refused in another process...
 	other := proctest.Start(t, "try", env...)
-	if code := other.Wait(t, 30*time.Second); code != exitLocked {
-		t.Fatalf("second process exit %d, want %d (ErrLocked); stdout %q stderr %q", code, exitLocked, other.Output(), other.Stderr())
+	if code := other.Wait(t, 30*time.Second); code != pigtest.ExitLocked {
+		t.Fatalf("second process exit %d, want %d (ErrLocked); stdout %q stderr %q", code, pigtest.ExitLocked, other.Output(), other.Stderr())
 	}
 	if !strings.Contains(other.Output(), "pid "+strconv.Itoa(holder.Pid())) {
 		t.Errorf("refusal does not name the holder pid %d: %q", holder.Pid(), other.Output())
@@ -510,7 +476,7 @@ func TestProcessLockRefusedWhileHeld(t *testing.T) {
 	if err := os.WriteFile(release, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code := holder.Wait(t, 30*time.Second); code != exitRan {
+	if code := holder.Wait(t, 30*time.Second); code != pigtest.ExitRan {
 		t.Fatalf("holder exit %d; stderr %q", code, holder.Stderr())
 	}
 	lines := proctest.ReadLogLines(t, logPath, false)
@@ -557,17 +523,17 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 	}
 	env := []string{"LOG=" + logPath, "LOCK=" + lockPath, "RELEASE=" + release}
 	holder := proctest.Start(t, "hold", append(env, "FAIL=1")...)
-	if code := holder.Wait(t, 30*time.Second); code != exitRan {
+	if code := holder.Wait(t, 30*time.Second); code != pigtest.ExitRan {
 		t.Fatalf("failing run exit %d; stderr %q", code, holder.Stderr())
 	}
-	info := readLockInfo(t, lockPath)
+	info := pigtest.ReadLockInfo(t, lockPath)
 	if info.Status != pigging.StateFailure || info.Error != "warehouse unreachable" || info.PID != holder.Pid() {
 		t.Fatalf("lock after a failed run = %+v, want status failed with the error and pid %d", info, holder.Pid())
 	}
 	logBefore, _ := os.ReadFile(logPath)
 	next := proctest.Start(t, "try", env...)
-	if code := next.Wait(t, 30*time.Second); code != exitStale {
-		t.Fatalf("next run exit %d, want %d (ErrStaleLock); stdout %q", code, exitStale, next.Output())
+	if code := next.Wait(t, 30*time.Second); code != pigtest.ExitStale {
+		t.Fatalf("next run exit %d, want %d (ErrStaleLock); stdout %q", code, pigtest.ExitStale, next.Output())
 	}
 	for _, want := range []string{"pid " + strconv.Itoa(holder.Pid()), "failed: warehouse unreachable", "pigging unlock --lock " + lockPath} {
 		if !strings.Contains(next.Output(), want) {
@@ -578,7 +544,7 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 	if !strings.HasPrefix(string(logAfter), string(logBefore)) || !strings.Contains(string(logAfter[len(logBefore):]), "ERROR: Locked") {
 		t.Errorf("refused run did not append its Locked line to the failed run's whole log:\n%s", logAfter)
 	}
-	if got := readLockInfo(t, lockPath); got != info {
+	if got := pigtest.ReadLockInfo(t, lockPath); got != info {
 		t.Errorf("refused run changed the lock: %+v, was %+v", got, info)
 	}
 	// Deleting the lock, as the message says, lets the next run go.
@@ -586,20 +552,7 @@ func TestProcessFailedRunRefusesNext(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := proctest.Start(t, "try", env...)
-	if code := again.Wait(t, 30*time.Second); code != exitRan {
+	if code := again.Wait(t, 30*time.Second); code != pigtest.ExitRan {
 		t.Fatalf("run after deleting the lock exit %d; stdout %q", code, again.Output())
 	}
-}
-
-func readLockInfo(t testing.TB, path string) pigging.LockInfo {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading lock: %v", err)
-	}
-	var info pigging.LockInfo
-	if err := jsonUnmarshalStrict(data, &info); err != nil {
-		t.Fatalf("lock file %q: %v", data, err)
-	}
-	return info
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/internal/proctest"
 )
 
@@ -30,7 +31,7 @@ func TestProcessReplacedLockOtherLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, lockPath+".restored", string(data))
+	pigtest.WriteFile(t, lockPath+".restored", string(data))
 	if err := os.Rename(lockPath+".restored", lockPath); err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +40,8 @@ func TestProcessReplacedLockOtherLog(t *testing.T) {
 	for _, stale := range []string{"refuse", "takeover"} {
 		otherLog := filepath.Join(dir, "second-"+stale+".log")
 		try := proctest.Start(t, "try", "LOG="+otherLog, "LOCK="+lockPath, "STALE="+stale)
-		if code := try.Wait(t, 30*time.Second); code != exitLocked {
-			t.Fatalf("%s: run with its own log exit %d (%s), want %d: refused as held by a live run", stale, code, try.Output(), exitLocked)
+		if code := try.Wait(t, 30*time.Second); code != pigtest.ExitLocked {
+			t.Fatalf("%s: run with its own log exit %d (%s), want %d: refused as held by a live run", stale, code, try.Output(), pigtest.ExitLocked)
 		}
 		out := try.Output()
 		if !strings.Contains(out, "in progress") || strings.Contains(out, "died") {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/middleware"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -136,7 +137,7 @@ func TestRunHistoryConcurrentRefusals(t *testing.T) {
 // run succeeds and its log says why the history is missing.
 func TestRunHistoryUnwritable(t *testing.T) {
 	e := newUnitEnv(t)
-	mkdir(t, pigging.HistoryPath(e.lock))
+	pigtest.Mkdir(t, pigging.HistoryPath(e.lock))
 	tr, _ := e.start(t)
 	tr.Info("work")
 	if err := tr.Stop(); err != nil {

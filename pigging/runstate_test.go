@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/pigging"
 )
 
@@ -27,7 +28,7 @@ func TestLockReadsLegacyStates(t *testing.T) {
 	} {
 		t.Run(tt.status, func(t *testing.T) {
 			e := newUnitEnv(t)
-			writeFile(t, e.lock, `{"pid":4242,"host":"h","job":"j","started":"2026-01-01T00:00:00Z","status":"`+tt.status+`","error":"boom"}`)
+			pigtest.WriteFile(t, e.lock, `{"pid":4242,"host":"h","job":"j","started":"2026-01-01T00:00:00Z","status":"`+tt.status+`","error":"boom"}`)
 			st, err := pigging.ReadLock(e.lock)
 			if err != nil {
 				t.Fatal(err)

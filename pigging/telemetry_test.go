@@ -17,6 +17,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/middleware"
 	"github.com/pigging-go/pigging/pigging"
@@ -76,7 +77,7 @@ func newSignals(t *testing.T) *signals {
 		_ = lp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
 	})
-	s.opts = append(quietOpts(), pigging.WithName("signals"), pigging.WithTracerProvider(tp), pigging.WithLoggerProvider(lp), pigging.WithMeterProvider(mp))
+	s.opts = append(pigtest.QuietOpts(), pigging.WithName("signals"), pigging.WithTracerProvider(tp), pigging.WithLoggerProvider(lp), pigging.WithMeterProvider(mp))
 	return s
 }
 

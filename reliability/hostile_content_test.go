@@ -1,6 +1,6 @@
 //go:build unix
 
-package pigging_test
+package reliability_test
 
 // Hostile content: messages, keys, values and errors full of line breaks,
 // terminal escapes, NULs, invalid UTF-8, or a mebibyte long. The file stays

@@ -1,6 +1,6 @@
 //go:build unix
 
-package pigging_test
+package reliability_test
 
 // Concurrency inside one run: many goroutines logging through every entry
 // point at once lose no record, duplicate none, and never interleave two
@@ -21,6 +21,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -129,7 +130,7 @@ func TestReliabilityConcurrentLogging(t *testing.T) {
 	if v, _ := attrs.Value("pigging.exceptions.dropped"); v.AsInt64() != int64(kinds[3]-excEvents) {
 		t.Errorf("pigging.exceptions.dropped = %d, want %d", v.AsInt64(), kinds[3]-excEvents)
 	}
-	if info := readLockInfo(t, filepath.Join(dir, "conc.lock")); info.Status != pigging.StateFailure {
+	if info := pigtest.ReadLockInfo(t, filepath.Join(dir, "conc.lock")); info.Status != pigging.StateFailure {
 		t.Errorf("lock status %q after LogException, want failed", info.Status)
 	}
 	t.Logf("%d goroutines x %d calls (%d Info, %d Warn, %d InfoContext, %d LogException): %d records checked in %v",

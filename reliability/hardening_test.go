@@ -1,6 +1,6 @@
 //go:build unix
 
-package pigging_test
+package reliability_test
 
 // The hardening suite: each test reproduces one way a job was crashed,
 // hung, lost a failure or let two runs in, with real files, real OS locks
@@ -26,13 +26,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/middleware"
 	"github.com/pigging-go/pigging/pigging"
 )
 
 func init() {
-	childScenarios["hold-report"] = childHoldReport
+	childScenarios["hold-report"] = pigtest.ChildHoldReport
+	childScenarios["try"] = pigtest.ChildTry
 	childScenarios["closed-stdout"] = childClosedStdout
 	childScenarios["full-disk"] = childFullDisk
 }
@@ -73,22 +75,22 @@ func TestHardeningTypedNilAndPanickingValues(t *testing.T) {
 		err := pigging.Run(context.Background(), logPath, lockPath, func(ctx context.Context, tr *pigging.Tracker) error {
 			var e *loadError
 			return e
-		}, quietOpts()...)
+		}, pigtest.QuietOpts()...)
 		if err == nil {
 			t.Fatal("Run = nil, want the typed nil error")
 		}
-		info := readLockInfo(t, lockPath)
-		if info.Status != pigging.StateFailure || info.Error != "<nil *pigging_test.loadError>" {
-			t.Errorf("lock = %+v, want failed with <nil *pigging_test.loadError>", info)
+		info := pigtest.ReadLockInfo(t, lockPath)
+		if info.Status != pigging.StateFailure || info.Error != "<nil *reliability_test.loadError>" {
+			t.Errorf("lock = %+v, want failed with <nil *reliability_test.loadError>", info)
 		}
-		if got := strings.Join(proctest.RecordTexts(t, logPath), "\n"); !strings.Contains(got, "ERROR: <nil *pigging_test.loadError>") || !strings.Contains(got, "TOTAL SCRIPT TIME") {
+		if got := strings.Join(proctest.RecordTexts(t, logPath), "\n"); !strings.Contains(got, "ERROR: <nil *reliability_test.loadError>") || !strings.Contains(got, "TOTAL SCRIPT TIME") {
 			t.Errorf("log:\n%s", got)
 		}
 	})
 	t.Run("values and errors through every entry point", func(t *testing.T) {
 		dir := t.TempDir()
 		logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
-		tr, err := pigging.New(logPath, lockPath, quietOpts()...)
+		tr, err := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,23 +117,23 @@ func TestHardeningTypedNilAndPanickingValues(t *testing.T) {
 		for _, want := range []string{
 			"INFO: nil time k=\"<nil *time.Time>\"",
 			"INFO: nil path error err=\"<nil *fs.PathError>\"",
-			"WARN: panicky v=\"!PANIC in pigging_test.panicky.Error: Error exploded\"",
+			"WARN: panicky v=\"!PANIC in reliability_test.panicky.Error: Error exploded\"",
 			"INFO: logger nil time k=\"<nil *time.Time>\"",
-			"ERROR: stage typed-nil failed: <nil *pigging_test.loadError>",
-			"ERROR: !PANIC in pigging_test.panicky.Error: Error exploded",
+			"ERROR: stage typed-nil failed: <nil *reliability_test.loadError>",
+			"ERROR: !PANIC in reliability_test.panicky.Error: Error exploded",
 			"INFO: TOTAL SCRIPT TIME",
 		} {
 			if !strings.Contains(got, want) {
 				t.Errorf("log has no %q:\n%s", want, got)
 			}
 		}
-		if info := readLockInfo(t, lockPath); info.Status != pigging.StateFailure {
+		if info := pigtest.ReadLockInfo(t, lockPath); info.Status != pigging.StateFailure {
 			t.Errorf("lock = %+v, want failed", info)
 		}
 	})
 	t.Run("deferred Stop with a typed nil panic value", func(t *testing.T) {
 		dir := t.TempDir()
-		tr, _ := pigging.New(filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock"), quietOpts()...)
+		tr, _ := pigging.New(filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock"), pigtest.QuietOpts()...)
 		if _, err := tr.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +146,7 @@ func TestHardeningTypedNilAndPanickingValues(t *testing.T) {
 		if v == nil {
 			t.Fatal("the panic did not go on after Stop")
 		}
-		if info := readLockInfo(t, filepath.Join(dir, "job.lock")); info.Status != pigging.StateFailure || !strings.Contains(info.Error, "<nil *pigging_test.loadError>") {
+		if info := pigtest.ReadLockInfo(t, filepath.Join(dir, "job.lock")); info.Status != pigging.StateFailure || !strings.Contains(info.Error, "<nil *reliability_test.loadError>") {
 			t.Errorf("lock = %+v, want failed naming the typed nil", info)
 		}
 	})
@@ -207,27 +209,6 @@ func TestHardeningClosedStdout(t *testing.T) {
 	}
 }
 
-// childHoldReport holds the lock until RELEASE exists, then stops and
-// prints what Stop returned ("stop: <nil>" or the error).
-func childHoldReport() int {
-	t := childTracker("holder")
-	if _, err := t.Start(context.Background()); err != nil {
-		fmt.Println(err)
-		return startExit(err)
-	}
-	t.Info("holding")
-	fmt.Println("ready")
-	if !proctest.ChildWaitFile(os.Getenv("RELEASE"), 60*time.Second) {
-		proctest.ChildDie("no release")
-	}
-	err := t.Stop()
-	fmt.Printf("stop: %v\n", err)
-	if errors.Is(err, pigging.ErrLockLost) {
-		return 7
-	}
-	return exitRan
-}
-
 // Item 3: a lock file replaced (an editor's save) or deleted during a live
 // run never lets a second run in, with Refuse or TakeOver, and the holder's
 // Stop reports it and leaves the failed run's details at the lock path.
@@ -239,7 +220,7 @@ func TestHardeningLockReplacedOrDeleted(t *testing.T) {
 				t.Fatal(err)
 			}
 			tmp := lockPath + ".editor"
-			writeFile(t, tmp, string(data))
+			pigtest.WriteFile(t, tmp, string(data))
 			if err := os.Rename(tmp, lockPath); err != nil {
 				t.Fatal(err)
 			}
@@ -261,8 +242,8 @@ func TestHardeningLockReplacedOrDeleted(t *testing.T) {
 			tamper(t, lockPath)
 			for _, stale := range []string{"refuse", "takeover"} {
 				try := proctest.Start(t, "try", "LOG="+logPath, "LOCK="+lockPath, "STALE="+stale)
-				if code := try.Wait(t, 30*time.Second); code != exitLocked {
-					t.Fatalf("%s: second run exit %d (%s), want %d: refused as held by a live run", stale, code, try.Output(), exitLocked)
+				if code := try.Wait(t, 30*time.Second); code != pigtest.ExitLocked {
+					t.Fatalf("%s: second run exit %d (%s), want %d: refused as held by a live run", stale, code, try.Output(), pigtest.ExitLocked)
 				}
 				if !strings.Contains(try.Output(), "in progress") {
 					t.Errorf("%s: refusal %q does not say a run is in progress", stale, try.Output())
@@ -272,7 +253,7 @@ func TestHardeningLockReplacedOrDeleted(t *testing.T) {
 			if code := holder.Wait(t, 30*time.Second); code != 7 {
 				t.Fatalf("holder exit %d (%s), want 7: Stop returned ErrLockLost", code, holder.Output())
 			}
-			info := readLockInfo(t, lockPath)
+			info := pigtest.ReadLockInfo(t, lockPath)
 			if info.PID != holder.Pid() || info.Status != pigging.StateError || !strings.Contains(info.Error, "removed or replaced") {
 				t.Errorf("lock after the holder stopped = %+v, want its pid, error, saying the lock was removed or replaced", info)
 			}
@@ -288,7 +269,7 @@ func TestHardeningLockReplacedOrDeleted(t *testing.T) {
 // full disk, by RLIMIT_FSIZE), then frees the space and logs more.
 func childFullDisk() int {
 	signal.Ignore(syscall.SIGXFSZ)
-	t := childTracker("disk")
+	t := pigtest.ChildTracker("disk")
 	if _, err := t.Start(context.Background()); err != nil {
 		proctest.ChildDie("Start: %v", err)
 	}
@@ -353,7 +334,7 @@ func TestHardeningFullDisk(t *testing.T) {
 	if !strings.Contains(string(data), "| INFO: space freed\n") {
 		t.Errorf("the record after the space was freed is not on a line of its own")
 	}
-	info := readLockInfo(t, lockPath)
+	info := pigtest.ReadLockInfo(t, lockPath)
 	if info.Status != pigging.StateFailure || !strings.Contains(info.Error, fmt.Sprintf("%d records could not be written", lost)) {
 		t.Errorf("lock = %+v, want failed saying %d records could not be written", info, lost)
 	}
@@ -393,7 +374,7 @@ func TestHardeningLockWriteIsAtomic(t *testing.T) {
 func init() {
 	childScenarios["full-disk-lock"] = func() int {
 		signal.Ignore(syscall.SIGXFSZ)
-		t := childTracker("disk")
+		t := pigtest.ChildTracker("disk")
 		if _, err := t.Start(context.Background()); err != nil {
 			proctest.ChildDie("Start: %v", err)
 		}
@@ -414,7 +395,7 @@ func init() {
 func TestHardeningHugeFailure(t *testing.T) {
 	dir := t.TempDir()
 	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
-	tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+	tr, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 	if _, err := tr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -426,15 +407,15 @@ func TestHardeningHugeFailure(t *testing.T) {
 	if err != nil || fi.Size() > 8<<10 {
 		t.Fatalf("lock file size %v (%v), want at most 8 KiB", fi.Size(), err)
 	}
-	info := readLockInfo(t, lockPath)
+	info := pigtest.ReadLockInfo(t, lockPath)
 	if !strings.Contains(info.Error, "[cut: ") || !strings.Contains(info.Error, "the log has the whole text") {
 		t.Errorf("stored error does not say where it was cut: ...%s", info.Error[max(0, len(info.Error)-120):])
 	}
-	next, _ := pigging.New(logPath, lockPath, quietOpts()...)
+	next, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 	if _, err := next.Start(context.Background()); !errors.Is(err, pigging.ErrStaleLock) {
 		t.Fatalf("next Start = %v, want ErrStaleLock", err)
 	}
-	taker, _ := pigging.New(logPath, lockPath, append(quietOpts(), pigging.WithStaleLock(pigging.TakeOver))...)
+	taker, _ := pigging.New(logPath, lockPath, append(pigtest.QuietOpts(), pigging.WithStaleLock(pigging.TakeOver))...)
 	if _, err := taker.Start(context.Background()); err != nil {
 		t.Fatalf("TakeOver: %v", err)
 	}
@@ -457,7 +438,7 @@ func TestHardeningChdirDuringRun(t *testing.T) {
 				return errors.New("failed after chdir")
 			}
 			return nil
-		}, quietOpts()...)
+		}, pigtest.QuietOpts()...)
 		if err := os.Chdir(home); err != nil {
 			t.Fatal(err)
 		}
@@ -472,7 +453,7 @@ func TestHardeningChdirDuringRun(t *testing.T) {
 			t.Errorf("files written in the directory changed to: %d", len(entries))
 		}
 		if fail {
-			if info := readLockInfo(t, filepath.Join(home, "job.lock")); info.Status != pigging.StateFailure {
+			if info := pigtest.ReadLockInfo(t, filepath.Join(home, "job.lock")); info.Status != pigging.StateFailure {
 				t.Errorf("lock = %+v, want failed", info)
 			}
 		}
@@ -486,7 +467,7 @@ func TestHardeningFIFOAtLogPath(t *testing.T) {
 	if err := syscall.Mkfifo(logPath, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+	tr, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 	var err error
 	withTimeout(t, 10*time.Second, "Start with a FIFO at the log path", func() { _, err = tr.Start(context.Background()) })
 	var pe *pigging.PathError
@@ -494,7 +475,7 @@ func TestHardeningFIFOAtLogPath(t *testing.T) {
 		t.Errorf("Start = %v, want a *PathError saying it is not a regular file", err)
 	}
 	// A refused run appends to the log: with a FIFO there, it must not hang.
-	writeFile(t, lockPath, `{"pid":1,"host":"h","job":"j","started":"2026-01-01T00:00:00Z","status":"failed","error":"x"}`)
+	pigtest.WriteFile(t, lockPath, `{"pid":1,"host":"h","job":"j","started":"2026-01-01T00:00:00Z","status":"failed","error":"x"}`)
 	withTimeout(t, 10*time.Second, "a refused Start with a FIFO at the log path", func() { _, err = tr.Start(context.Background()) })
 	if err == nil {
 		t.Error("Start with a FIFO at the log path and a stale lock succeeded")
@@ -506,11 +487,11 @@ func TestHardeningHardLinkedLog(t *testing.T) {
 	dir := t.TempDir()
 	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
 	other := filepath.Join(dir, "precious")
-	writeFile(t, other, "precious data\n")
+	pigtest.WriteFile(t, other, "precious data\n")
 	if err := os.Link(other, logPath); err != nil {
 		t.Fatal(err)
 	}
-	tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+	tr, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 	_, err := tr.Start(context.Background())
 	if !strings.Contains(fmt.Sprint(err), "hard links") {
 		t.Errorf("Start = %v, want a refusal naming the hard links", err)
@@ -534,11 +515,11 @@ func TestHardeningForeignFilesAsRoot(t *testing.T) {
 	t.Run("log owned by another user", func(t *testing.T) {
 		dir := t.TempDir()
 		logPath := filepath.Join(dir, "job.log")
-		writeFile(t, logPath, "theirs\n")
+		pigtest.WriteFile(t, logPath, "theirs\n")
 		if err := os.Chown(logPath, nobody, nobody); err != nil {
 			t.Fatal(err)
 		}
-		tr, _ := pigging.New(logPath, filepath.Join(dir, "job.lock"), quietOpts()...)
+		tr, _ := pigging.New(logPath, filepath.Join(dir, "job.lock"), pigtest.QuietOpts()...)
 		if _, err := tr.Start(context.Background()); !strings.Contains(fmt.Sprint(err), "owned by uid 65534") {
 			t.Errorf("Start = %v, want a refusal naming the owner", err)
 		}
@@ -554,7 +535,7 @@ func TestHardeningForeignFilesAsRoot(t *testing.T) {
 		if err := os.Chmod(dir, 0o777); err != nil {
 			t.Fatal(err)
 		}
-		tr, _ := pigging.New(filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock"), quietOpts()...)
+		tr, _ := pigging.New(filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock"), pigtest.QuietOpts()...)
 		if _, err := tr.Start(context.Background()); !strings.Contains(fmt.Sprint(err), "which others may write") {
 			t.Errorf("Start = %v, want a refusal naming the directory", err)
 		}
@@ -572,7 +553,7 @@ func TestHardeningForeignFilesAsRoot(t *testing.T) {
 		if err := os.Lchown(link, nobody, nobody); err != nil {
 			t.Fatal(err)
 		}
-		tr, _ := pigging.New(filepath.Join(link, "job.log"), filepath.Join(link, "job.lock"), quietOpts()...)
+		tr, _ := pigging.New(filepath.Join(link, "job.log"), filepath.Join(link, "job.lock"), pigtest.QuietOpts()...)
 		if _, err := tr.Start(context.Background()); !strings.Contains(fmt.Sprint(err), "symlink") {
 			t.Errorf("Start = %v, want a refusal naming the symlink", err)
 		}
@@ -587,17 +568,17 @@ func TestHardeningForeignFilesAsRoot(t *testing.T) {
 func TestHardeningEmptyLockFromTheFuture(t *testing.T) {
 	dir := t.TempDir()
 	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
-	writeFile(t, lockPath, "")
+	pigtest.WriteFile(t, lockPath, "")
 	future := time.Now().Add(time.Hour)
 	if err := os.Chtimes(lockPath, future, future); err != nil {
 		t.Fatal(err)
 	}
-	tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+	tr, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 	_, err := tr.Start(context.Background())
 	if !errors.Is(err, pigging.ErrStaleLock) || strings.Contains(err.Error(), "in progress") {
 		t.Fatalf("Start = %v, want ErrStaleLock for an empty unheld lock", err)
 	}
-	taker, _ := pigging.New(logPath, lockPath, append(quietOpts(), pigging.WithStaleLock(pigging.TakeOver))...)
+	taker, _ := pigging.New(logPath, lockPath, append(pigtest.QuietOpts(), pigging.WithStaleLock(pigging.TakeOver))...)
 	if _, err := taker.Start(context.Background()); err != nil {
 		t.Fatalf("TakeOver: %v", err)
 	}
@@ -618,7 +599,7 @@ func TestHardeningLogExceptionRacingStop(t *testing.T) {
 	lost := 0
 	for round := range rounds {
 		_ = os.Remove(lockPath)
-		tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+		tr, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 		if _, err := tr.Start(context.Background()); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
@@ -657,12 +638,12 @@ func TestHardeningGoexitInStage(t *testing.T) {
 				runtime.Goexit()
 				return nil
 			})(ctx)
-		}, quietOpts()...)
+		}, pigtest.QuietOpts()...)
 	})
 	if err == nil || !strings.Contains(err.Error(), "exited without returning") {
 		t.Fatalf("Run = %v, want an error saying the function exited without returning", err)
 	}
-	if info := readLockInfo(t, lockPath); info.Status != pigging.StateFailure || !strings.Contains(info.Error, "exited without returning") {
+	if info := pigtest.ReadLockInfo(t, lockPath); info.Status != pigging.StateFailure || !strings.Contains(info.Error, "exited without returning") {
 		t.Errorf("lock = %+v, want failed", info)
 	}
 }
@@ -686,7 +667,7 @@ func TestHardeningRecordsAfterTheLastLine(t *testing.T) {
 	for round := range 50 {
 		dir := t.TempDir()
 		logPath := filepath.Join(dir, "job.log")
-		tr, _ := pigging.New(logPath, filepath.Join(dir, "job.lock"), quietOpts()...)
+		tr, _ := pigging.New(logPath, filepath.Join(dir, "job.lock"), pigtest.QuietOpts()...)
 		if _, err := tr.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -754,7 +735,7 @@ func TestHardeningLockAlwaysWhole(t *testing.T) {
 	}()
 	for range 200 {
 		_ = os.Remove(lockPath)
-		tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+		tr, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 		if _, err := tr.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -779,9 +760,9 @@ func TestHardeningLockAlwaysWhole(t *testing.T) {
 func TestHardeningRefusalAfterCutRecord(t *testing.T) {
 	dir := t.TempDir()
 	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
-	writeFile(t, logPath, "2026-11-30 02:00:00.000 | INFO: a record cut by a full di")
-	writeFile(t, lockPath, `{"pid":1,"host":"h","job":"j","started":"2026-01-01T00:00:00Z","status":"failed","error":"disk full"}`)
-	tr, _ := pigging.New(logPath, lockPath, quietOpts()...)
+	pigtest.WriteFile(t, logPath, "2026-11-30 02:00:00.000 | INFO: a record cut by a full di")
+	pigtest.WriteFile(t, lockPath, `{"pid":1,"host":"h","job":"j","started":"2026-01-01T00:00:00Z","status":"failed","error":"disk full"}`)
+	tr, _ := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 	if _, err := tr.Start(context.Background()); !errors.Is(err, pigging.ErrStaleLock) {
 		t.Fatalf("Start = %v, want ErrStaleLock", err)
 	}

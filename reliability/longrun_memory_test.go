@@ -1,6 +1,6 @@
 //go:build unix
 
-package pigging_test
+package reliability_test
 
 // Long runs: a million log calls in one run keep the heap bounded however
 // many records there are, with the SDK at its default span limits and with

@@ -1,4 +1,4 @@
-package pigging_test
+package reliability_test
 
 // Bad input (design §6): each gets a typed or wrapped error naming the path
 // or argument, and nothing else changes: no lock file left behind, no log
@@ -7,16 +7,20 @@ package pigging_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pigging-go/pigging/internal/pigtest"
 	"github.com/pigging-go/pigging/internal/proctest"
 	"github.com/pigging-go/pigging/pigging"
 )
@@ -45,7 +49,7 @@ func TestReliabilityBadPaths(t *testing.T) {
 		{"same path relative", func(t *testing.T, p *paths) { p.log, p.lock = "job.log", "./job.log" }, true, "lock", "same file as the log"},
 		{"same path after cleaning", func(t *testing.T, p *paths) {
 			p.lock = filepath.Join(p.dir, "sub", "..", "job.log")
-			mkdir(t, filepath.Join(p.dir, "sub"))
+			pigtest.Mkdir(t, filepath.Join(p.dir, "sub"))
 		}, true, "lock", "same file as the log"},
 		{"same path relative and absolute", func(t *testing.T, p *paths) {
 			wd, err := os.Getwd()
@@ -63,27 +67,27 @@ func TestReliabilityBadPaths(t *testing.T) {
 		{"missing lock directory", func(t *testing.T, p *paths) { p.lock = filepath.Join(p.dir, "nope", "job.lock") }, false, "lock", "does not exist"},
 		{"log directory is a file", func(t *testing.T, p *paths) { p.log = filepath.Join(p.precious, "job.log") }, false, "log", "not a directory"},
 		{"lock directory is a file", func(t *testing.T, p *paths) { p.lock = filepath.Join(p.precious, "job.lock") }, false, "lock", "not a directory"},
-		{"directory at log path", func(t *testing.T, p *paths) { mkdir(t, p.log) }, false, "log", "is a directory"},
-		{"directory at lock path", func(t *testing.T, p *paths) { mkdir(t, p.lock) }, false, "lock", "is a directory"},
-		{"symlink at log path to an owned file", func(t *testing.T, p *paths) { symlink(t, p.precious, p.log) }, false, "log", "is a symlink"},
-		{"symlink at lock path to an owned file", func(t *testing.T, p *paths) { symlink(t, p.precious, p.lock) }, false, "lock", "is a symlink"},
-		{"dangling symlink at log path", func(t *testing.T, p *paths) { symlink(t, filepath.Join(p.dir, "target.log"), p.log) }, false, "log", "is a symlink"},
-		{"dangling symlink at lock path", func(t *testing.T, p *paths) { symlink(t, filepath.Join(p.dir, "target.lock"), p.lock) }, false, "lock", "is a symlink"},
+		{"directory at log path", func(t *testing.T, p *paths) { pigtest.Mkdir(t, p.log) }, false, "log", "is a directory"},
+		{"directory at lock path", func(t *testing.T, p *paths) { pigtest.Mkdir(t, p.lock) }, false, "lock", "is a directory"},
+		{"symlink at log path to an owned file", func(t *testing.T, p *paths) { pigtest.Symlink(t, p.precious, p.log) }, false, "log", "is a symlink"},
+		{"symlink at lock path to an owned file", func(t *testing.T, p *paths) { pigtest.Symlink(t, p.precious, p.lock) }, false, "lock", "is a symlink"},
+		{"dangling symlink at log path", func(t *testing.T, p *paths) { pigtest.Symlink(t, filepath.Join(p.dir, "target.log"), p.log) }, false, "log", "is a symlink"},
+		{"dangling symlink at lock path", func(t *testing.T, p *paths) { pigtest.Symlink(t, filepath.Join(p.dir, "target.lock"), p.lock) }, false, "lock", "is a symlink"},
 		{"symlink at lock path to the log", func(t *testing.T, p *paths) {
-			writeFile(t, p.log, "an old run's log\n")
-			symlink(t, p.log, p.lock)
+			pigtest.WriteFile(t, p.log, "an old run's log\n")
+			pigtest.Symlink(t, p.log, p.lock)
 		}, false, "lock", "is a symlink"},
 		{"fifo at log path", func(t *testing.T, p *paths) { mkfifo(t, p.log) }, false, "log", "is not a regular file"},
 		{"fifo at lock path", func(t *testing.T, p *paths) { mkfifo(t, p.lock) }, false, "lock", "is not a regular file"},
 		{"log in a read-only directory", func(t *testing.T, p *paths) {
 			ro := filepath.Join(p.dir, "ro")
-			mkdir(t, ro)
+			pigtest.Mkdir(t, ro)
 			p.log = filepath.Join(ro, "job.log")
 			makeReadOnly(t, ro)
 		}, false, "log", ""},
 		{"lock in a read-only directory", func(t *testing.T, p *paths) {
 			ro := filepath.Join(p.dir, "ro")
-			mkdir(t, ro)
+			pigtest.Mkdir(t, ro)
 			p.lock = filepath.Join(ro, "job.lock")
 			makeReadOnly(t, ro)
 		}, false, "lock", ""},
@@ -93,13 +97,13 @@ func TestReliabilityBadPaths(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			p := &paths{dir: dir, log: filepath.Join(dir, "job.log"), lock: filepath.Join(dir, "job.lock"), precious: filepath.Join(dir, "precious.txt")}
-			writeFile(t, p.precious, "a file the test owns\n")
+			pigtest.WriteFile(t, p.precious, "a file the test owns\n")
 			tc.setup(t, p)
 			// A log that is a regular file belongs to a previous run: it
 			// must not be truncated.
 			if p.log == filepath.Join(dir, "job.log") {
 				if _, err := os.Lstat(p.log); errors.Is(err, fs.ErrNotExist) {
-					writeFile(t, p.log, "2026-01-01 00:00:00.000 | INFO: the previous run's log\n")
+					pigtest.WriteFile(t, p.log, "2026-01-01 00:00:00.000 | INFO: the previous run's log\n")
 				}
 			}
 			before := snapDir(t, dir)
@@ -107,7 +111,7 @@ func TestReliabilityBadPaths(t *testing.T) {
 			if tc.role == "log" {
 				blame = p.log
 			}
-			tr, err := pigging.New(p.log, p.lock, quietOpts()...)
+			tr, err := pigging.New(p.log, p.lock, pigtest.QuietOpts()...)
 			if tc.atNew {
 				wantPathError(t, err, tc.role, blame, tc.why)
 				if tr != nil {
@@ -153,11 +157,11 @@ func TestReliabilityReadOnlyDirectory(t *testing.T) {
 	t.Run("both in a read-only directory", func(t *testing.T) {
 		dir := t.TempDir()
 		ro := filepath.Join(dir, "ro")
-		mkdir(t, ro)
-		writeFile(t, filepath.Join(ro, "job.log"), "the last run's log\n")
+		pigtest.Mkdir(t, ro)
+		pigtest.WriteFile(t, filepath.Join(ro, "job.log"), "the last run's log\n")
 		before := snapDir(t, dir)
 		makeReadOnly(t, ro)
-		tr, err := pigging.New(filepath.Join(ro, "job.log"), filepath.Join(ro, "job.lock"), quietOpts()...)
+		tr, err := pigging.New(filepath.Join(ro, "job.log"), filepath.Join(ro, "job.lock"), pigtest.QuietOpts()...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,10 +180,10 @@ func TestReliabilityReadOnlyDirectory(t *testing.T) {
 	t.Run("read-only log file", func(t *testing.T) {
 		dir := t.TempDir()
 		logPath := filepath.Join(dir, "job.log")
-		writeFile(t, logPath, "the last run's log\n")
+		pigtest.WriteFile(t, logPath, "the last run's log\n")
 		makeReadOnly(t, logPath)
 		before := snapDir(t, dir)
-		tr, err := pigging.New(logPath, filepath.Join(dir, "job.lock"), quietOpts()...)
+		tr, err := pigging.New(logPath, filepath.Join(dir, "job.lock"), pigtest.QuietOpts()...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,14 +201,14 @@ func TestReliabilityReadOnlyDirectory(t *testing.T) {
 	t.Run("takeover with a read-only log directory", func(t *testing.T) {
 		dir := t.TempDir()
 		ro := filepath.Join(dir, "ro")
-		mkdir(t, ro)
+		pigtest.Mkdir(t, ro)
 		logPath := filepath.Join(ro, "job.log")
 		lockPath := filepath.Join(dir, "job.lock")
-		writeFile(t, logPath, "the failed run's log\n")
-		writeFile(t, lockPath, `{"pid":4242,"host":"h","job":"bad","started":"2026-11-27T20:17:06Z","status":"failed","error":"boom"}`+"\n")
+		pigtest.WriteFile(t, logPath, "the failed run's log\n")
+		pigtest.WriteFile(t, lockPath, `{"pid":4242,"host":"h","job":"bad","started":"2026-11-27T20:17:06Z","status":"failed","error":"boom"}`+"\n")
 		before := snapDir(t, dir)
 		makeReadOnly(t, ro)
-		tr, err := pigging.New(logPath, lockPath, quietOpts(pigging.WithStaleLock(pigging.TakeOver))...)
+		tr, err := pigging.New(logPath, lockPath, pigtest.QuietOpts(pigging.WithStaleLock(pigging.TakeOver))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +249,7 @@ func makeReadOnly(t *testing.T, path string) {
 		err = exec.Command(chattr, "+i", path).Run()
 	}
 	if err != nil {
-		tr, nerr := pigging.New(filepath.Join(dir, "x.log"), filepath.Join(dir, "x.lock"), quietOpts()...)
+		tr, nerr := pigging.New(filepath.Join(dir, "x.log"), filepath.Join(dir, "x.lock"), pigtest.QuietOpts()...)
 		if nerr != nil {
 			t.Fatal(nerr)
 		}
@@ -327,13 +331,13 @@ func TestReliabilityBadArguments(t *testing.T) {
 
 	// A nil function to Run.
 	before = snapDir(t, dir)
-	if err := pigging.Run(context.Background(), logPath, lockPath, nil, quietOpts()...); err == nil || !strings.Contains(err.Error(), "fn") {
+	if err := pigging.Run(context.Background(), logPath, lockPath, nil, pigtest.QuietOpts()...); err == nil || !strings.Contains(err.Error(), "fn") {
 		t.Errorf("Run(nil): %v, want an error naming fn", err)
 	}
 	check("Run(nil)", 1, before)
 
 	// Lifecycle misuse before Start: errors, no file.
-	tr, err := pigging.New(logPath, lockPath, quietOpts()...)
+	tr, err := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +396,7 @@ func TestReliabilityBadArguments(t *testing.T) {
 	check("misuse after Stop", 4, before)
 
 	// An invalid level on a Tracker with a high minimum is still invalid.
-	tr2, err := pigging.New(logPath, lockPath, quietOpts(pigging.WithMinLevel(slog.LevelError))...)
+	tr2, err := pigging.New(logPath, lockPath, pigtest.QuietOpts(pigging.WithMinLevel(slog.LevelError))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,15 +439,15 @@ func TestReliabilityBadLockFiles(t *testing.T) {
 			dir := t.TempDir()
 			logPath := filepath.Join(dir, "job.log")
 			lockPath := filepath.Join(dir, "job.lock")
-			writeFile(t, logPath, "the previous run's log\n")
-			writeFile(t, lockPath, tc.content)
+			pigtest.WriteFile(t, logPath, "the previous run's log\n")
+			pigtest.WriteFile(t, lockPath, tc.content)
 			if tc.old {
 				if err := os.Chtimes(lockPath, old, old); err != nil {
 					t.Fatal(err)
 				}
 			}
 			before := snapDir(t, dir)
-			tr, err := pigging.New(logPath, lockPath, quietOpts()...)
+			tr, err := pigging.New(logPath, lockPath, pigtest.QuietOpts()...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -477,8 +481,8 @@ func TestReliabilityBadLockFiles(t *testing.T) {
 	t.Run("larger than 1 MiB", func(t *testing.T) {
 		dir := t.TempDir()
 		lockPath := filepath.Join(dir, "job.lock")
-		writeFile(t, lockPath, `{"pid":1,"error":"`+strings.Repeat("x", 2<<20)+`"}`)
-		tr, err := pigging.New(filepath.Join(dir, "job.log"), lockPath, quietOpts()...)
+		pigtest.WriteFile(t, lockPath, `{"pid":1,"error":"`+strings.Repeat("x", 2<<20)+`"}`)
+		tr, err := pigging.New(filepath.Join(dir, "job.log"), lockPath, pigtest.QuietOpts()...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -486,7 +490,7 @@ func TestReliabilityBadLockFiles(t *testing.T) {
 		if !errors.Is(err, pigging.ErrStaleLock) || !strings.Contains(err.Error(), "larger than 64 KiB") {
 			t.Fatalf("Start: %v, want ErrStaleLock saying the file is too large", err)
 		}
-		taker, _ := pigging.New(filepath.Join(dir, "job.log"), lockPath, append(quietOpts(), pigging.WithStaleLock(pigging.TakeOver))...)
+		taker, _ := pigging.New(filepath.Join(dir, "job.log"), lockPath, append(pigtest.QuietOpts(), pigging.WithStaleLock(pigging.TakeOver))...)
 		if _, err := taker.Start(context.Background()); err != nil {
 			t.Fatalf("TakeOver of an oversized lock: %v", err)
 		}
@@ -500,8 +504,8 @@ func TestReliabilityBadLockFiles(t *testing.T) {
 		dir := t.TempDir()
 		logPath := filepath.Join(dir, "job.log")
 		lockPath := filepath.Join(dir, "job.lock")
-		writeFile(t, lockPath, `{"pid":4242,"host":"h","job":"bad","started":"2026-11-27T20:17:06Z","status":"failed","error":"boom","version":3,"extra":{"a":1}}`)
-		tr, err := pigging.New(logPath, lockPath, quietOpts(pigging.WithStaleLock(pigging.TakeOver))...)
+		pigtest.WriteFile(t, lockPath, `{"pid":4242,"host":"h","job":"bad","started":"2026-11-27T20:17:06Z","status":"failed","error":"boom","version":3,"extra":{"a":1}}`)
+		tr, err := pigging.New(logPath, lockPath, pigtest.QuietOpts(pigging.WithStaleLock(pigging.TakeOver))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -516,4 +520,89 @@ func TestReliabilityBadLockFiles(t *testing.T) {
 			t.Fatalf("log:\n%s", strings.Join(lines, "\n"))
 		}
 	})
+}
+
+// dirSnapshot describes every entry under a directory: kind, permission
+// bits, size, content hash, link target.
+type dirSnapshot map[string]string
+
+func snapDir(t testing.TB, dir string) dirSnapshot {
+	t.Helper()
+	s := dirSnapshot{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		fi, err := os.Lstat(path)
+		if err != nil {
+			return err
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(path)
+			s[rel] = "symlink -> " + target
+		case fi.IsDir():
+			s[rel] = fmt.Sprintf("dir %v", fi.Mode().Perm())
+		case fi.Mode().IsRegular():
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			s[rel] = fmt.Sprintf("file %v %d %x", fi.Mode().Perm(), len(data), sha256.Sum256(data))
+		default:
+			s[rel] = fmt.Sprintf("other %v", fi.Mode())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("snapshot of %s: %v", dir, err)
+	}
+	return s
+}
+
+// diffSnap lists what changed from a to b, except the names in allowed.
+func diffSnap(a, b dirSnapshot, allowed ...string) []string {
+	var diffs []string
+	skip := map[string]bool{}
+	for _, n := range allowed {
+		skip[n] = true
+	}
+	for k, v := range a {
+		if skip[k] {
+			continue
+		}
+		if w, ok := b[k]; !ok {
+			diffs = append(diffs, "removed "+k)
+		} else if w != v {
+			diffs = append(diffs, "changed "+k+": "+v+" -> "+w)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok && !skip[k] {
+			diffs = append(diffs, "created "+k)
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
+}
+
+// wantPathError asserts err is a *PathError for role and path (as given,
+// not made absolute) whose message names both, as in `log path "x"`, and
+// says why.
+func wantPathError(t *testing.T, err error, role, path, why string) {
+	t.Helper()
+	var pe *pigging.PathError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %v (%T), want a *pigging.PathError", err, err)
+	}
+	if pe.Op != role {
+		t.Errorf("PathError.Op = %q, want %q (%v)", pe.Op, role, err)
+	}
+	if pe.Path != path {
+		t.Errorf("PathError.Path = %q, want %q (%v)", pe.Path, path, err)
+	}
+	if names := fmt.Sprintf("%s path %q", role, path); !strings.Contains(err.Error(), names) || !strings.Contains(err.Error(), why) {
+		t.Errorf("error %q does not name %s and say %q", err, names, why)
+	}
 }
