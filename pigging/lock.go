@@ -22,8 +22,12 @@ const (
 	lockRetryFor = 2 * time.Second
 	// lettingGoFor bounds how long Start waits for a holder whose file says
 	// it has finished (failed or cancelled) to let go of the OS lock, before
-	// it reports the holder as live.
-	lettingGoFor = 250 * time.Millisecond
+	// it reports the holder as live. Such a holder is a Stop letting go or
+	// a Start being refused, which let go in microseconds on an idle
+	// machine, but 32 Starts racing for a failed run's lock on 2 loaded
+	// cores held it past 250 ms; a holder that is live rewrites the file
+	// as running, and is reported at once.
+	lettingGoFor = time.Second
 	// briefHoldFor bounds how long Start and ReadLock wait for a lock held
 	// while the holder's log, on this host, is free: no run is past its
 	// Start then, so the holder is an Unlock, a Start being refused, or a

@@ -115,11 +115,11 @@ func TestProcessFileModes(t *testing.T) {
 	}
 }
 
-// TestReliabilityStopSparesReplacedLock: when the lock path no longer names
+// TestStopSparesReplacedLock: when the lock path no longer names
 // the file a run locked (someone deleted it, or moved another file there),
 // Stop reports ErrLockLost and neither deletes nor rewrites what is there
 // now (it names no run of this process), whatever the outcome.
-func TestReliabilityStopSparesReplacedLock(t *testing.T) {
+func TestStopSparesReplacedLock(t *testing.T) {
 	replace := map[string]func(t *testing.T, lockPath string){
 		"deleted and recreated": func(t *testing.T, lockPath string) {
 			if err := os.Remove(lockPath); err != nil {
