@@ -231,9 +231,9 @@ func (tel *telemetry) emitLog(ctx context.Context, rec *record, kvs []attribute.
 			lr.AddAttributes(semkeys.StageName.String(st.Name))
 		}
 	}
-	if len(rec.stack) > 0 {
-		lr.AddAttributes(semconv.ExceptionStacktraceKey.String(string(rec.stack)))
-	}
+	// A panic's stack is not added here: it goes with the exception (a
+	// span event or an exception log record), and exception.stacktrace
+	// alone would make this record an exception without a type or message.
 	tel.logger.Emit(ctx, lr)
 }
 
