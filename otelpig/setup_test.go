@@ -890,8 +890,8 @@ func TestSetupBadEnv(t *testing.T) {
 		},
 		{
 			name: "log processor",
-			env:  map[string]string{"OTEL_BLRP_EXPORT_TIMEOUT": "0"},
-			want: "OTEL_BLRP_EXPORT_TIMEOUT=0: use a positive number of milliseconds; ignored",
+			env:  map[string]string{"OTEL_BLRP_EXPORT_TIMEOUT": "-1"},
+			want: "OTEL_BLRP_EXPORT_TIMEOUT=-1: use a number of milliseconds, 0 for no limit; ignored",
 		},
 		{
 			name: "metric interval",
@@ -901,7 +901,7 @@ func TestSetupBadEnv(t *testing.T) {
 		{
 			name: "otlp timeout",
 			env:  map[string]string{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "-5"},
-			want: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=-5: use a positive number of milliseconds; ignored",
+			want: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=-5: use a number of milliseconds, 0 for no limit; ignored",
 		},
 		{
 			name:    "http/json blames the protocol variable",
