@@ -87,7 +87,21 @@ func TestExporterList(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_ENDPOINT": url,
 	})
 	var out syncBuffer
-	shutdown := setup(t, otelpig.WithWriter(&out))
+	exportEachOnce(t, c, &out)
+	console := out.String()
+	for _, want := range []string{`"Name":"stage"`, testCounter, testLogBody} {
+		if n := strings.Count(console, want); n != 1 {
+			t.Errorf("console has %q %d times, want once:\n%s", want, n, console)
+		}
+	}
+}
+
+// exportEachOnce sets up from the environment, with out for the console,
+// runs a job, emits a metric and a log record, shuts down, and checks that
+// c got one POST of each signal.
+func exportEachOnce(t *testing.T, c *postCounter, out *syncBuffer) {
+	t.Helper()
+	shutdown := setup(t, otelpig.WithWriter(out))
 	runJob("stage")
 	emitMetricAndLog(context.Background())
 	if err := shutdown(context.Background()); err != nil {
@@ -97,12 +111,6 @@ func TestExporterList(t *testing.T) {
 	for _, path := range []string{"/v1/traces", "/v1/metrics", "/v1/logs"} {
 		if got["POST "+path] != 1 {
 			t.Errorf("POST %s: %d, want 1 (all: %v)", path, got["POST "+path], got)
-		}
-	}
-	console := out.String()
-	for _, want := range []string{`"Name":"stage"`, testCounter, testLogBody} {
-		if n := strings.Count(console, want); n != 1 {
-			t.Errorf("console has %q %d times, want once:\n%s", want, n, console)
 		}
 	}
 }
@@ -189,18 +197,7 @@ func TestZeroTimeoutIsNoLimit(t *testing.T) {
 		t.Errorf("EnvWarnings() = %v with every timeout 0, want none: 0 is no limit", w)
 	}
 	var out syncBuffer
-	shutdown := setup(t, otelpig.WithWriter(&out))
-	runJob("stage")
-	emitMetricAndLog(context.Background())
-	if err := shutdown(context.Background()); err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
-	got := c.counts()
-	for _, path := range []string{"/v1/traces", "/v1/metrics", "/v1/logs"} {
-		if got["POST "+path] != 1 {
-			t.Errorf("POST %s: %d, want 1 (all: %v)", path, got["POST "+path], got)
-		}
-	}
+	exportEachOnce(t, c, &out)
 	if strings.Contains(out.String(), "TIMEOUT") {
 		t.Errorf("Setup warned about a timeout of 0:\n%s", out.String())
 	}
