@@ -227,8 +227,9 @@ func readEnv(cfg config) (pl plan, warnings []error) {
 const propagatorsVar = "OTEL_PROPAGATORS"
 
 // newPropagator returns the propagators OTEL_PROPAGATORS names, W3C trace
-// context and baggage when it is unset. Names it does not know are left
-// out and returned; when none is left, it returns the default.
+// context and baggage when it is unset. A name given twice is taken once,
+// as the specification requires. Names it does not know are left out and
+// returned; when none is left, it returns the default.
 func newPropagator() (p propagation.TextMapPropagator, ignored []string) {
 	def := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	raw := getenv(propagatorsVar)
@@ -238,6 +239,9 @@ func newPropagator() (p propagation.TextMapPropagator, ignored []string) {
 	var known []string
 	for _, n := range strings.Split(raw, ",") {
 		n = strings.ToLower(strings.TrimSpace(n))
+		if slices.Contains(known, n) {
+			continue
+		}
 		if _, err := autoprop.TextMapPropagator(n); err != nil {
 			ignored = append(ignored, n)
 			continue

@@ -1188,3 +1188,26 @@ func TestResourceBadAttributesReported(t *testing.T) {
 		t.Errorf("reported errors %v, want one naming the bad entry", errs)
 	}
 }
+
+// setCounter is a carrier that counts the Set calls of each key.
+type setCounter map[string]int
+
+func (c setCounter) Get(string) string { return "" }
+func (c setCounter) Set(key, _ string) { c[key]++ }
+func (c setCounter) Keys() []string    { return nil }
+
+// TestPropagatorsDeduplicated checks OTEL_PROPAGATORS against the
+// specification's "Values MUST be deduplicated in order to register a
+// Propagator only once": a name given twice, in any case, injects once.
+func TestPropagatorsDeduplicated(t *testing.T) {
+	isolate(t)
+	t.Setenv("OTEL_PROPAGATORS", "tracecontext,baggage,TraceContext, tracecontext")
+	setup(t, otelpig.WithExporter(&recordingExporter{}))
+	ctx, span := otel.Tracer("otelpig-test").Start(context.Background(), "run")
+	defer span.End()
+	c := setCounter{}
+	otel.GetTextMapPropagator().Inject(ctx, c)
+	if c["traceparent"] != 1 {
+		t.Errorf("traceparent set %d times, want once: %v", c["traceparent"], c)
+	}
+}
