@@ -71,8 +71,9 @@
 // when it runs inside a middleware stage, when it ends: pigging.source.rows
 // and pigging.source.bytes for a source, pigging.sink.rows,
 // pigging.sink.bytes and pigging.sink.batches for a sink, and the
-// semantic conventions' db.system.name, db.namespace, db.collection.name,
-// db.operation.name and db.operation.batch.size for a database. A source
+// semantic conventions' db.system.name, db.namespace, db.collection.name
+// and db.operation.name for a database (no db.operation.batch.size: each
+// batch is one statement, a multi-row INSERT or a COPY). A source
 // reports on the span of the ctx it was made with: make it with the ctx of
 // the stage that ranges over it. The spans of the statements themselves
 // come from the driver's instrumentation: open the database with

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // Sink loads sequences of T into one table of a database: made by Insert
@@ -131,8 +130,7 @@ func newSink[T any](b backend, table string, columns []string, row func(T, []any
 // ErrInvalidOption for bad arguments to Insert or Copy. When it returns,
 // the span in ctx has pigging.sink.rows, pigging.sink.bytes,
 // pigging.sink.batches and the db.* attributes (db.system.name,
-// db.namespace, db.collection.name, db.operation.name,
-// db.operation.batch.size).
+// db.namespace, db.collection.name, db.operation.name).
 func (s *Sink[T]) Load(ctx context.Context, seq iter.Seq2[T, error]) (err error) {
 	if s.err != nil {
 		return s.err
@@ -195,15 +193,14 @@ func (s *Sink[T]) Load(ctx context.Context, seq iter.Seq2[T, error]) (err error)
 
 // load is one Load call.
 type load[T any] struct {
-	s        *Sink[T]
-	tx       loadTx
-	token    int64
-	vals     []any // the batch being filled, rows after rows
-	rows     int64 // rows handed over so far
-	sent     int64 // rows sent in batches
-	bytes    int64
-	batches  int
-	maxBatch int
+	s       *Sink[T]
+	tx      loadTx
+	token   int64
+	vals    []any // the batch being filled, rows after rows
+	rows    int64 // rows handed over so far
+	sent    int64 // rows sent in batches
+	bytes   int64
+	batches int
 }
 
 // begin starts a transaction and, for a fenced sink, checks the fence in
@@ -248,7 +245,6 @@ func (l *load[T]) flush(ctx context.Context) error {
 		return l.failed(ctx, first, n, l.vals, err)
 	}
 	l.sent += int64(n)
-	l.maxBatch = max(l.maxBatch, n)
 	clear(l.vals)
 	l.vals = l.vals[:0]
 	if s.cfg.perBatch {
@@ -315,10 +311,10 @@ func (l *load[T]) report(ctx context.Context) {
 		info.namespace = l.s.cfg.namespace
 	}
 	kv := make([]attribute.KeyValue, 0, 9)
+	// No db.operation.batch.size: a batch is one statement (a multi-row
+	// INSERT, a COPY), and the conventions count operations in a batch,
+	// not the rows one operation takes.
 	kv = append(kv, KeySinkRows.Int64(l.sent), KeySinkBytes.Int64(l.bytes), KeySinkBatches.Int(l.batches))
-	if l.maxBatch > 1 {
-		kv = append(kv, semconv.DBOperationBatchSize(l.maxBatch))
-	}
 	report(ctx, info.attrs(kv))
 }
 

@@ -37,7 +37,7 @@ func TestInsertSQLite(t *testing.T) {
 	a := attrs()
 	for k, want := range map[string]string{
 		"pigging.sink.rows": "1234", "pigging.sink.batches": "13", "db.system.name": "sqlite",
-		"db.collection.name": "customers", "db.operation.name": "INSERT", "db.operation.batch.size": "100",
+		"db.collection.name": "customers", "db.operation.name": "INSERT",
 	} {
 		if a[k] != want {
 			t.Errorf("%s = %q, want %q (all: %v)", k, a[k], want, a)
@@ -46,6 +46,7 @@ func TestInsertSQLite(t *testing.T) {
 	if a["pigging.sink.bytes"] == "" || a["pigging.sink.bytes"] == "0" {
 		t.Errorf("pigging.sink.bytes = %q", a["pigging.sink.bytes"])
 	}
+	noBatchSize(t, a)
 
 	// The same ids again fail (a primary key), and change nothing...
 	err := sink.Load(context.Background(), connect.Slice(customers(1, 10)))
@@ -237,12 +238,13 @@ func TestCopyPostgres(t *testing.T) {
 	a := attrs()
 	for k, want := range map[string]string{
 		"pigging.sink.rows": "2500", "pigging.sink.batches": "3", "db.system.name": "postgresql",
-		"db.collection.name": table, "db.operation.name": "COPY", "db.operation.batch.size": "1000", "db.namespace": "pigging",
+		"db.collection.name": table, "db.operation.name": "COPY", "db.namespace": "pigging",
 	} {
 		if a[k] != want && !(k == "db.namespace" && a[k] != "") {
 			t.Errorf("%s = %q, want %q", k, a[k], want)
 		}
 	}
+	noBatchSize(t, a)
 
 	// A bad row: the batch and row named, the table as it was.
 	rows := customers(10_001, 2500)
@@ -322,5 +324,16 @@ func TestInsertPostgres(t *testing.T) {
 	}
 	if n, _ := pgCount(t, conn, table); n != 321 {
 		t.Errorf("%d rows, want 321", n)
+	}
+}
+
+// noBatchSize fails when a sink's span has db.operation.batch.size: each
+// batch is one statement (a multi-row INSERT, a COPY), and the semantic
+// conventions count the operations of a batch, never the rows, keys or
+// other operands of one operation.
+func noBatchSize(t *testing.T, a map[string]string) {
+	t.Helper()
+	if v, ok := a["db.operation.batch.size"]; ok {
+		t.Errorf("db.operation.batch.size = %s on one statement per batch", v)
 	}
 }

@@ -47,7 +47,6 @@ func (s *Sink[T]) loadStream(ctx context.Context, l *load[T], seq iter.Seq2[T, e
 			return l.failed(ctx, first, p.n, nil, err)
 		}
 		l.sent += int64(p.n)
-		l.maxBatch = max(l.maxBatch, p.n)
 		if s.cfg.perBatch {
 			if err := l.commit(ctx); err != nil {
 				return err

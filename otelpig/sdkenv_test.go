@@ -87,7 +87,21 @@ func TestExporterList(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_ENDPOINT": url,
 	})
 	var out syncBuffer
-	shutdown := setup(t, otelpig.WithWriter(&out))
+	exportEachOnce(t, c, &out)
+	console := out.String()
+	for _, want := range []string{`"Name":"stage"`, testCounter, testLogBody} {
+		if n := strings.Count(console, want); n != 1 {
+			t.Errorf("console has %q %d times, want once:\n%s", want, n, console)
+		}
+	}
+}
+
+// exportEachOnce sets up from the environment, with out for the console,
+// runs a job, emits a metric and a log record, shuts down, and checks that
+// c got one POST of each signal.
+func exportEachOnce(t *testing.T, c *postCounter, out *syncBuffer) {
+	t.Helper()
+	shutdown := setup(t, otelpig.WithWriter(out))
 	runJob("stage")
 	emitMetricAndLog(context.Background())
 	if err := shutdown(context.Background()); err != nil {
@@ -97,12 +111,6 @@ func TestExporterList(t *testing.T) {
 	for _, path := range []string{"/v1/traces", "/v1/metrics", "/v1/logs"} {
 		if got["POST "+path] != 1 {
 			t.Errorf("POST %s: %d, want 1 (all: %v)", path, got["POST "+path], got)
-		}
-	}
-	console := out.String()
-	for _, want := range []string{`"Name":"stage"`, testCounter, testLogBody} {
-		if n := strings.Count(console, want); n != 1 {
-			t.Errorf("console has %q %d times, want once:\n%s", want, n, console)
 		}
 	}
 }
@@ -165,6 +173,38 @@ func TestBadSDKNumbersIgnored(t *testing.T) {
 	}
 	if got := c.counts()["POST /v1/traces"]; got != 1 {
 		t.Errorf("POST /v1/traces: %d, want 1", got)
+	}
+}
+
+// TestZeroTimeoutIsNoLimit checks the specification's Timeout type: 0 is
+// no limit, not a bad value, so it draws no warning, and the job's
+// telemetry is still exported. A delay or interval of 0 (the Duration
+// type) is outside what the SDK can use, and is still ignored with a
+// warning.
+func TestZeroTimeoutIsNoLimit(t *testing.T) {
+	timeouts := []string{
+		"OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BLRP_EXPORT_TIMEOUT", "OTEL_METRIC_EXPORT_TIMEOUT",
+		"OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+		"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+	}
+	isolate(t)
+	c, url := countingCollector(t)
+	allOTLP(t, url)
+	for _, k := range timeouts {
+		t.Setenv(k, "0")
+	}
+	if w := otelpig.EnvWarnings(); len(w) != 0 {
+		t.Errorf("EnvWarnings() = %v with every timeout 0, want none: 0 is no limit", w)
+	}
+	var out syncBuffer
+	exportEachOnce(t, c, &out)
+	if strings.Contains(out.String(), "TIMEOUT") {
+		t.Errorf("Setup warned about a timeout of 0:\n%s", out.String())
+	}
+
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "0")
+	if w := otelpig.EnvWarnings(); len(w) != 1 || !strings.Contains(w[0].Error(), "OTEL_BSP_SCHEDULE_DELAY=0") {
+		t.Errorf("EnvWarnings() = %v, want one for OTEL_BSP_SCHEDULE_DELAY=0", w)
 	}
 }
 

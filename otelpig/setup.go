@@ -57,7 +57,9 @@ import (
 // OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_TIMEOUT and
 // OTEL_EXPORTER_OTLP_TIMEOUT (and its per-signal variants) themselves;
 // Setup checks them, and one that is not a positive integer is ignored
-// with a warning like any unknown value.
+// with a warning like any unknown value; a timeout may also be 0, which
+// the specification reads as no limit (still within the flush and
+// shutdown bounds).
 //
 // Setup connects to nothing: an unreachable collector does not make it
 // fail. Export errors during the run go to the OpenTelemetry error handler
@@ -225,8 +227,9 @@ func readEnv(cfg config) (pl plan, warnings []error) {
 const propagatorsVar = "OTEL_PROPAGATORS"
 
 // newPropagator returns the propagators OTEL_PROPAGATORS names, W3C trace
-// context and baggage when it is unset. Names it does not know are left
-// out and returned; when none is left, it returns the default.
+// context and baggage when it is unset. A name given twice is taken once,
+// as the specification requires. Names it does not know are left out and
+// returned; when none is left, it returns the default.
 func newPropagator() (p propagation.TextMapPropagator, ignored []string) {
 	def := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	raw := getenv(propagatorsVar)
@@ -236,6 +239,9 @@ func newPropagator() (p propagation.TextMapPropagator, ignored []string) {
 	var known []string
 	for _, n := range strings.Split(raw, ",") {
 		n = strings.ToLower(strings.TrimSpace(n))
+		if slices.Contains(known, n) {
+			continue
+		}
 		if _, err := autoprop.TextMapPropagator(n); err != nil {
 			ignored = append(ignored, n)
 			continue
@@ -368,7 +374,7 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 		lpOpts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
 		for _, o := range logOuts {
 			d := p.delivery("log records", o.target)
-			proc := &boundedLogProcessor{Processor: sdklog.NewBatchProcessor(&logExporter{Exporter: o.exp, d: d}), b: p.bound, ds: []*delivery{d}}
+			proc := &boundedLogProcessor{Processor: sdklog.NewBatchProcessor(&logExporter{Exporter: o.exp, d: d}, blrpOptions()...), b: p.bound, ds: []*delivery{d}}
 			p.logProcs = append(p.logProcs, proc)
 			lpOpts = append(lpOpts, sdklog.WithProcessor(proc))
 		}
@@ -405,7 +411,7 @@ func (p *providers) buildMetrics(ctx context.Context, cfg config, pl plan, res *
 			continue
 		}
 		d := p.delivery("metrics", target)
-		readers = append(readers, newBoundedReader(sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: d}), p.bound, d))
+		readers = append(readers, newBoundedReader(sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, d: d}, periodicReaderOptions()...), p.bound, d))
 	}
 	if len(readers) > 0 {
 		mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res)}

@@ -890,8 +890,8 @@ func TestSetupBadEnv(t *testing.T) {
 		},
 		{
 			name: "log processor",
-			env:  map[string]string{"OTEL_BLRP_EXPORT_TIMEOUT": "0"},
-			want: "OTEL_BLRP_EXPORT_TIMEOUT=0: use a positive number of milliseconds; ignored",
+			env:  map[string]string{"OTEL_BLRP_EXPORT_TIMEOUT": "-1"},
+			want: "OTEL_BLRP_EXPORT_TIMEOUT=-1: use a number of milliseconds, 0 for no limit; ignored",
 		},
 		{
 			name: "metric interval",
@@ -901,7 +901,7 @@ func TestSetupBadEnv(t *testing.T) {
 		{
 			name: "otlp timeout",
 			env:  map[string]string{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "-5"},
-			want: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=-5: use a positive number of milliseconds; ignored",
+			want: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=-5: use a number of milliseconds, 0 for no limit; ignored",
 		},
 		{
 			name:    "http/json blames the protocol variable",
@@ -1186,5 +1186,28 @@ func TestResourceBadAttributesReported(t *testing.T) {
 	errs := reported.all()
 	if len(errs) == 0 || !strings.Contains(fmt.Sprint(errs), "novalue") {
 		t.Errorf("reported errors %v, want one naming the bad entry", errs)
+	}
+}
+
+// setCounter is a carrier that counts the Set calls of each key.
+type setCounter map[string]int
+
+func (c setCounter) Get(string) string { return "" }
+func (c setCounter) Set(key, _ string) { c[key]++ }
+func (c setCounter) Keys() []string    { return nil }
+
+// TestPropagatorsDeduplicated checks OTEL_PROPAGATORS against the
+// specification's "Values MUST be deduplicated in order to register a
+// Propagator only once": a name given twice, in any case, injects once.
+func TestPropagatorsDeduplicated(t *testing.T) {
+	isolate(t)
+	t.Setenv("OTEL_PROPAGATORS", "tracecontext,baggage,TraceContext, tracecontext")
+	setup(t, otelpig.WithExporter(&recordingExporter{}))
+	ctx, span := otel.Tracer("otelpig-test").Start(context.Background(), "run")
+	defer span.End()
+	c := setCounter{}
+	otel.GetTextMapPropagator().Inject(ctx, c)
+	if c["traceparent"] != 1 {
+		t.Errorf("traceparent set %d times, want once: %v", c["traceparent"], c)
 	}
 }

@@ -231,9 +231,9 @@ func (tel *telemetry) emitLog(ctx context.Context, rec *record, kvs []attribute.
 			lr.AddAttributes(semkeys.StageName.String(st.Name))
 		}
 	}
-	if len(rec.stack) > 0 {
-		lr.AddAttributes(semconv.ExceptionStacktraceKey.String(string(rec.stack)))
-	}
+	// A panic's stack is not added here: it goes with the exception (a
+	// span event or an exception log record), and exception.stacktrace
+	// alone would make this record an exception without a type or message.
 	tel.logger.Emit(ctx, lr)
 }
 
@@ -287,18 +287,24 @@ func (tel *telemetry) runEnded(ctx context.Context, job string, state RunState, 
 }
 
 // cicdRunEnded records a run of job that ended in state after d, failing
-// with err, in the CI/CD conventions' metrics: its duration in the
-// executing state, by result and error.type, and one error when the run
-// failed (failure, error or timeout: a cancellation or a skip is not an
-// error the run met).
+// with err, in the CI/CD conventions' metrics: its duration by result, and
+// when the run failed (failure, error or timeout: a cancellation or a skip
+// is not an error the run met) its error.type, which the conventions want
+// "if and only if the pipeline run failed", and one error. A run's time is
+// in the executing state; a refused run (skip) never began to execute, so
+// its time is in the pending state.
 func (tel *telemetry) cicdRunEnded(ctx context.Context, job string, state RunState, d time.Duration, err error) {
 	attrs := []attribute.KeyValue{tel.cicdDuration.AttrPipelineResult(cicdconv.PipelineResultAttr(state))}
-	if state != StateSuccess {
+	failed := state == StateFailure || state == StateError || state == StateTimeout
+	if failed {
 		attrs = append(attrs, tel.cicdDuration.AttrErrorType(cicdconv.ErrorTypeAttr(errtype.Of(err))))
 	}
-	tel.cicdDuration.Record(ctx, d.Seconds(), job, cicdconv.PipelineRunStateExecuting, attrs...)
-	switch state {
-	case StateFailure, StateError, StateTimeout:
+	runState := cicdconv.PipelineRunStateExecuting
+	if state == StateSkip {
+		runState = cicdconv.PipelineRunStatePending
+	}
+	tel.cicdDuration.Record(ctx, d.Seconds(), job, runState, attrs...)
+	if failed {
 		tel.cicdErrors.Add(ctx, 1, job, cicdconv.ErrorTypeAttr(errtype.Of(err)))
 	}
 }

@@ -371,3 +371,42 @@ func TestActiveRunAndStartTime(t *testing.T) {
 		t.Errorf("%s after a second run = %f, want later than the first run's %f", pigging.MetricRunStartTime, st, started)
 	}
 }
+
+// A panic's stack is recorded once, with the exception (a span event or an
+// exception log record, as the opt-in says). A log record that is not an
+// exception carries no exception.* attribute: the conventions give an
+// exception record an exception.type or exception.message, and a bare
+// exception.stacktrace on the ERROR line would be an exception without
+// either, or a second copy of one.
+func TestPanicStackOnlyOnTheException(t *testing.T) {
+	for _, optIn := range []string{"", "logs", "logs/dup"} {
+		t.Run("opt-in="+optIn, func(t *testing.T) {
+			t.Setenv("OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN", optIn)
+			s := newSignals(t)
+			dir := t.TempDir()
+			_ = pigging.Run(context.Background(), filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock"), func(ctx context.Context, _ *pigging.Tracker) error {
+				_, err := middleware.Transform("explode", func(context.Context, []int) ([]int, error) { panic("boom") })(ctx, []int{1})
+				return err
+			}, s.opts...)
+			stacks := 0
+			for _, r := range s.logs.records() {
+				_, hasStack := logAttr(r, "exception.stacktrace")
+				if r.EventName() == "exception" {
+					if hasStack {
+						stacks++
+					}
+					continue
+				}
+				r.WalkAttributes(func(kv attribute.KeyValue) bool {
+					if strings.HasPrefix(string(kv.Key), "exception.") {
+						t.Errorf("log record %q (not an exception) has %s", r.Body().AsString(), kv.Key)
+					}
+					return true
+				})
+			}
+			if want := map[string]int{"": 0, "logs": 1, "logs/dup": 1}[optIn]; stacks != want {
+				t.Errorf("%d exception log records with the stack, want %d", stacks, want)
+			}
+		})
+	}
+}
