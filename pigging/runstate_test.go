@@ -66,3 +66,39 @@ func TestRunPastDeadlineIsTimeout(t *testing.T) {
 	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", "timeout")
 	unitWantAttr(t, "run span", s.Attributes(), "cicd.pipeline.result", "timeout")
 }
+
+// A run that failed once its ctx had run past its deadline failed because
+// its time was up: it ends in StateTimeout with its own error, and keeps
+// its lock even under TakeOver, which removes only a cancelled run's.
+func TestRunFailedPastDeadlineIsTimeout(t *testing.T) {
+	e := newUnitEnv(t)
+	tr := e.tracker(t, pigging.WithStaleLock(pigging.TakeOver))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if _, err := tr.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-ctx.Done()
+	tr.LogException(errors.New("query cancelled"))
+	if err := tr.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	info := unitLockInfo(t, e.lock)
+	if info.Status != pigging.StateTimeout || info.Error != "query cancelled" {
+		t.Errorf("lock = %+v, want status timeout with the run's error", info)
+	}
+	s := unitOnlySpan(t, e.rec, unitJob)
+	unitWantAttr(t, "run span", s.Attributes(), "cicd.pipeline.result", "timeout")
+
+	// The same failure with time to spare is a failure.
+	e = newUnitEnv(t)
+	tr = e.tracker(t)
+	if _, err := tr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tr.LogException(errors.New("query cancelled"))
+	_ = tr.Stop()
+	if info := unitLockInfo(t, e.lock); info.Status != pigging.StateFailure {
+		t.Errorf("lock = %+v, want status failure", info)
+	}
+}

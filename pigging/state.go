@@ -17,9 +17,10 @@ const (
 	// the command it ran exited with a failure.
 	StateFailure RunState = "failure"
 	// StateError is a run that pigging itself failed: the lock was lost
-	// during the run, or the command could not be started.
+	// during the run, or its lock store failed at Start.
 	StateError RunState = "error"
-	// StateTimeout is a run ended because it ran past its deadline.
+	// StateTimeout is a run ended because it ran past its deadline: its
+	// ctx's, or the command's --timeout.
 	StateTimeout RunState = "timeout"
 	// StateCancellation is a run ended by a signal or a cancelled context.
 	StateCancellation RunState = "cancellation"

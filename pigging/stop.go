@@ -27,9 +27,11 @@ var errStopInRun = errors.New("pigging: Stop called inside Run's function: Run s
 // its RunState and the error otherwise: StateFailure after a run that
 // failed (LogException was called, a panic is in flight, records could not
 // be written), StateError when the lock was removed or replaced under the
-// run, StateTimeout or StateCancellation after a run whose ctx ran past
-// its deadline or was cancelled, unless the stale policy is TakeOver (the
-// lock is then removed); then ends the run span, prints "TOTAL SCRIPT TIME" to the
+// run, StateTimeout after a run whose ctx ran past its deadline (or was
+// cancelled with a cause wrapping context.DeadlineExceeded), whether or
+// not it failed then, StateCancellation after a run whose ctx was
+// cancelled, unless the stale policy is TakeOver (the lock is then
+// removed); then ends the run span, prints "TOTAL SCRIPT TIME" to the
 // output (a closed stdout never kills the process here), and flushes the
 // tracer, meter and logger providers when they can (5 s at most for the
 // three).
@@ -143,10 +145,15 @@ func (r *run) closeLog(lctx context.Context) runEnd {
 		e.state = StateError
 	case failure != nil, r.lost.Load() > 0:
 		e.state = StateFailure
+		if failure != nil && ranPastDeadline(r.ctx) {
+			// It failed because its time was up: the command's --timeout
+			// or a deadline of the job's ctx.
+			e.state = StateTimeout
+		}
 	case r.ctx.Err() != nil:
 		e.state = StateCancellation
 		failure = context.Cause(r.ctx)
-		if errors.Is(failure, context.DeadlineExceeded) || errors.Is(r.ctx.Err(), context.DeadlineExceeded) {
+		if ranPastDeadline(r.ctx) {
 			e.state = StateTimeout
 		}
 		r.record(&record{time: time.Now(), level: slog.LevelWarn, msg: "Run cancelled: " + errtype.Message(failure), own: true, event: true}, fields{})
@@ -203,12 +210,17 @@ func (r *run) endSpan(e *runEnd) {
 	r.span.End(trace.WithTimestamp(e.time))
 }
 
+// ranPastDeadline reports whether ctx ended because its deadline passed,
+// or was cancelled with a cause that wraps context.DeadlineExceeded.
+func ranPastDeadline(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(context.Cause(ctx), context.DeadlineExceeded)
+}
+
 // settle leaves the lock as the run's end says: released after success
-// (and after a cancellation or timeout when the stale policy is TakeOver),
-// else kept with the run's state and error.
+// (and after a cancellation when the stale policy is TakeOver), else kept
+// with the run's state and error.
 func (r *run) settle(ctx context.Context, state RunState, failure error) error {
-	cancelled := state == StateCancellation || state == StateTimeout
-	if state == StateSuccess || cancelled && r.t.cfg.stale == TakeOver {
+	if state == StateSuccess || state == StateCancellation && r.t.cfg.stale == TakeOver {
 		return r.lease.Release(ctx)
 	}
 	info := r.info

@@ -487,8 +487,8 @@ func TestRunTimeout(t *testing.T) {
 				t.Errorf("the run took %s with --timeout 300ms", elapsed)
 			}
 			wantErr := "timed out after 300ms (command " + tt.ended + ")"
-			if content := readLock(t, lock); !strings.Contains(content, `"status":"failure"`) || !strings.Contains(content, `"error":"`+wantErr+`"`) {
-				t.Errorf("lock file %s, want status failed and %q", content, wantErr)
+			if content := readLock(t, lock); !strings.Contains(content, `"status":"timeout"`) || !strings.Contains(content, `"error":"`+wantErr+`"`) {
+				t.Errorf("lock file %s, want status timeout and %q", content, wantErr)
 			}
 			recs := readLog(t, log)
 			if n := len(recs); recs[n-3].level != "ERROR" || recs[n-3].text != wantErr {
@@ -500,8 +500,8 @@ func TestRunTimeout(t *testing.T) {
 			if content := readLock(t, lock); !strings.Contains(content, `"exit_code":124,"exit_source":"pigging"`) {
 				t.Errorf("lock file %s, want exit_code 124 from pigging", content)
 			}
-			if got := stopStatus(r.spans, "timeout"); got != "failure" {
-				t.Errorf("cicd.pipeline.result %q, want failure", got)
+			if got := stopStatus(r.spans, "timeout"); got != "timeout" {
+				t.Errorf("cicd.pipeline.result %q, want timeout", got)
 			}
 		})
 	}

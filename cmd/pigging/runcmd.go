@@ -107,8 +107,8 @@ forwarded to CMD's process group, each followed by SIGCONT so that a stopped
 process acts on it; if CMD has not exited after --grace, the group is killed
 (SIGKILL). A second SIGINT or SIGTERM kills the group at once. The run ends
 as cancelled and keeps its lock (status "cancellation"). --timeout does the
-same when the run takes too long, and the run fails with "timed out after
-D". CMD runs in its own process group, so it cannot read from a terminal:
+same when the run takes too long; the run then ends as "timeout" with the
+error "timed out after D", and keeps its lock. CMD runs in its own process group, so it cannot read from a terminal:
 it is stopped (SIGTTIN) if it tries, and on Linux a WARN record says so.
 
 Processes CMD left running in its process group when it exited get SIGTERM,
@@ -219,7 +219,7 @@ func (o *runOptions) flags() *flag.FlagSet {
 	fs.StringVar(&o.lock, "lock", "", "the run's lock `file` (default JOB.lock in the working directory)")
 	fs.BoolVar(&o.takeOver, "take-over", false, "start even when a previous run failed, was cancelled or died:\nlog a WARN naming it and keep its log as LOG.prev")
 	o.grace = defaultGrace
-	fs.Var(durationFlag{&o.timeout}, "timeout", "end the run as failed after this `duration`, as on SIGTERM (0: no limit)")
+	fs.Var(durationFlag{&o.timeout}, "timeout", "end the run as timed out after this `duration`, as on SIGTERM, and keep its lock (0: no limit)")
 	fs.Var(durationFlag{&o.grace}, "grace", "the `duration` CMD has to exit after a forwarded signal or the timeout\nbefore its process group is killed")
 	fs.StringVar(&o.ping, "ping", os.Getenv(pingEnv), "a healthchecks-style check `URL` to ping when the run starts (URL/start) and\nends (URL on success, URL/<exit status> or URL/fail on failure), with the\nlog's last 10 KiB; a failed ping never changes the outcome (default $"+pingEnv+")")
 	fs.Var(durationFlag{&o.wait}, "wait", "when another run holds the lock, wait up to this `duration` for it to finish\nbefore refusing (75); a lock a failed run left is refused at once (0: do not wait)")
@@ -431,6 +431,10 @@ type timeoutError struct {
 func (e *timeoutError) Error() string {
 	return fmt.Sprintf("timed out after %s (command %s)", e.after, e.ended)
 }
+
+// Unwrap makes a timeout a context.DeadlineExceeded, which the Tracker
+// reads as a run that ended in StateTimeout.
+func (e *timeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // run starts the command in the run span's ctx, waits for it while
 // forwarding signals and watching the timeout, records how it ended, and
