@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
@@ -178,67 +179,41 @@ func checkTemporality() error {
 	return fmt.Errorf("otelpig: %s=%s: use cumulative, delta or lowmemory", temporalityVar, raw)
 }
 
-func newOTLPSpanExporter(ctx context.Context, t otlpTarget) (sdktrace.SpanExporter, error) {
-	if t.protocol == protocolGRPC {
-		var opts []otlptracegrpc.Option
-		if t.plainDefault {
-			opts = append(opts, otlptracegrpc.WithInsecure())
-		}
-		if t.badTimeout {
-			opts = append(opts, otlptracegrpc.WithTimeout(defaultOTLPTimeout))
-		}
-		return otlptracegrpc.New(ctx, opts...)
-	}
-	var opts []otlptracehttp.Option
+// otlpOptions returns the options an OTLP exporter of t needs beyond what
+// it reads from the environment itself: insecure for the default plain
+// endpoint, the default timeout for one whose variable was refused. The
+// exporters of each signal and protocol have option types of their own;
+// insecure and timeout are theirs.
+func otlpOptions[O any](t otlpTarget, insecure func() O, timeout func(time.Duration) O) []O {
+	var opts []O
 	if t.plainDefault {
-		opts = append(opts, otlptracehttp.WithInsecure())
+		opts = append(opts, insecure())
 	}
 	if t.badTimeout {
-		opts = append(opts, otlptracehttp.WithTimeout(defaultOTLPTimeout))
+		opts = append(opts, timeout(defaultOTLPTimeout))
 	}
-	return otlptracehttp.New(ctx, opts...)
+	return opts
+}
+
+func newOTLPSpanExporter(ctx context.Context, t otlpTarget) (sdktrace.SpanExporter, error) {
+	if t.protocol == protocolGRPC {
+		return otlptracegrpc.New(ctx, otlpOptions(t, otlptracegrpc.WithInsecure, otlptracegrpc.WithTimeout)...)
+	}
+	return otlptracehttp.New(ctx, otlpOptions(t, otlptracehttp.WithInsecure, otlptracehttp.WithTimeout)...)
 }
 
 func newOTLPMetricExporter(ctx context.Context, t otlpTarget) (sdkmetric.Exporter, error) {
 	if t.protocol == protocolGRPC {
-		var opts []otlpmetricgrpc.Option
-		if t.plainDefault {
-			opts = append(opts, otlpmetricgrpc.WithInsecure())
-		}
-		if t.badTimeout {
-			opts = append(opts, otlpmetricgrpc.WithTimeout(defaultOTLPTimeout))
-		}
-		return otlpmetricgrpc.New(ctx, opts...)
+		return otlpmetricgrpc.New(ctx, otlpOptions(t, otlpmetricgrpc.WithInsecure, otlpmetricgrpc.WithTimeout)...)
 	}
-	var opts []otlpmetrichttp.Option
-	if t.plainDefault {
-		opts = append(opts, otlpmetrichttp.WithInsecure())
-	}
-	if t.badTimeout {
-		opts = append(opts, otlpmetrichttp.WithTimeout(defaultOTLPTimeout))
-	}
-	return otlpmetrichttp.New(ctx, opts...)
+	return otlpmetrichttp.New(ctx, otlpOptions(t, otlpmetrichttp.WithInsecure, otlpmetrichttp.WithTimeout)...)
 }
 
 func newOTLPLogExporter(ctx context.Context, t otlpTarget) (sdklog.Exporter, error) {
 	if t.protocol == protocolGRPC {
-		var opts []otlploggrpc.Option
-		if t.plainDefault {
-			opts = append(opts, otlploggrpc.WithInsecure())
-		}
-		if t.badTimeout {
-			opts = append(opts, otlploggrpc.WithTimeout(defaultOTLPTimeout))
-		}
-		return otlploggrpc.New(ctx, opts...)
+		return otlploggrpc.New(ctx, otlpOptions(t, otlploggrpc.WithInsecure, otlploggrpc.WithTimeout)...)
 	}
-	var opts []otlploghttp.Option
-	if t.plainDefault {
-		opts = append(opts, otlploghttp.WithInsecure())
-	}
-	if t.badTimeout {
-		opts = append(opts, otlploghttp.WithTimeout(defaultOTLPTimeout))
-	}
-	return otlploghttp.New(ctx, opts...)
+	return otlploghttp.New(ctx, otlpOptions(t, otlploghttp.WithInsecure, otlploghttp.WithTimeout)...)
 }
 
 // errAbandoned is the cause given to exports still running when the
