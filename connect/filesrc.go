@@ -85,27 +85,24 @@ func (st *srcStats) report(ctx context.Context) {
 
 // fileSeq opens path for each range and hands it to read.
 func fileSeq[T any](ctx context.Context, path string, read func(func(T, error) bool, io.Reader, config, *srcStats), opts []Option) iter.Seq2[T, error] {
-	c, cerr := newConfig(opts)
-	return func(yield func(T, error) bool) {
-		var zero T
-		if cerr != nil {
-			yield(zero, cerr)
-			return
-		}
+	return sourceSeq(ctx, func() (io.ReadCloser, error) {
 		f, err := os.Open(path)
 		if err != nil {
-			yield(zero, fmt.Errorf("connect: %w", err))
-			return
+			return nil, fmt.Errorf("connect: %w", err)
 		}
-		defer f.Close()
-		var st srcStats
-		defer st.report(ctx)
-		read(yield, f, c, &st)
-	}
+		return f, nil
+	}, read, opts)
 }
 
 // readerSeq hands r to read, once.
 func readerSeq[T any](ctx context.Context, r io.Reader, read func(func(T, error) bool, io.Reader, config, *srcStats), opts []Option) iter.Seq2[T, error] {
+	return sourceSeq(ctx, func() (io.ReadCloser, error) { return io.NopCloser(r), nil }, read, opts)
+}
+
+// sourceSeq opens its input for each range, hands it to read, closes it
+// and reports the source's counts on the span in ctx. A bad option or an
+// input that cannot be opened is the sequence's one error.
+func sourceSeq[T any](ctx context.Context, open func() (io.ReadCloser, error), read func(func(T, error) bool, io.Reader, config, *srcStats), opts []Option) iter.Seq2[T, error] {
 	c, cerr := newConfig(opts)
 	return func(yield func(T, error) bool) {
 		var zero T
@@ -113,9 +110,15 @@ func readerSeq[T any](ctx context.Context, r io.Reader, read func(func(T, error)
 			yield(zero, cerr)
 			return
 		}
+		in, err := open()
+		if err != nil {
+			yield(zero, err)
+			return
+		}
+		defer in.Close()
 		var st srcStats
 		defer st.report(ctx)
-		read(yield, r, c, &st)
+		read(yield, in, c, &st)
 	}
 }
 
