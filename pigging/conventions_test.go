@@ -292,3 +292,57 @@ func TestWithoutSpanEvents(t *testing.T) {
 		t.Errorf("%d exception log records without span events, want 2 (stage, refused run)", n)
 	}
 }
+
+// A run's start and stop span events, a refused start's included, are
+// views of its start and stop log records: for each, a record with the
+// event's name in the same span carries every attribute of the event.
+func TestStartStopEventsAreViewsOfLogRecords(t *testing.T) {
+	s := newSignals(t)
+	dir := t.TempDir()
+	logPath, lockPath := filepath.Join(dir, "job.log"), filepath.Join(dir, "job.lock")
+	tr, err := pigging.New(logPath, lockPath, s.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	second, err := pigging.New(logPath, lockPath, s.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Start(context.Background()); !errors.Is(err, pigging.ErrLocked) {
+		t.Fatalf("second Start = %v, want ErrLocked", err)
+	}
+	if err := tr.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	recs := s.logs.records()
+	views := 0
+	for _, sp := range s.spans.Ended() {
+		for _, ev := range sp.Events() {
+			if ev.Name != "start" && ev.Name != "stop" {
+				continue
+			}
+			views++
+			var rec *sdklog.Record
+			for i := range recs {
+				if recs[i].EventName() == "pigging.run."+ev.Name && recs[i].SpanID() == sp.SpanContext().SpanID() {
+					rec = &recs[i]
+				}
+			}
+			if rec == nil {
+				t.Errorf("span %s: %q event has no pigging.run.%s log record", sp.SpanContext().SpanID(), ev.Name, ev.Name)
+				continue
+			}
+			for _, kv := range ev.Attributes {
+				if v, ok := logAttr(*rec, string(kv.Key)); !ok || v.Emit() != kv.Value.Emit() {
+					t.Errorf("span %s: %q event has %s=%s, its log record %q (%v)", sp.SpanContext().SpanID(), ev.Name, kv.Key, kv.Value.Emit(), v.Emit(), ok)
+				}
+			}
+		}
+	}
+	if views != 3 {
+		t.Errorf("%d start and stop events, want 3: the run's two and the refused start's stop", views)
+	}
+}

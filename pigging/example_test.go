@@ -73,7 +73,7 @@ func ExampleTracker_Start() {
 	// WARN: skipped rows rows=3 stage=clean
 	// WARN: Refused a second run (pid <pid>): <lock file> is held by run pid <pid> ...
 	// INFO: TOTAL SCRIPT TIME: <duration>
-	// span nightly-sync: start exception stop (status Error)
+	// span nightly-sync: exception stop (status Error)
 	// span nightly-sync: start log log stop
 }
 

@@ -202,7 +202,7 @@ func TestRefusedStartSpan(t *testing.T) {
 	unitWantAttr(t, "refused span", s.Attributes(), "pigging.job", "second")
 	unitWantAttr(t, "refused span", s.Attributes(), "pigging.lock.path", e.lock)
 	unitWantAttr(t, "refused span", s.Attributes(), "error.type", "*pigging.LockError")
-	unitEqualLines(t, "events", unitEventNames(s), []string{"start", "exception", "stop"})
+	unitEqualLines(t, "events", unitEventNames(s), []string{"exception", "stop"})
 	exc := unitEvents(s, "exception")[0]
 	unitWantAttr(t, "exception", exc.Attributes, "exception.type", "*github.com/pigging-go/pigging/pigging.LockError")
 	unitWantAttr(t, "exception", exc.Attributes, "exception.message", err.Error())

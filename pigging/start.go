@@ -261,11 +261,11 @@ func ownLog(h *LockInfo, logAbs, host string) bool {
 // logging", and the WARN of a stale lock taken over.
 func (r *run) logStart(res Acquired, prevLog string) {
 	t := r.t
+	// The start event is a view of the start log record: the same
+	// attributes.
+	attrs := []attribute.KeyValue{attribute.Int("process.pid", r.info.PID), attribute.String("host.name", r.info.Host)}
 	if t.tel.spanEvents {
-		r.span.AddEvent("start", trace.WithTimestamp(r.started), trace.WithAttributes(
-			attribute.Int("process.pid", r.info.PID),
-			attribute.String("host.name", r.info.Host),
-		))
+		r.span.AddEvent("start", trace.WithTimestamp(r.started), trace.WithAttributes(attrs...))
 	}
 	// job and trace_id are for the reader of the file only: the log record
 	// has pigging.job, and its trace context is the record's own.
@@ -273,7 +273,7 @@ func (r *run) logStart(res Acquired, prevLog string) {
 	if r.info.TraceID != "" {
 		header = append(append(header, " trace_id="...), r.info.TraceID...)
 	}
-	t.emit(&record{time: r.started, level: slog.LevelInfo, msg: "Starting logging", own: true, eventName: eventRunStart}, fields{h: &handler{text: header}})
+	t.emit(&record{time: r.started, level: slog.LevelInfo, msg: "Starting logging", own: true, eventName: eventRunStart, otelAttrs: attrs}, fields{h: &handler{text: header}})
 	if res.Stale {
 		t.emit(&record{time: time.Now(), level: slog.LevelWarn, msg: "Took over a stale lock: " + staleText(res.Holder, res.Detail), own: true, event: true},
 			fields{attrs: takeOverAttrs(res.Holder, prevLog)})
@@ -373,12 +373,15 @@ func (t *Tracker) refuse(ctx context.Context, span trace.Span, now time.Time, le
 		span.AddLink(l)
 	}
 	spanCtx := trace.ContextWithSpan(context.WithoutCancel(ctx), span)
-	if t.tel.spanEvents {
-		span.AddEvent("start", trace.WithTimestamp(now), trace.WithAttributes(attribute.Int("process.pid", os.Getpid())))
-	}
 	msg := lerr.Error()
 
-	rec := record{time: time.Now(), level: slog.LevelError, msg: "Locked: " + strings.TrimPrefix(msg, "pigging: "), own: true}
+	// The refusal is the refused run's one record, and its end: its log
+	// record is a stop event, whose view on the span is the stop event.
+	end := time.Now()
+	errType := errtype.KeyErrorType.String(errtype.Of(lerr))
+	stopAttrs := []attribute.KeyValue{semkeys.Result.String(string(StateSkip)), semkeys.DurationMS.Int64(end.Sub(now).Milliseconds()), errType}
+	rec := record{time: end, level: slog.LevelError, msg: "Locked: " + strings.TrimPrefix(msg, "pigging: "), own: true,
+		eventName: eventRunStop, otelAttrs: stopAttrs}
 	if lerr.Err == ErrLocked {
 		rec.level = slog.LevelWarn
 		rec.msg = "Refused a second run (pid " + strconv.Itoa(os.Getpid()) + "): " + strings.TrimPrefix(msg, "pigging: ")
@@ -410,12 +413,10 @@ func (t *Tracker) refuse(ctx context.Context, span trace.Span, now time.Time, le
 		t.toStderr(line, err)
 	}
 
-	end := time.Now()
 	logAbs, _ := t.logAbs()
 	t.recordRefusal(context.WithoutCancel(ctx), t.refusedEntry(now, end, span.SpanContext(), logAbs, lerr))
-	errType := errtype.KeyErrorType.String(errtype.Of(lerr))
 	if t.tel.spanEvents {
-		span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(semkeys.DurationMS.Int64(end.Sub(now).Milliseconds()), semkeys.Result.String(string(StateSkip)), errType))
+		span.AddEvent("stop", trace.WithTimestamp(end), trace.WithAttributes(stopAttrs...))
 	}
 	span.SetAttributes(errType, semkeys.Result.String(string(StateSkip)))
 	span.SetStatus(codes.Error, msg)
