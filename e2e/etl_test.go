@@ -46,7 +46,12 @@ var etlStages = []stageWant{
 	{name: "load warehouse", kind: "load", stage: "warehouse", recordsIn: true, retried: true, failsOnErr: true},
 }
 
-const runSpanName = "etl" // the job's name
+// etlJob is the job's name; runSpanName its run span's, the CI/CD
+// conventions' "{action} {pipeline}".
+const (
+	etlJob      = "etl"
+	runSpanName = "RUN " + etlJob
+)
 
 // TestJaegerTraces runs the job against a real Jaeger over OTLP/HTTP and
 // OTLP/gRPC, succeeding and failing, and checks each trace read back through
@@ -151,7 +156,8 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 		fail("want the run in exactly one trace, got %d traces", len(traces))
 	}
 
-	// The run span: a root, internal, with start, log and stop events.
+	// The run span: a root, the CI/CD conventions' pipeline run span of
+	// kind server, with start, log and stop events.
 	var runs []Span
 	for _, s := range spans {
 		if s.Name == runSpanName {
@@ -166,15 +172,18 @@ func checkTrace(t *testing.T, spans []Span, want outcome) {
 	if run.ParentSpanID != "" {
 		fail("run span has a parent %s; want a root span", run.ParentSpanID)
 	}
-	if run.Kind != "internal" {
-		fail("run span kind %s; want internal", run.Kind)
+	if run.Kind != "server" {
+		fail("run span kind %s; want server", run.Kind)
 	}
-	if got := run.Attrs["pigging.job"]; got != runSpanName {
-		fail("run span pigging.job=%q; want %q", got, runSpanName)
+	if got := run.Attrs["pigging.job"]; got != etlJob {
+		fail("run span pigging.job=%q; want %q", got, etlJob)
 	}
 	// The CI/CD conventions: the run is a pipeline run, its id the span's.
-	if got := run.Attrs["cicd.pipeline.name"]; got != runSpanName {
-		fail("run span cicd.pipeline.name=%q; want %q", got, runSpanName)
+	if got := run.Attrs["cicd.pipeline.name"]; got != etlJob {
+		fail("run span cicd.pipeline.name=%q; want %q", got, etlJob)
+	}
+	if got := run.Attrs["cicd.pipeline.action.name"]; got != "RUN" {
+		fail("run span cicd.pipeline.action.name=%q; want RUN", got)
 	}
 	if got := run.Attrs["cicd.pipeline.run.id"]; got != run.SpanID {
 		fail("run span cicd.pipeline.run.id=%q; want its span id %s", got, run.SpanID)

@@ -155,7 +155,7 @@ func Example() {
 	// INFO: transform total done duration=… records_in=2 records_out=1 stage=total
 	// INFO: load warehouse done duration=… records_in=1 stage=warehouse
 	// INFO: TOTAL SCRIPT TIME: …
-	// etl
+	// RUN etl
 	//   extract orders pigging.records.out=3
 	//   transform clean pigging.records.in=3 pigging.records.out=2
 	//   transform total pigging.records.in=2 pigging.records.out=1
@@ -196,7 +196,7 @@ func ExampleWithRetry() {
 	// WARN: load warehouse attempt 2 of 3 failed, retrying: sink unavailable attempt=2 stage=warehouse
 	// INFO: load warehouse done duration=… records_in=2 attempts=3 stage=warehouse
 	// INFO: TOTAL SCRIPT TIME: …
-	// etl
+	// RUN etl
 	//   load warehouse pigging.records.in=2
 	//     attempt 1 pigging.attempt=1 error.type=_OTHER [error]
 	//     attempt 2 pigging.attempt=2 error.type=_OTHER [error]

@@ -95,7 +95,7 @@ func readLog(t *testing.T, path string) []string {
 // runSpan returns the run span of the recorder's ended spans.
 func (h *harness) runSpan() sdktrace.ReadOnlySpan {
 	h.t.Helper()
-	return spanNamed(h.t, h.rec.Ended(), "job")
+	return spanNamed(h.t, h.rec.Ended(), "RUN job")
 }
 
 func spanNamed(t *testing.T, spans []sdktrace.ReadOnlySpan, name string) sdktrace.ReadOnlySpan {

@@ -39,7 +39,7 @@ func ExampleSetup() {
 	}
 
 	tracer := otel.Tracer("example")
-	ctx, run := tracer.Start(ctx, "nightly-etl")
+	ctx, run := tracer.Start(ctx, "RUN nightly-etl", trace.WithSpanKind(trace.SpanKindServer))
 	_, stage := tracer.Start(ctx, "extract orders-csv")
 	stage.End()
 	run.End()
@@ -50,7 +50,7 @@ func ExampleSetup() {
 	}
 	// Output:
 	// exported: extract orders-csv
-	// exported: nightly-etl
+	// exported: RUN nightly-etl
 }
 
 func ExampleContextFromEnv() {
@@ -64,7 +64,7 @@ func ExampleContextFromEnv() {
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 
 	ctx := otelpig.ContextFromEnv(context.Background())
-	_, run := tp.Tracer("example").Start(ctx, "nightly-etl")
+	_, run := tp.Tracer("example").Start(ctx, "RUN nightly-etl", trace.WithSpanKind(trace.SpanKindServer))
 	run.End()
 
 	span := rec.Ended()[0]

@@ -54,7 +54,7 @@ func ro(stubs ...*tracetest.SpanStub) []sdktrace.ReadOnlySpan {
 
 // etlTrace is the shape of examples/etl's trace.
 func etlTrace(m *spanMaker) (root *tracetest.SpanStub, rest []*tracetest.SpanStub) {
-	root = m.span("etl", nil, 0, 11*time.Millisecond)
+	root = m.span("RUN etl", nil, 0, 11*time.Millisecond)
 	root.Events = []sdktrace.Event{{Name: "start"}, {Name: "log"}, {Name: "log"},
 		{Name: "stop", Attributes: []attribute.KeyValue{attribute.String("cicd.pipeline.result", "success")}}}
 	root.Attributes = []attribute.KeyValue{attribute.String("pigging.job", "etl")}
@@ -75,7 +75,7 @@ func etlTrace(m *spanMaker) (root *tracetest.SpanStub, rest []*tracetest.SpanStu
 	return root, []*tracetest.SpanStub{extract, clean, a1, a2, load}
 }
 
-const etlSummary = `etl  11.0ms  cicd.pipeline.result=success  [start log×2 stop]
+const etlSummary = `RUN etl  11.0ms  cicd.pipeline.result=success  [start log×2 stop]
   extract orders-csv  0.9ms  pigging.records.out=4000
   transform clean  0.9ms  pigging.records.in=4000 pigging.records.out=3927  [log×2]
   load warehouse  8.7ms  pigging.records.in=300 pigging.attempts=2
@@ -143,7 +143,7 @@ func TestSummaryErrorSaidOnce(t *testing.T) {
 	e := newSummaryExporter(&buf, summaryMaxSpans)
 	m := newSpanMaker(3)
 	failed := sdktrace.Status{Code: codes.Error, Description: "warehouse: connection refused"}
-	run := m.span("etl", nil, 0, 36*time.Millisecond)
+	run := m.span("RUN etl", nil, 0, 36*time.Millisecond)
 	run.Status = failed
 	load := m.span("load warehouse", run, 0, 32*time.Millisecond)
 	load.Status = failed
@@ -154,7 +154,7 @@ func TestSummaryErrorSaidOnce(t *testing.T) {
 	if err := e.ExportSpans(context.Background(), ro(a1, a2, load, run)); err != nil {
 		t.Fatal(err)
 	}
-	want := `etl  36.0ms  status=Error "warehouse: connection refused"
+	want := `RUN etl  36.0ms  status=Error "warehouse: connection refused"
   load warehouse  32.0ms  status=Error
     attempt 1  25µs  status=Error "warehouse: timeout"
     attempt 2  37µs  status=Error
@@ -170,13 +170,13 @@ func TestSummaryRemoteParentIsRoot(t *testing.T) {
 	e := newSummaryExporter(&buf, summaryMaxSpans)
 	m := newSpanMaker(5)
 	caller := trace.NewSpanContext(trace.SpanContextConfig{TraceID: m.trace, SpanID: trace.SpanID{9, 9}, Remote: true})
-	run := m.span("etl", nil, 0, 3*time.Second)
+	run := m.span("RUN etl", nil, 0, 3*time.Second)
 	run.Parent = caller
 	run.Status = sdktrace.Status{Code: codes.Error, Description: strings.Repeat("x", 200)}
 	if err := e.ExportSpans(context.Background(), ro(run)); err != nil {
 		t.Fatal(err)
 	}
-	want := `etl  3.00s  status=Error "` + strings.Repeat("x", summaryMaxStatus-1) + "…\"\ntrace_id=050102030405060708090a0b0c0d0e0f\n"
+	want := `RUN etl  3.00s  status=Error "` + strings.Repeat("x", summaryMaxStatus-1) + "…\"\ntrace_id=050102030405060708090a0b0c0d0e0f\n"
 	if got := buf.String(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}

@@ -81,7 +81,7 @@ func TestExceptionOptInEveryPath(t *testing.T) {
 			t.Setenv("OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN", tc.env)
 			s := conventionRun(t)
 			stage := spansNamed(s, "extract orders")
-			runs := spansNamed(s, "signals")
+			runs := spansNamed(s, runSpanName("signals"))
 			if len(stage) != 1 || len(runs) != 2 {
 				t.Fatalf("%d stage spans, %d run spans; want 1 and 2", len(stage), len(runs))
 			}
@@ -140,7 +140,7 @@ func checkExcAttrs(t *testing.T, what string, kvs []attribute.KeyValue, typ, msg
 // those conventions are recorded beside pigging's own.
 func TestCICDConventions(t *testing.T) {
 	s := conventionRun(t)
-	runs, stage := spansNamed(s, "signals"), spansNamed(s, "extract orders")
+	runs, stage := spansNamed(s, runSpanName("signals")), spansNamed(s, "extract orders")
 	if len(runs) != 2 || len(stage) != 1 {
 		t.Fatalf("%d run spans, %d stage spans", len(runs), len(stage))
 	}

@@ -84,9 +84,10 @@
 //
 // # Span events
 //
-// Start begins a span named after the job (attributes pigging.job,
-// cicd.pipeline.name, cicd.pipeline.run.id, pigging.log.path,
-// pigging.lock.path) from the TracerProvider given with WithTracerProvider,
+// Start begins the CI/CD semantic conventions' pipeline run span, of kind
+// SERVER and named "RUN " and the job's name, "RUN etl" (attributes
+// pigging.job, cicd.pipeline.name, cicd.pipeline.action.name RUN,
+// cicd.pipeline.run.id, pigging.log.path, pigging.lock.path) from the TracerProvider given with WithTracerProvider,
 // or the global one. Its events: "start"; "log" for each record
 // (pigging.log.severity, pigging.log.message and the record's key/values)
 // while the event budget lasts (WithEventBudget, default 100; past it

@@ -73,8 +73,8 @@ func ExampleTracker_Start() {
 	// WARN: skipped rows rows=3 stage=clean
 	// WARN: Refused a second run (pid <pid>): <lock file> is held by run pid <pid> ...
 	// INFO: TOTAL SCRIPT TIME: <duration>
-	// span nightly-sync: exception stop (status Error)
-	// span nightly-sync: start log log stop
+	// span RUN nightly-sync: exception stop (status Error)
+	// span RUN nightly-sync: start log log stop
 }
 
 func ExampleRun() {
@@ -110,7 +110,7 @@ func ExampleRun() {
 	// INFO: loading rows=42
 	// ERROR: load warehouse: connection refused
 	// INFO: TOTAL SCRIPT TIME: <duration>
-	// span nightly-sync: start log exception stop (status Error)
+	// span RUN nightly-sync: start log exception stop (status Error)
 	// run 2 refused: true
 }
 

@@ -49,7 +49,7 @@ func TestLogFileFormat(t *testing.T) {
 		}
 	}
 
-	span := unitOnlySpan(t, e.rec, unitJob)
+	span := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	wantHeader := "INFO: Starting logging job=" + unitJob + " trace_id=" + span.SpanContext().TraceID().String()
 	if got := unitTexts(recs)[0]; got != wantHeader {
 		t.Errorf("header = %q, want %q", got, wantHeader)
@@ -412,7 +412,7 @@ func TestInfoAgreesWithLogger(t *testing.T) {
 		}
 	}
 
-	events := unitEvents(unitOnlySpan(t, e.rec, unitJob), "log")
+	events := unitEvents(unitOnlySpan(t, e.rec, runSpanName(unitJob)), "log")
 	if len(events) != budget {
 		t.Fatalf("got %d log events, want the budget, %d", len(events), budget)
 	}

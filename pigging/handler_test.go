@@ -137,7 +137,7 @@ func TestSlogLevelMapping(t *testing.T) {
 	}
 	unitEqualLines(t, "records", unitBetween(t, unitRecords(t, e.log)), want)
 	var sev []string
-	for _, ev := range unitEvents(unitOnlySpan(t, e.rec, unitJob), "log") {
+	for _, ev := range unitEvents(unitOnlySpan(t, e.rec, runSpanName(unitJob)), "log") {
 		v, _ := unitAttr(ev.Attributes, "pigging.log.severity")
 		sev = append(sev, v.AsString())
 	}
@@ -187,7 +187,7 @@ func TestSlogLoggerWithAttrsAndGroups(t *testing.T) {
 		"INFO: unchanged by the derived logger job_part=load",
 		"INFO: the Tracker's logger is unchanged",
 	})
-	logs := unitEvents(unitOnlySpan(t, e.rec, unitJob), "log")
+	logs := unitEvents(unitOnlySpan(t, e.rec, runSpanName(unitJob)), "log")
 	unitWantAttr(t, "log", logs[0].Attributes, "job_part", "load")
 	unitWantAttr(t, "log", logs[0].Attributes, "db.host", "wh 1")
 	unitWantAttr(t, "log", logs[0].Attributes, "db.port", 5432)

@@ -31,6 +31,10 @@ import (
 // unitJob is the job name the unit tests give their Trackers.
 const unitJob = "unit-job"
 
+// runSpanName is the name of the span of a run of job: the CI/CD
+// conventions' pipeline run span, "{action} {pipeline}".
+func runSpanName(job string) string { return "RUN " + job }
+
 // unitLineRE matches one record's first line: time, level, message and pairs.
 var unitLineRE = regexp.MustCompile(`^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \| (DEBUG|INFO|WARN|ERROR): (.*)$`)
 

@@ -86,7 +86,7 @@ func TestLifecycleErrors(t *testing.T) {
 		if err := tr.Stop(); !errors.Is(err, pigging.ErrStopped) {
 			t.Errorf("second Stop = %v, want ErrStopped", err)
 		}
-		if n := len(unitSpansNamed(e.rec, unitJob)); n != 1 {
+		if n := len(unitSpansNamed(e.rec, runSpanName(unitJob))); n != 1 {
 			t.Errorf("got %d run spans, want 1", n)
 		}
 		if got := strings.Count(e.out.String(), "TOTAL SCRIPT TIME"); got != 1 {

@@ -132,8 +132,8 @@ func defaultJobName() string {
 	return name
 }
 
-// WithName sets the job's name: the run span's name, the "job" in the log
-// header and in the lock file. The default is the program's base name
+// WithName sets the job's name: the pipeline in the run span's name
+// ("RUN etl"), the "job" in the log header and in the lock file. The default is the program's base name
 // without its extension ("etl", not "etl.exe").
 func WithName(job string) Option {
 	return optionFunc(func(c *config) { c.name = job })

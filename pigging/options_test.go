@@ -100,7 +100,7 @@ func TestDefaultTracerProviderIsGlobal(t *testing.T) {
 	if err := tr.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	unitOnlySpan(t, rec, "global")
+	unitOnlySpan(t, rec, runSpanName("global"))
 }
 
 func TestStalePolicyString(t *testing.T) {

@@ -34,7 +34,7 @@ func TestRunSucceeds(t *testing.T) {
 	if !strings.HasPrefix(e.out.String(), "TOTAL SCRIPT TIME: ") {
 		t.Errorf("output = %q", e.out.String())
 	}
-	s := unitOnlySpan(t, e.rec, unitJob)
+	s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", "success")
 }
 
@@ -53,7 +53,7 @@ func TestRunError(t *testing.T) {
 	if info.Status != pigging.StateFailure || info.Error != want.Error() {
 		t.Errorf("lock = %+v, want kept as failed", info)
 	}
-	s := unitOnlySpan(t, e.rec, unitJob)
+	s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	if s.Status().Code != codes.Error || s.Status().Description != want.Error() {
 		t.Errorf("status = %+v", s.Status())
 	}
@@ -119,7 +119,7 @@ func TestRunPanic(t *testing.T) {
 			if info := unitLockInfo(t, e.lock); info.Status != pigging.StateFailure || info.Error != tt.wantMsg {
 				t.Errorf("lock = %+v, want kept as failed", info)
 			}
-			s := unitOnlySpan(t, e.rec, unitJob)
+			s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 			exc := unitEvents(s, "exception")
 			if len(exc) != 1 {
 				t.Fatalf("got %d exception events, want 1", len(exc))
@@ -165,7 +165,7 @@ func TestRunCancelled(t *testing.T) {
 			if info.Status != pigging.StateCancellation {
 				t.Errorf("lock = %+v, want kept as cancelled", info)
 			}
-			s := unitOnlySpan(t, e.rec, unitJob)
+			s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 			unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", "cancellation")
 			if len(unitEvents(s, "exception")) != 0 {
 				t.Errorf("a cancelled run has exception events")

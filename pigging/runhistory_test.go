@@ -66,7 +66,7 @@ func TestRunHistoryEntries(t *testing.T) {
 	if ok.Result != pigging.StateSuccess || ok.Error != "" || ok.Job != unitJob || ok.Host != host || ok.PID != os.Getpid() || ok.Log != logAbs || ok.Duration <= 0 {
 		t.Errorf("successful run's entry: %+v", ok)
 	}
-	spans := unitSpansNamed(e.rec, unitJob)
+	spans := unitSpansNamed(e.rec, runSpanName(unitJob))
 	if len(spans) != 3 || ok.TraceID != spans[0].SpanContext().TraceID().String() || ok.SpanID != spans[0].SpanContext().SpanID().String() {
 		t.Errorf("the entry's trace %s/%s is not the run span's", ok.TraceID, ok.SpanID)
 	}

@@ -62,7 +62,7 @@ func TestRunPastDeadlineIsTimeout(t *testing.T) {
 	if info.Status != pigging.StateTimeout || info.Error != "context deadline exceeded" {
 		t.Errorf("lock = %+v, want status timeout", info)
 	}
-	s := unitOnlySpan(t, e.rec, unitJob)
+	s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", "timeout")
 	unitWantAttr(t, "run span", s.Attributes(), "cicd.pipeline.result", "timeout")
 }
@@ -87,7 +87,7 @@ func TestRunFailedPastDeadlineIsTimeout(t *testing.T) {
 	if info.Status != pigging.StateTimeout || info.Error != "query cancelled" {
 		t.Errorf("lock = %+v, want status timeout with the run's error", info)
 	}
-	s := unitOnlySpan(t, e.rec, unitJob)
+	s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	unitWantAttr(t, "run span", s.Attributes(), "cicd.pipeline.result", "timeout")
 
 	// The same failure with time to spare is a failure.

@@ -29,9 +29,12 @@ func TestRunSpan(t *testing.T) {
 	if err := tr.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	s := unitOnlySpan(t, e.rec, unitJob)
-	if s.SpanKind() != trace.SpanKindInternal {
-		t.Errorf("kind = %v, want internal", s.SpanKind())
+	s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
+	if s.Name() != "RUN "+unitJob {
+		t.Errorf("name = %q, want %q, the CI/CD conventions' {action} {pipeline}", s.Name(), "RUN "+unitJob)
+	}
+	if s.SpanKind() != trace.SpanKindServer {
+		t.Errorf("kind = %v, want server, the CI/CD conventions' pipeline run span", s.SpanKind())
 	}
 	if s.InstrumentationScope().Name != pigging.ScopeName || s.InstrumentationScope().Version != pigging.Version() {
 		t.Errorf("scope = %+v, want %s %s", s.InstrumentationScope(), pigging.ScopeName, pigging.Version())
@@ -43,6 +46,7 @@ func TestRunSpan(t *testing.T) {
 		t.Errorf("run span has parent %v, want a root span", s.Parent())
 	}
 	unitWantAttr(t, "run span", s.Attributes(), "pigging.job", unitJob)
+	unitWantAttr(t, "run span", s.Attributes(), "cicd.pipeline.action.name", "RUN")
 	unitWantAttr(t, "run span", s.Attributes(), "pigging.log.path", e.log)
 	unitWantAttr(t, "run span", s.Attributes(), "pigging.lock.path", e.lock)
 	if _, ok := unitAttr(s.Attributes(), "pigging.events.dropped"); ok {
@@ -117,7 +121,7 @@ func TestRunOutcomes(t *testing.T) {
 			if err := tr.Stop(); err != nil {
 				t.Fatal(err)
 			}
-			s := unitOnlySpan(t, e.rec, unitJob)
+			s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 			unitWantAttr(t, "stop", unitEvents(s, "stop")[0].Attributes, "cicd.pipeline.result", tt.wantStatus)
 			if s.Status().Code != tt.wantCode || s.Status().Description != tt.wantDesc {
 				t.Errorf("status = %+v, want %v %q", s.Status(), tt.wantCode, tt.wantDesc)
@@ -154,7 +158,7 @@ func TestExceptionEventForPanic(t *testing.T) {
 	if err := tr.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	s := unitOnlySpan(t, e.rec, unitJob)
+	s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	exc := unitEvents(s, "exception")
 	if len(exc) != 1 {
 		t.Fatalf("got %d exception events, want 1", len(exc))
@@ -195,11 +199,12 @@ func TestRefusedStartSpan(t *testing.T) {
 	if !errors.Is(err, pigging.ErrLocked) {
 		t.Fatalf("Start = %v, want ErrLocked", err)
 	}
-	s := unitOnlySpan(t, e.rec, "second")
-	if s.SpanKind() != trace.SpanKindInternal {
-		t.Errorf("kind = %v", s.SpanKind())
+	s := unitOnlySpan(t, e.rec, runSpanName("second"))
+	if s.SpanKind() != trace.SpanKindServer {
+		t.Errorf("kind = %v, want server", s.SpanKind())
 	}
 	unitWantAttr(t, "refused span", s.Attributes(), "pigging.job", "second")
+	unitWantAttr(t, "refused span", s.Attributes(), "cicd.pipeline.action.name", "RUN")
 	unitWantAttr(t, "refused span", s.Attributes(), "pigging.lock.path", e.lock)
 	unitWantAttr(t, "refused span", s.Attributes(), "error.type", "*pigging.LockError")
 	unitEqualLines(t, "events", unitEventNames(s), []string{"exception", "stop"})
@@ -230,7 +235,7 @@ func TestRefusedStartWithoutHolderTrace(t *testing.T) {
 	if _, err := e.tracker(t).Start(context.Background()); !errors.Is(err, pigging.ErrStaleLock) {
 		t.Fatalf("Start = %v, want ErrStaleLock", err)
 	}
-	s := unitOnlySpan(t, e.rec, unitJob)
+	s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	if len(s.Links()) != 0 {
 		t.Errorf("links = %+v, want none", s.Links())
 	}
@@ -250,7 +255,7 @@ func TestStartFailureEndsSpan(t *testing.T) {
 	if !errors.As(err, &perr) || perr.Op != "lock" {
 		t.Fatalf("Start = %v, want a *PathError for the lock", err)
 	}
-	s := unitOnlySpan(t, e.rec, unitJob)
+	s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	if s.EndTime().IsZero() {
 		t.Fatal("the span of the failed Start was not ended")
 	}
@@ -299,14 +304,14 @@ func TestStartFailureCountsAsRunError(t *testing.T) {
 func TestStaleLockLinks(t *testing.T) {
 	e := newUnitEnv(t)
 	unitFail(t, e, "boom")
-	failed := unitOnlySpan(t, e.rec, unitJob).SpanContext()
+	failed := unitOnlySpan(t, e.rec, runSpanName(unitJob)).SpanContext()
 	e.rec.Reset()
 
 	// Refused: the short span links to the failed run.
 	if _, err := e.tracker(t).Start(context.Background()); !errors.Is(err, pigging.ErrStaleLock) {
 		t.Fatalf("Start = %v, want ErrStaleLock", err)
 	}
-	refused := unitOnlySpan(t, e.rec, unitJob)
+	refused := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	l := unitLinkTo(t, refused, failed)
 	unitWantAttr(t, "link", l.Attributes, "pigging.link.reason", "stale lock")
 	unitWantAttr(t, "link", l.Attributes, "pigging.previous.status", "failure")
@@ -317,7 +322,7 @@ func TestStaleLockLinks(t *testing.T) {
 	if err := tr.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	run := unitOnlySpan(t, e.rec, unitJob)
+	run := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	l = unitLinkTo(t, run, failed)
 	unitWantAttr(t, "link", l.Attributes, "pigging.link.reason", "took over stale lock")
 	if run.SpanContext().TraceID() == failed.TraceID() {
@@ -354,7 +359,7 @@ func TestEventBudget(t *testing.T) {
 			if err := tr.Stop(); err != nil {
 				t.Fatal(err)
 			}
-			s := unitOnlySpan(t, e.rec, unitJob)
+			s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 			logs := unitEvents(s, "log")
 			if len(logs) != tt.wantLogs {
 				t.Errorf("got %d log events, want %d", len(logs), tt.wantLogs)
@@ -423,7 +428,7 @@ func TestForceFlush(t *testing.T) {
 		t.Errorf("a second Stop flushed again (%d)", n)
 	}
 	// The spans went through the wrapped provider.
-	unitOnlySpan(t, e.rec, unitJob)
+	unitOnlySpan(t, e.rec, runSpanName(unitJob))
 
 	// A refused Start flushes its short span too.
 	unitFail(t, e, "boom")
@@ -461,7 +466,7 @@ func TestLoggerContextSpan(t *testing.T) {
 	unitWantAttr(t, "stage log", logs[0].Attributes, "pigging.log.message", "inserted")
 	unitWantAttr(t, "stage log", logs[0].Attributes, "rows", 7)
 	var msgs []string
-	for _, ev := range unitEvents(unitOnlySpan(t, e.rec, unitJob), "log") {
+	for _, ev := range unitEvents(unitOnlySpan(t, e.rec, runSpanName(unitJob)), "log") {
 		v, _ := unitAttr(ev.Attributes, "pigging.log.message")
 		msgs = append(msgs, v.AsString())
 	}
@@ -485,7 +490,7 @@ func TestStartUnderParentSpan(t *testing.T) {
 		t.Fatal(err)
 	}
 	parent.End()
-	s := unitOnlySpan(t, e.rec, unitJob)
+	s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	if s.Parent().SpanID() != parent.SpanContext().SpanID() || s.SpanContext().TraceID() != parent.SpanContext().TraceID() {
 		t.Errorf("run span parent = %v, want %v", s.Parent(), parent.SpanContext())
 	}
@@ -536,7 +541,7 @@ func TestDeferredStopRecordsPanic(t *testing.T) {
 	if recovered != "index out of reach" {
 		t.Fatalf("recovered %#v, want the panic to go on after Stop", recovered)
 	}
-	s := unitOnlySpan(t, e.rec, unitJob)
+	s := unitOnlySpan(t, e.rec, runSpanName(unitJob))
 	exc := unitEvents(s, "exception")
 	if len(exc) != 1 {
 		t.Fatalf("got %d exception events, want 1", len(exc))

@@ -163,10 +163,12 @@ func (t *Tracker) refusal(res Acquired, logAbs string) *LockError {
 }
 
 // startSpan starts the span of a run beginning at now, as a child of the
-// span in ctx, and returns the ctx that carries it.
+// span in ctx, and returns the ctx that carries it. It is the CI/CD
+// semantic conventions' pipeline run span: kind SERVER, named
+// "{action} {pipeline}" (see runSpanName).
 func (t *Tracker) startSpan(ctx context.Context, now time.Time) (context.Context, trace.Span) {
-	runCtx, span := t.tracer.Start(ctx, t.cfg.name,
-		trace.WithSpanKind(trace.SpanKindInternal),
+	runCtx, span := t.tracer.Start(ctx, runSpanName(t.cfg.name),
+		trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(now),
 		trace.WithAttributes(t.spanAttrs()...))
 	if span.IsRecording() {
@@ -425,3 +427,7 @@ func (t *Tracker) refuse(ctx context.Context, span trace.Span, now time.Time, le
 	t.flush()
 	return errors.Join(errs...)
 }
+
+// runSpanName is the name of the span of a run of job: the CI/CD
+// conventions' "{action} {pipeline}", the action being RUN.
+func runSpanName(job string) string { return "RUN " + job }

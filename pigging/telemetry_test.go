@@ -127,7 +127,7 @@ func TestLogRecordsAndRunMetrics(t *testing.T) {
 	var runSpan, stageSpan sdktrace.ReadOnlySpan
 	for _, sp := range spans {
 		switch sp.Name() {
-		case "signals":
+		case runSpanName("signals"):
 			runSpan = sp
 		case "stage vacuum":
 			stageSpan = sp
@@ -259,7 +259,7 @@ func TestExceptionSignalOptIn(t *testing.T) {
 			}, s.opts...)
 			var run sdktrace.ReadOnlySpan
 			for _, sp := range s.spans.Ended() {
-				if sp.Name() == "signals" {
+				if sp.Name() == runSpanName("signals") {
 					run = sp
 				}
 			}

@@ -234,6 +234,7 @@ func (t *Tracker) spanAttrs() []attribute.KeyValue {
 	return []attribute.KeyValue{
 		semkeys.Job.String(t.cfg.name),
 		semconv.CICDPipelineName(t.cfg.name),
+		semconv.CICDPipelineActionNameRun,
 		semkeys.LogPath.String(t.logPath),
 		semkeys.LockPath.String(t.locker.String()),
 		semconv.ProcessPID(os.Getpid()),

@@ -139,7 +139,7 @@ func TestSignalCancelsRun(t *testing.T) {
 				var run *exportedSpan
 				spans := readSpans(t, spansPath)
 				for i := range spans {
-					if spans[i].Name == "sigjob" {
+					if spans[i].Name == "RUN sigjob" {
 						run = &spans[i]
 					}
 				}

@@ -52,7 +52,7 @@ func TestCommandSpan(t *testing.T) {
 			if r.code != tt.code {
 				t.Fatalf("exit status %d, want %d\nstderr: %s", r.code, tt.code, r.stderr)
 			}
-			run, proc := spanNamed(r.spans, "child"), spanNamed(r.spans, "sh")
+			run, proc := spanNamed(r.spans, "RUN child"), spanNamed(r.spans, "sh")
 			if run == nil || proc == nil {
 				t.Fatalf("want a run span and a span named sh, got %v", spanNames(r.spans))
 			}

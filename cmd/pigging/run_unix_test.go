@@ -51,10 +51,10 @@ func TestRunExitStatus(t *testing.T) {
 			if r.code != tt.code {
 				t.Fatalf("exit status %d, want %d\nstderr: %s", r.code, tt.code, r.stderr)
 			}
-			if got := stopStatus(r.spans, job); got != tt.status {
+			if got := stopStatus(r.spans, "RUN "+job); got != tt.status {
 				t.Errorf("cicd.pipeline.result %q, want %q", got, tt.status)
 			}
-			if got, ok := spanAttr(r.spans, job, "process.exit.code"); ok {
+			if got, ok := spanAttr(r.spans, "RUN "+job, "process.exit.code"); ok {
 				t.Errorf("process.exit.code %v on the run span: it belongs to the command's span", got.String())
 			}
 			if tt.code < exitNoExec {
@@ -75,7 +75,7 @@ func TestRunExitStatus(t *testing.T) {
 			if got, want := recs[len(recs)-2].text, fmt.Sprintf("exit_code=%d exit_source=%s", tt.code, source); !strings.HasSuffix(got, want) {
 				t.Errorf("record before TOTAL SCRIPT TIME is %q, want it to end with %q", got, want)
 			}
-			if got, ok := spanAttr(r.spans, job, "pigging.exit.source"); !ok || got.AsString() != source {
+			if got, ok := spanAttr(r.spans, "RUN "+job, "pigging.exit.source"); !ok || got.AsString() != source {
 				t.Errorf("pigging.exit.source on the run span is %q (%v), want %q", got.AsString(), ok, source)
 			}
 			if tt.lastText != "" && recs[len(recs)-3].text != tt.lastText {
@@ -145,7 +145,7 @@ func TestRunTraceparent(t *testing.T) {
 	var run, sh sdktrace.ReadOnlySpan
 	for _, s := range r.spans {
 		switch s.Name() {
-		case "tp":
+		case "RUN tp":
 			run = s
 		case "sh":
 			sh = s
@@ -500,7 +500,7 @@ func TestRunTimeout(t *testing.T) {
 			if content := readLock(t, lock); !strings.Contains(content, `"exit_code":124,"exit_source":"pigging"`) {
 				t.Errorf("lock file %s, want exit_code 124 from pigging", content)
 			}
-			if got := stopStatus(r.spans, "timeout"); got != "timeout" {
+			if got := stopStatus(r.spans, "RUN timeout"); got != "timeout" {
 				t.Errorf("cicd.pipeline.result %q, want timeout", got)
 			}
 		})

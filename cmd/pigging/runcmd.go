@@ -214,7 +214,7 @@ func (o *runOptions) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("pigging run", flag.ContinueOnError)
 	// Parse prints nothing: parseRun prints help to stdout, errors to stderr.
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.name, "name", "", "the job's `name`: the run span's name and the files' default names\n(default: the base name of CMD, without .exe, .bat, .cmd or .com; for an\ninterpreter, of its script, as said above)")
+	fs.StringVar(&o.name, "name", "", "the job's `name`: in the run span's name (RUN name) and the files' default names\n(default: the base name of CMD, without .exe, .bat, .cmd or .com; for an\ninterpreter, of its script, as said above)")
 	fs.StringVar(&o.log, "log", "", "the run's log `file` (default JOB.log in the working directory)")
 	fs.StringVar(&o.lock, "lock", "", "the run's lock `file` (default JOB.lock in the working directory)")
 	fs.BoolVar(&o.takeOver, "take-over", false, "start even when a previous run failed, was cancelled or died:\nlog a WARN naming it and keep its log as LOG.prev")

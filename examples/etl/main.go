@@ -164,7 +164,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// runWith runs the job with spans from tp: one pigging run named "etl"
+// runWith runs the job with spans from tp: one pigging run, span "RUN etl",
 // around four stages.
 func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, tp trace.TracerProvider) error {
 	o, err := parseFlags(args, stderr)

@@ -146,7 +146,7 @@ func spanNamed(t *testing.T, spans []sdktrace.ReadOnlySpan, name string) sdktrac
 	return nil
 }
 
-const okTree = `etl events=start,stop
+const okTree = `RUN etl events=start,stop
   extract orders-csv pigging.records.out=4000
   transform clean pigging.records.in=4000 pigging.records.out=3927
   transform aggregate pigging.records.in=3927 pigging.records.out=300
@@ -182,7 +182,7 @@ func TestRun(t *testing.T) {
 	checkTree(t, res.spans, okTree)
 
 	// The run and the stages are one trace; stages hang off the run span.
-	run := spanNamed(t, res.spans, "etl")
+	run := spanNamed(t, res.spans, "RUN etl")
 	for _, s := range res.spans {
 		if s.SpanContext().TraceID() != run.SpanContext().TraceID() {
 			t.Errorf("%s is in another trace", s.Name())
@@ -287,7 +287,7 @@ func TestFailKeepsLockAndRefusesNextRun(t *testing.T) {
 		"ERROR: Run failed: load warehouse failed; its error is logged above",
 		"INFO: TOTAL SCRIPT TIME: …",
 	})
-	checkTree(t, res.spans, `etl error.type=*main.sinkError events=start,stop [error]
+	checkTree(t, res.spans, `RUN etl error.type=*main.sinkError events=start,stop [error]
   extract orders-csv pigging.records.out=4000
   transform clean pigging.records.in=4000 pigging.records.out=3927
   transform aggregate pigging.records.in=3927 pigging.records.out=300
@@ -309,7 +309,7 @@ func TestFailKeepsLockAndRefusesNextRun(t *testing.T) {
 	if info.Status != pigging.StateFailure || info.Error != errSinkRefused.Error() || info.Job != "etl" {
 		t.Errorf("lock file: %s", b)
 	}
-	if info.TraceID != spanNamed(t, res.spans, "etl").SpanContext().TraceID().String() {
+	if info.TraceID != spanNamed(t, res.spans, "RUN etl").SpanContext().TraceID().String() {
 		t.Errorf("lock file trace_id %s is not the failed run's", info.TraceID)
 	}
 
@@ -357,7 +357,7 @@ func TestPanic(t *testing.T) {
 	if !strings.Contains(string(pe.Stack), "etl.aggregate(") {
 		t.Errorf("the stack does not show the panicking function:\n%s", pe.Stack)
 	}
-	checkTree(t, res.spans, `etl error.type=*pigging.PanicError events=start,stop [error]
+	checkTree(t, res.spans, `RUN etl error.type=*pigging.PanicError events=start,stop [error]
   extract orders-csv pigging.records.out=4000
   transform clean pigging.records.in=4000 pigging.records.out=3927
   transform aggregate pigging.records.in=3927 error.type=*pigging.PanicError events=exception [error]
@@ -495,7 +495,7 @@ func TestHoldAndJobName(t *testing.T) {
 		}
 		run = sp
 	}
-	if run == nil || run.Name() != "nightly" {
+	if run == nil || run.Name() != "RUN nightly" {
 		t.Fatalf("run span %v, want one named after -job", run)
 	}
 	if d := run.EndTime().Sub(run.StartTime()); d < hold {
@@ -546,7 +546,7 @@ func TestRunConsole(t *testing.T) {
 		}
 		names[s.Name] = true
 	}
-	for _, n := range []string{"etl", "extract orders-csv", "transform clean", "transform aggregate", "load warehouse", "attempt 1", "attempt 2"} {
+	for _, n := range []string{"RUN etl", "extract orders-csv", "transform clean", "transform aggregate", "load warehouse", "attempt 1", "attempt 2"} {
 		if !names[n] {
 			t.Errorf("span %q not on stderr (got %v)", n, names)
 		}
