@@ -292,7 +292,18 @@ const consoleTarget = "the console writer"
 // or reader per exporter. On error, what was built is left for shutdown to
 // release.
 func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resource.Resource) error {
-	// Traces.
+	if err := p.buildTraces(ctx, cfg, pl, res); err != nil {
+		return err
+	}
+	if err := p.buildMetrics(ctx, cfg, pl, res); err != nil {
+		return err
+	}
+	return p.buildLogs(ctx, cfg, pl, res)
+}
+
+// buildTraces makes the tracer provider: one processor per exporter, the
+// summary when no exporter is named.
+func (p *providers) buildTraces(ctx context.Context, cfg config, pl plan, res *resource.Resource) error {
 	type spanOut struct {
 		exp    sdktrace.SpanExporter
 		target string
@@ -339,12 +350,12 @@ func (p *providers) build(ctx context.Context, cfg config, pl plan, res *resourc
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(bp))
 	}
 	p.tp = sdktrace.NewTracerProvider(tpOpts...)
+	return nil
+}
 
-	if err := p.buildMetrics(ctx, cfg, pl, res); err != nil {
-		return err
-	}
-
-	// Logs.
+// buildLogs makes the logger provider the plan asks for, if any: one
+// batch processor per exporter.
+func (p *providers) buildLogs(ctx context.Context, cfg config, pl plan, res *resource.Resource) error {
 	type logOut struct {
 		exp    sdklog.Exporter
 		target string
@@ -479,28 +490,34 @@ func (p *providers) shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		abandon()
-
-		var errs []error
-		lost := false
-		for _, d := range p.delivered {
-			err := d.err()
-			errs = append(errs, err)
-			lost = lost || err != nil || d.hasLost()
-		}
-		for _, e := range []struct {
-			what string
-			err  error
-		}{{"traces", traceErr}, {"metrics", metricErr}, {"logs", logErr}} {
-			switch {
-			case e.err == nil, errors.As(e.err, new(*exportError)):
-			case lost && (errors.Is(e.err, context.DeadlineExceeded) || errors.Is(e.err, context.Canceled)):
-				// The bound ended exports whose loss is reported above,
-				// or was reported when the flush ran out of time.
-			default:
-				errs = append(errs, fmt.Errorf("otelpig: shutdown %s: %w", e.what, e.err))
-			}
-		}
-		p.err = errors.Join(errs...)
+		p.err = p.shutdownErr(traceErr, metricErr, logErr)
 	})
 	return p.err
+}
+
+// shutdownErr joins the exports' failures, each reported once with where
+// it was going, and the providers' own shutdown errors that they do not
+// already say.
+func (p *providers) shutdownErr(traceErr, metricErr, logErr error) error {
+	var errs []error
+	lost := false
+	for _, d := range p.delivered {
+		err := d.err()
+		errs = append(errs, err)
+		lost = lost || err != nil || d.hasLost()
+	}
+	for _, e := range []struct {
+		what string
+		err  error
+	}{{"traces", traceErr}, {"metrics", metricErr}, {"logs", logErr}} {
+		switch {
+		case e.err == nil, errors.As(e.err, new(*exportError)):
+		case lost && (errors.Is(e.err, context.DeadlineExceeded) || errors.Is(e.err, context.Canceled)):
+			// The bound ended exports whose loss is reported above, or
+			// was reported when the flush ran out of time.
+		default:
+			errs = append(errs, fmt.Errorf("otelpig: shutdown %s: %w", e.what, e.err))
+		}
+	}
+	return errors.Join(errs...)
 }
