@@ -4,42 +4,20 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/pigging-go/pigging/internal/pigtest"
 )
-
-// recordSink keeps the log records the SDK exports.
-type recordSink struct {
-	mu   sync.Mutex
-	recs []sdklog.Record
-}
-
-func (s *recordSink) Export(_ context.Context, recs []sdklog.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, r := range recs {
-		s.recs = append(s.recs, r.Clone())
-	}
-	return nil
-}
-func (s *recordSink) Shutdown(context.Context) error   { return nil }
-func (s *recordSink) ForceFlush(context.Context) error { return nil }
-
-func (s *recordSink) records() []sdklog.Record {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.recs)
-}
 
 // withGlobalLogs sets the global LoggerProvider to one that records, for
 // the test only.
-func withGlobalLogs(t *testing.T) *recordSink {
-	sink := &recordSink{}
+func withGlobalLogs(t *testing.T) *pigtest.LogSink {
+	sink := &pigtest.LogSink{}
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(sink)))
 	prev := otel.GetLoggerProvider()
 	otel.SetLoggerProvider(lp)
@@ -71,7 +49,7 @@ func TestExceptionOptInWithoutTracker(t *testing.T) {
 				t.Errorf("exception span event %v, want %v", got, tc.wantSpan)
 			}
 			var excs []sdklog.Record
-			for _, r := range sink.records() {
+			for _, r := range sink.Records() {
 				if r.EventName() == "exception" {
 					excs = append(excs, r)
 				}
@@ -154,7 +132,7 @@ func TestExceptionOptInLogsEachAttempt(t *testing.T) {
 		t.Fatalf("attempts: %v", spanNames(kids))
 	}
 	var got []string
-	for _, r := range sink.records() {
+	for _, r := range sink.Records() {
 		if r.EventName() != "exception" {
 			continue
 		}
@@ -165,7 +143,7 @@ func TestExceptionOptInLogsEachAttempt(t *testing.T) {
 		}
 	}
 	if !slices.Equal(got, []string{"attempt 1", "attempt 2"}) {
-		t.Errorf("exception log records in %v, want attempt 1 and attempt 2 (records: %d)", got, len(sink.records()))
+		t.Errorf("exception log records in %v, want attempt 1 and attempt 2 (records: %d)", got, len(sink.Records()))
 	}
 	for _, sp := range append(kids, s) {
 		if len(eventsNamed(sp, "exception")) != 0 {

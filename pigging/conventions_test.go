@@ -60,7 +60,7 @@ func eventsOf(sp sdktrace.ReadOnlySpan, name string) []sdktrace.Event {
 
 func exceptionRecords(s *signals) []sdklog.Record {
 	var out []sdklog.Record
-	for _, r := range s.logs.records() {
+	for _, r := range s.logs.Records() {
 		if r.EventName() == "exception" {
 			out = append(out, r)
 		}
@@ -234,7 +234,7 @@ func TestCICDConventions(t *testing.T) {
 func TestLogRecordsTyped(t *testing.T) {
 	s := conventionRun(t)
 	var start, stageEnd, stop *sdklog.Record
-	for _, r := range s.logs.records() {
+	for _, r := range s.logs.Records() {
 		switch {
 		case r.EventName() == "pigging.run.start" && start == nil:
 			start = &r
@@ -283,7 +283,7 @@ func TestWithoutSpanEvents(t *testing.T) {
 			t.Errorf("span %q has %d events, want none: %v", sp.Name(), n, sp.Events())
 		}
 	}
-	if a, b := len(on.logs.records()), len(off.logs.records())-len(exceptionRecords(off)); a != b {
+	if a, b := len(on.logs.Records()), len(off.logs.Records())-len(exceptionRecords(off)); a != b {
 		t.Errorf("%d log records with span events, %d (exceptions aside) without; want the same", a, b)
 	}
 	// The failed run's error is the stage's, written in full once: by the
@@ -317,7 +317,7 @@ func TestStartStopEventsAreViewsOfLogRecords(t *testing.T) {
 	if err := tr.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	recs := s.logs.records()
+	recs := s.logs.Records()
 	views := 0
 	for _, sp := range s.spans.Ended() {
 		for _, ev := range sp.Events() {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,29 +20,6 @@ import (
 	"github.com/pigging-go/pigging/middleware"
 	"github.com/pigging-go/pigging/pigging"
 )
-
-// logSink keeps the log records the SDK exports.
-type logSink struct {
-	mu   sync.Mutex
-	recs []sdklog.Record
-}
-
-func (s *logSink) Export(_ context.Context, recs []sdklog.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, r := range recs {
-		s.recs = append(s.recs, r.Clone())
-	}
-	return nil
-}
-func (s *logSink) Shutdown(context.Context) error   { return nil }
-func (s *logSink) ForceFlush(context.Context) error { return nil }
-
-func (s *logSink) records() []sdklog.Record {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.recs)
-}
 
 func logAttr(r sdklog.Record, key string) (attribute.Value, bool) {
 	var v attribute.Value
@@ -62,13 +37,13 @@ func logAttr(r sdklog.Record, key string) (attribute.Value, bool) {
 // signals is one run's three providers, in memory.
 type signals struct {
 	spans  *tracetest.SpanRecorder
-	logs   *logSink
+	logs   *pigtest.LogSink
 	reader *sdkmetric.ManualReader
 	opts   []pigging.Option
 }
 
 func newSignals(t *testing.T) *signals {
-	s := &signals{spans: tracetest.NewSpanRecorder(), logs: &logSink{}, reader: sdkmetric.NewManualReader()}
+	s := &signals{spans: tracetest.NewSpanRecorder(), logs: &pigtest.LogSink{}, reader: sdkmetric.NewManualReader()}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(s.logs)))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(s.reader))
@@ -119,7 +94,7 @@ func TestLogRecordsAndRunMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := proctest.RecordTexts(t, logPath)
-	recs := s.logs.records()
+	recs := s.logs.Records()
 	if len(recs) != len(file) {
 		t.Fatalf("%d log records, %d records in the file:\n%s", len(recs), len(file), strings.Join(file, "\n"))
 	}
@@ -268,7 +243,7 @@ func TestExceptionSignalOptIn(t *testing.T) {
 				gotSpan = gotSpan || ev.Name == "exception"
 			}
 			gotLog := false
-			for _, r := range s.logs.records() {
+			for _, r := range s.logs.Records() {
 				if r.EventName() == "exception" {
 					gotLog = true
 					if v, _ := logAttr(r, "exception.message"); v.AsString() != "warehouse down" || r.TraceID() != run.SpanContext().TraceID() {
@@ -389,7 +364,7 @@ func TestPanicStackOnlyOnTheException(t *testing.T) {
 				return err
 			}, s.opts...)
 			stacks := 0
-			for _, r := range s.logs.records() {
+			for _, r := range s.logs.Records() {
 				_, hasStack := logAttr(r, "exception.stacktrace")
 				if r.EventName() == "exception" {
 					if hasStack {
