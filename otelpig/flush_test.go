@@ -3,7 +3,6 @@ package otelpig_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -121,10 +120,8 @@ func (c *postCounter) counts() map[string]int {
 // the same values, is not sent again (before: two POSTs to /v1/metrics).
 func TestOnePOSTPerSignal(t *testing.T) {
 	isolate(t)
-	c := &postCounter{posts: map[string]int{}}
-	srv := httptest.NewServer(c)
-	t.Cleanup(srv.Close)
-	allOTLP(t, srv.URL)
+	c, url := countingCollector(t)
+	allOTLP(t, url)
 	shutdown := setup(t)
 	trackedRun(t)
 	if err := shutdown(context.Background()); err != nil {
@@ -142,10 +139,8 @@ func TestOnePOSTPerSignal(t *testing.T) {
 // recorded after the flush is sent by the shutdown.
 func TestShutdownSendsWhatChangedAfterFlush(t *testing.T) {
 	isolate(t)
-	c := &postCounter{posts: map[string]int{}}
-	srv := httptest.NewServer(c)
-	t.Cleanup(srv.Close)
-	allOTLP(t, srv.URL)
+	c, url := countingCollector(t)
+	allOTLP(t, url)
 	shutdown := setup(t)
 	trackedRun(t)
 	emitMetricAndLog(context.Background())
@@ -166,10 +161,8 @@ func TestSilentTracesCollectorOneBound(t *testing.T) {
 	}
 	isolate(t)
 	addr, _ := silentListener(t)
-	c := &postCounter{posts: map[string]int{}}
-	srv := httptest.NewServer(c)
-	t.Cleanup(srv.Close)
-	allOTLP(t, srv.URL)
+	c, url := countingCollector(t)
+	allOTLP(t, url)
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://"+addr+"/v1/traces")
 	shutdown := setup(t)
 	start := time.Now()
